@@ -1,0 +1,67 @@
+//! The command line: a thin clap layer. Each subcommand parses its flags, validates them into a plan,
+//! and calls the library.
+
+mod filter;
+mod validate;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::exit_code;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  internal error
+  2  bad command line
+  3  invalid configuration
+  4  some input was unreadable or damaged (the rest was processed; see stats.json and quarantine/)
+  5  output could not be written
+  6  a model or the ONNX Runtime library is missing or unusable
+
+Logs go to stderr (SVALBARD_LOG=debug for more); machine-readable results are in the output directory.";
+
+#[derive(Parser, Debug)]
+#[command(name = "svalbard", version, about = "Find machine-generated text in web-scale corpora and filter it out.", after_help = AFTER_HELP)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Filter(filter::FilterArgs),
+    Validate(validate::ValidateArgs),
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SVALBARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("svalbard={default},warn")));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// Parse the command line, run it, and return the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Filter(a) => filter::run(a),
+        Command::Validate(a) => validate::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("svalbard: error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+pub(crate) const OK: i32 = exit_code::OK;

@@ -1,0 +1,29 @@
+//! `svalbard validate`: check a config before a DAG runs it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::OK;
+use crate::config::Config;
+use crate::error::Result;
+use crate::signal::Scorer;
+
+#[derive(Args, Debug)]
+#[command(about = "Check a configuration file and print it with every default filled in", after_help = "Example:\n  svalbard validate svalbard.toml")]
+pub struct ValidateArgs {
+    /// The TOML configuration to check; without it, print the defaults.
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(a: ValidateArgs) -> Result<i32> {
+    let config = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let scorer = Scorer::from_config(&config)?;
+    config.validate_rule_names(scorer.rules())?;
+    eprintln!("svalbard: config is valid: signals {}; {} rules", scorer.signal_ids().join(", "), scorer.rules().len());
+    print!("{}", config.to_toml());
+    Ok(OK)
+}

@@ -1,0 +1,193 @@
+//! Evaluation core: detector metrics, reports, plots, and score models.
+//!
+//! Conventions used throughout this module:
+//!
+//! * A **score** is an `f64` where *higher means more likely machine-generated*.
+//! * A **label** is a `bool` where `true` means *machine* (the positive class)
+//!   and `false` means *human*.
+//! * A text is **flagged** (predicted machine) at threshold `t` iff `score >= t`.
+//!   This matches `sklearn.metrics.roc_curve`, whose thresholds are inclusive.
+//! * **NaN scores** (a detector that could not score a text) are *excluded* from
+//!   every metric and *counted* (`n_nan` fields), never silently treated as 0.
+//!   `±inf` scores are ordinary, totally ordered values.
+//!
+//! Submodules:
+//!
+//! * [`metrics`] — ROC curve, AUROC, average precision (AUPRC), TPR at a fixed
+//!   FPR, threshold selection from human scores, confusion-matrix metrics.
+//!   All `O(n log n)` (one sort), numerically identical to scikit-learn.
+//! * [`report`] — per signal × per group metric tables (JSON + Markdown).
+//! * [`plot`] — ROC-curve and score-histogram PNGs (embedded DejaVu Sans font,
+//!   no system fonts needed).
+//! * [`logistic`] — L2-regularised logistic regression (standardised features,
+//!   damped Newton), for combining several signals into one score.
+//! * [`calibration`] — Platt scaling and isotonic regression (PAV) to turn a
+//!   raw score into a probability.
+
+pub mod calibration;
+pub mod logistic;
+pub mod metrics;
+pub mod plot;
+pub mod report;
+
+pub use calibration::{Calibrator, IsotonicRegression, PlattScaling};
+pub use logistic::{LogisticOptions, LogisticRegression};
+pub use metrics::{
+    auroc, average_precision, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve,
+    Confusion, FprThreshold, OperatingPoint, RocCurve,
+};
+pub use plot::{plot_histograms, plot_roc, plot_roc_with, RocPlotOptions};
+pub use report::{build_report, Report, ReportOptions, ReportRow, SignalInput, ThresholdSpec};
+
+/// Errors produced by the evaluation module.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Two parallel inputs (e.g. scores and labels) have different lengths.
+    #[error("length mismatch: {what} has {got} entries, expected {expected}")]
+    LengthMismatch {
+        /// Which input was wrong.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The length it should have had.
+        expected: usize,
+    },
+    /// No usable (non-NaN) observations.
+    #[error("no usable observations ({n_nan} NaN scores excluded)")]
+    Empty {
+        /// How many NaN scores were dropped.
+        n_nan: usize,
+    },
+    /// The metric needs both classes but only one is present.
+    #[error("metric undefined: {0}")]
+    Undefined(&'static str),
+    /// A parameter is out of range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A feature matrix contains NaN/inf or ragged rows.
+    #[error("invalid feature matrix: {0}")]
+    InvalidFeatures(String),
+    /// The optimiser failed (singular system / no convergence).
+    #[error("optimisation failed: {0}")]
+    Optimization(String),
+    /// Rendering a plot failed.
+    #[error("plot error: {0}")]
+    Plot(String),
+    /// I/O error (writing plots / reports).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Result alias for this module.
+pub type Result<T, E = EvalError> = std::result::Result<T, E>;
+
+pub(crate) fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
+    if got != expected {
+        return Err(EvalError::LengthMismatch {
+            what,
+            got,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// Test helpers shared by the submodules: a tiny deterministic PRNG and the
+/// optional scikit-learn bridge.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    /// SplitMix64: deterministic, dependency-free.
+    pub struct Rng(u64);
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Rng(seed)
+        }
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        /// Uniform in [0, 1).
+        pub fn uniform(&mut self) -> f64 {
+            (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next_u64() % n
+        }
+        /// Standard normal (Box–Muller).
+        pub fn normal(&mut self) -> f64 {
+            let u1 = self.uniform().max(1e-300);
+            let u2 = self.uniform();
+            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        }
+    }
+
+    /// The python interpreter to use: `$SVALBARD_PYTHON`, else `python3`.
+    /// Returns `None` (after an explanatory `eprintln!`) if scikit-learn is not
+    /// importable, in which case the caller should skip its comparison.
+    pub fn sklearn_python() -> Option<String> {
+        let py = std::env::var("SVALBARD_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let ok = Command::new(&py)
+            .args(["-c", "import sklearn, numpy"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            Some(py)
+        } else {
+            eprintln!(
+                "SKIPPED: scikit-learn comparison: `{py} -c 'import sklearn, numpy'` failed \
+                 (set SVALBARD_PYTHON to an interpreter with scikit-learn installed)"
+            );
+            None
+        }
+    }
+
+    /// Runs `script` with `input` (JSON) on stdin, returns its stdout parsed as JSON.
+    pub fn run_python(py: &str, script: &str, input: &serde_json::Value) -> serde_json::Value {
+        let mut child = Command::new(py)
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn python");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(serde_json::to_string(input).unwrap().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().expect("python output");
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("python printed JSON")
+    }
+
+    /// Parses a JSON array of numbers where `null` stands for a non-finite value.
+    pub fn f64s(v: &serde_json::Value) -> Vec<Option<f64>> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|x| x.as_f64())
+            .collect()
+    }
+
+    pub fn assert_close(a: f64, b: f64, tol: f64, ctx: &str) {
+        assert!(
+            (a - b).abs() <= tol || (a.is_infinite() && a == b),
+            "{ctx}: {a} vs {b} (diff {})",
+            (a - b).abs()
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! svalbard: find machine-generated text in web-scale corpora and filter it out.
+//!
+//! The pipeline is read → score → decide → write:
+//! [`source`] turns input files into [`batch::DocBatch`]es, [`signal`]s add score columns and fire rules,
+//! [`policy`] turns fired rules into a verdict with reasons, and [`sink`] writes clean, rejected and
+//! quarantine partitions; [`pipeline`] wires the stages with bounded channels and [`stats`] counts.
+
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod pipeline;
+pub mod policy;
+pub mod signal;
+pub mod sink;
+pub mod source;
+pub mod stats;
+pub mod text;
+
+pub use error::{Error, Result};

@@ -1,0 +1,455 @@
+//! The pipeline: read → score → decide → write, three stages joined by bounded channels.
+//!
+//! - the reader thread opens inputs in plan order and yields [`DocBatch`]es (JSONL lines are parsed in
+//!   parallel on the rayon pool);
+//! - the scoring stage runs the signals on each batch (in parallel over documents), applies the policy and
+//!   splits the batch into clean and rejected rows;
+//! - the writer thread appends them to the input's partition writers, and when an input is complete renames
+//!   its last parts into place and writes the input's completion marker.
+//!
+//! Channels hold at most `queue_depth` batches, so memory stays bounded whatever the input size, and a slow
+//! stage holds back the ones before it. Batches keep their order, so outputs are deterministic.
+//!
+//! Resumption: an input with a completion marker in `_progress/` (same path, size and config fingerprint)
+//! is skipped; the outputs of any other input are deleted and redone, which is what makes a killed run,
+//! re-run, produce exactly the outputs of an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, BooleanArray, Float32Array, RecordBatch, StringArray};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Field, Schema};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::batch::{DocBatch, Quarantined};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::policy::{Policy, VERDICT_CLEAN, VERDICT_REJECTED};
+use crate::signal::{RuleMask, Scorer};
+use crate::sink::{self, PartitionWriter, CLEAN, QUARANTINE, REJECTED};
+use crate::source::{self, InputFile};
+use crate::stats::{add_rules, Counts, InputStats, RuleCount, RuleCounts, RunStats, Throughput};
+
+pub const PROGRESS_DIR: &str = "_progress";
+pub const STATS_FILE: &str = "stats.json";
+
+/// Everything a run needs, validated.
+pub struct Job {
+    /// The whole plan, in order (indices name the part files).
+    pub inputs: Vec<InputFile>,
+    /// Which plan indices this invocation processes (all of them unless sharded).
+    pub selected: Vec<usize>,
+    pub output: PathBuf,
+    pub config: Config,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+    /// Name of the stats file in the output directory.
+    pub stats_file: String,
+}
+
+impl Job {
+    pub fn new(inputs: Vec<InputFile>, output: PathBuf, config: Config) -> Self {
+        let selected = (0..inputs.len()).collect();
+        Job { inputs, selected, output, config, progress: false, stats_file: STATS_FILE.into() }
+    }
+}
+
+/// What the scoring stage hands the writer.
+enum Scored {
+    Batch {
+        input: usize,
+        clean: Option<RecordBatch>,
+        rejected: Option<RecordBatch>,
+        quarantined: Vec<Quarantined>,
+        counts: Counts,
+        rules: Vec<RuleCount>,
+        damage: Option<String>,
+    },
+    InputEnd(usize),
+    InputFailed(usize, String),
+}
+
+enum Read {
+    Batch(DocBatch),
+    InputEnd(usize),
+    InputFailed(usize, String),
+}
+
+/// A stable fingerprint of everything in the config that changes outputs.
+pub fn config_fingerprint(config: &Config) -> String {
+    let mut c = config.clone();
+    c.pipeline = Default::default();
+    blake3::hash(c.to_toml().as_bytes()).to_hex()[..16].to_string()
+}
+
+fn marker_path(output: &Path, index: usize) -> PathBuf {
+    output.join(PROGRESS_DIR).join(format!("{}.json", sink::part_stem(index)))
+}
+
+/// The completion marker of an input, if it is valid for this plan and config.
+fn finished_marker(output: &Path, index: usize, input: &InputFile, fingerprint: &str) -> Result<Option<InputStats>> {
+    let path = marker_path(output, index);
+    let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
+    let stats: InputStats = match serde_json::from_slice(&bytes) {
+        Ok(s) => s,
+        Err(_) => return Ok(None), // unreadable marker: redo the input
+    };
+    if stats.path != input.path.display().to_string() || stats.size != input.size {
+        return Err(Error::Config(format!(
+            "{} holds the outputs of a different run (input {index} was {}); use a fresh --output or --overwrite",
+            output.display(),
+            stats.path
+        )));
+    }
+    if stats.config_fingerprint != fingerprint {
+        return Err(Error::Config(format!(
+            "{} was produced with a different configuration; use a fresh --output or --overwrite",
+            output.display()
+        )));
+    }
+    Ok(Some(stats))
+}
+
+/// Run the job; returns the run's statistics (also written to the output directory).
+pub fn run(job: &Job) -> Result<RunStats> {
+    let started = Instant::now();
+    let config = &job.config;
+    config.validate()?;
+    let scorer = Scorer::from_config(config)?;
+    config.validate_rule_names(scorer.rules())?;
+    let policy = Policy::new(&scorer);
+    let fingerprint = config_fingerprint(config);
+
+    std::fs::create_dir_all(job.output.join(PROGRESS_DIR)).map_err(|e| Error::output(&job.output, e))?;
+    let mut done: Vec<InputStats> = Vec::new();
+    let mut todo: Vec<usize> = Vec::new();
+    for &i in &job.selected {
+        match finished_marker(&job.output, i, &job.inputs[i], &fingerprint)? {
+            Some(s) => done.push(s),
+            None => todo.push(i),
+        }
+    }
+    let removed = sink::remove_partial_outputs(&job.output, &todo)?;
+    if !done.is_empty() || removed > 0 {
+        tracing::info!(resumed = done.len(), removed_partial_files = removed, "resuming an earlier run");
+    }
+
+    let threads = if config.pipeline.threads == 0 { num_cores() } else { config.pipeline.threads };
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("svalbard-worker-{i}"))
+            .build()
+            .map_err(|e| Error::Other(format!("thread pool: {e}")))?,
+    );
+    let bar = progress_bar(job, &todo);
+    let depth = config.pipeline.queue_depth;
+    let (read_tx, read_rx) = bounded::<Read>(depth);
+    let (scored_tx, scored_rx) = bounded::<Scored>(depth);
+
+    let processed: Vec<InputStats> = std::thread::scope(|s| -> Result<Vec<InputStats>> {
+        let reader = {
+            let pool = pool.clone();
+            let todo = todo.clone();
+            std::thread::Builder::new()
+                .name("svalbard-reader".into())
+                .spawn_scoped(s, move || read_stage(job, &todo, &pool, read_tx))
+                .map_err(Error::Io)?
+        };
+        let writer = {
+            let fingerprint = fingerprint.clone();
+            let bar = bar.clone();
+            std::thread::Builder::new()
+                .name("svalbard-writer".into())
+                .spawn_scoped(s, move || write_stage(job, &fingerprint, &bar, scored_rx))
+                .map_err(Error::Io)?
+        };
+        let scored = score_stage(&scorer, &policy, &pool, read_rx, scored_tx);
+        let written = writer.join().map_err(|_| Error::Other("writer thread panicked".into()))?;
+        reader.join().map_err(|_| Error::Other("reader thread panicked".into()))?;
+        // The writer's error is the root cause when it stopped first (the scorer then only sees a closed channel).
+        let written = written?;
+        scored?;
+        Ok(written)
+    })?;
+    bar.finish_and_clear();
+
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut this_run = Counts::default();
+    for s in &processed {
+        this_run.add(&s.counts);
+    }
+    let mut inputs: Vec<InputStats> = done.iter().cloned().chain(processed).collect();
+    inputs.sort_by_key(|s| s.index);
+    let mut totals = Counts::default();
+    let mut rules = RuleCounts::new();
+    for s in &inputs {
+        totals.add(&s.counts);
+        add_rules(&mut rules, &s.rules);
+    }
+    let stats = RunStats {
+        svalbard_version: env!("CARGO_PKG_VERSION").into(),
+        started_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .saturating_sub(elapsed as u64),
+        elapsed_s: elapsed,
+        threads,
+        totals,
+        rules,
+        throughput: Throughput {
+            mb_per_s: this_run.bytes_in as f64 / 1e6 / elapsed.max(1e-9),
+            docs_per_s: this_run.docs_in as f64 / elapsed.max(1e-9),
+        },
+        inputs_total: job.selected.len(),
+        inputs_resumed: done.len(),
+        inputs_failed: inputs.iter().filter(|s| s.error.is_some()).count(),
+        inputs_damaged: inputs.iter().filter(|s| !s.damage.is_empty()).count(),
+        inputs,
+        config: serde_json::to_value(config).expect("config serializes"),
+        signals: scorer.signal_ids().iter().map(|s| s.to_string()).collect(),
+        columns: scorer.columns().to_vec(),
+    };
+    debug_assert!(stats.totals.balanced());
+    let json = serde_json::to_vec_pretty(&stats).expect("stats serialize");
+    sink::write_atomic(&job.output.join(&job.stats_file), &json)?;
+    Ok(stats)
+}
+
+pub fn num_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn progress_bar(job: &Job, todo: &[usize]) -> ProgressBar {
+    if !job.progress {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = todo.iter().map(|&i| job.inputs[i].size).sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Read>) {
+    for &index in todo {
+        let input = &job.inputs[index];
+        let opened = source::open(index, input, &job.config.input);
+        let mut batches = match opened {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(input = %input.path.display(), error = %e, "input could not be read");
+                if tx.send(Read::InputFailed(index, e.to_string())).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        loop {
+            // Parsing runs on the pool, beside the scoring of the previous batch.
+            let next = pool.install(|| batches.next());
+            let Some(batch) = next else { break };
+            if tx.send(Read::Batch(batch)).is_err() {
+                return; // a later stage stopped
+            }
+        }
+        if tx.send(Read::InputEnd(index)).is_err() {
+            return;
+        }
+    }
+}
+
+fn score_stage(scorer: &Scorer, policy: &Policy, pool: &rayon::ThreadPool, rx: Receiver<Read>, tx: Sender<Scored>) -> Result<()> {
+    for msg in rx {
+        let out = match msg {
+            Read::Batch(b) => pool.install(|| score_batch(scorer, policy, b))?,
+            Read::InputEnd(i) => Scored::InputEnd(i),
+            Read::InputFailed(i, e) => Scored::InputFailed(i, e),
+        };
+        if tx.send(out).is_err() {
+            break; // the writer stopped; its error is reported by run()
+        }
+    }
+    Ok(())
+}
+
+/// Score one batch, decide, and split it into clean and rejected rows with the score and decision columns.
+fn score_batch(scorer: &Scorer, policy: &Policy, batch: DocBatch) -> Result<Scored> {
+    let texts = batch.texts();
+    let scores = scorer.score(&texts)?;
+    drop(texts);
+    let decisions = policy.decide(&scores.fired);
+    let mut rules = vec![RuleCount::default(); scorer.rules().len()];
+    let reject_mask = policy.reject_mask();
+    for (mask, &rejected) in scores.fired.iter().zip(&decisions.rejected) {
+        let mut m: RuleMask = *mask;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            rules[i].fired += 1;
+            if rejected && (reject_mask >> i) & 1 == 1 {
+                rules[i].rejected += 1;
+            }
+            m &= m - 1;
+        }
+    }
+    let n_rejected = decisions.rejected.iter().filter(|&&r| r).count() as u64;
+    let n = batch.len() as u64;
+
+    let docs = &batch.docs;
+    let mut fields: Vec<Field> = docs.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns: Vec<ArrayRef> = docs.columns().to_vec();
+    for (name, values) in scorer.columns().iter().zip(scores.columns) {
+        fields.push(Field::new(name, DataType::Float32, true));
+        columns.push(Arc::new(Float32Array::from(values)));
+    }
+    let verdict = StringArray::from_iter_values(
+        decisions.rejected.iter().map(|&r| if r { VERDICT_REJECTED } else { VERDICT_CLEAN }),
+    );
+    for (name, col) in [("verdict", verdict), ("reasons", decisions.reasons), ("flags", decisions.flags)] {
+        fields.push(Field::new(name, DataType::Utf8, false));
+        columns.push(Arc::new(col));
+    }
+    let annotated = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    let rejected_mask = BooleanArray::from(decisions.rejected);
+    let clean_mask = arrow::compute::not(&rejected_mask)?;
+    let clean = (n - n_rejected > 0).then(|| filter_record_batch(&annotated, &clean_mask)).transpose()?;
+    let rejected = (n_rejected > 0).then(|| filter_record_batch(&annotated, &rejected_mask)).transpose()?;
+    let q = batch.quarantined.len() as u64;
+    let counts = Counts {
+        docs_in: n + q,
+        clean: n - n_rejected,
+        rejected: n_rejected,
+        quarantined: q,
+        blank_lines: batch.blank_lines,
+        bytes_in: batch.bytes,
+    };
+    Ok(Scored::Batch { input: batch.input, clean, rejected, quarantined: batch.quarantined, counts, rules, damage: batch.damage })
+}
+
+/// Writers and running stats of the input being written.
+struct InputWriters {
+    clean: PartitionWriter,
+    rejected: PartitionWriter,
+    quarantine: PartitionWriter,
+    stats: InputStats,
+    started: Instant,
+}
+
+impl InputWriters {
+    fn new(job: &Job, index: usize, fingerprint: &str) -> Self {
+        let out = &job.config.output;
+        let w = |c| PartitionWriter::new(&job.output, c, index, out.format, out.max_file_bytes);
+        let input = &job.inputs[index];
+        InputWriters {
+            clean: w(CLEAN),
+            rejected: w(REJECTED),
+            quarantine: w(QUARANTINE),
+            stats: InputStats {
+                index,
+                path: input.path.display().to_string(),
+                size: input.size,
+                config_fingerprint: fingerprint.to_string(),
+                ..Default::default()
+            },
+            started: Instant::now(),
+        }
+    }
+
+    fn abort(self) {
+        self.clean.abort();
+        self.rejected.abort();
+        self.quarantine.abort();
+    }
+}
+
+fn write_stage(job: &Job, fingerprint: &str, bar: &ProgressBar, rx: Receiver<Scored>) -> Result<Vec<InputStats>> {
+    let mut finished = Vec::new();
+    let mut current: Option<InputWriters> = None;
+    let mut rule_codes: Option<Vec<String>> = None;
+    let result = (|| -> Result<()> {
+        for msg in rx.iter() {
+            match msg {
+                Scored::Batch { input, clean, rejected, quarantined, counts, rules, damage } => {
+                    let w = current.get_or_insert_with(|| InputWriters::new(job, input, fingerprint));
+                    if let Some(b) = &clean {
+                        w.clean.write(b)?;
+                    }
+                    if let Some(b) = &rejected {
+                        if job.config.output.write_rejected {
+                            w.rejected.write(b)?;
+                        }
+                    }
+                    if !quarantined.is_empty() {
+                        w.quarantine.write(&sink::quarantine_batch(&w.stats.path, &quarantined)?)?;
+                    }
+                    w.stats.counts.add(&counts);
+                    let codes = rule_codes.get_or_insert_with(|| {
+                        let scorer = Scorer::from_config(&job.config).expect("validated before the run");
+                        scorer.rules().iter().map(|r| r.code.clone()).collect()
+                    });
+                    for (code, rc) in codes.iter().zip(&rules) {
+                        if rc.fired > 0 {
+                            let e = w.stats.rules.entry(code.clone()).or_default();
+                            e.fired += rc.fired;
+                            e.rejected += rc.rejected;
+                        }
+                    }
+                    w.stats.damage.extend(damage);
+                    bar.inc(counts.bytes_in.min(job.inputs[input].size.saturating_sub(bar.position())));
+                    bar.set_message(format!("{} docs", w.stats.counts.docs_in));
+                }
+                Scored::InputFailed(index, error) => {
+                    let mut w = InputWriters::new(job, index, fingerprint);
+                    let record = Quarantined { location: "file".into(), error: error.clone(), raw: Vec::new() };
+                    w.quarantine.write(&sink::quarantine_batch(&w.stats.path, &[record])?)?;
+                    w.stats.counts.docs_in = 1;
+                    w.stats.counts.quarantined = 1;
+                    w.stats.error = Some(error);
+                    // No completion marker: a later run retries an input that could not be opened.
+                    finished.push(close_input(job, w, false)?);
+                }
+                Scored::InputEnd(index) => {
+                    let w = current.take().unwrap_or_else(|| InputWriters::new(job, index, fingerprint));
+                    let stats = close_input(job, w, true)?;
+                    bar.set_position(job.inputs[..=index].iter().map(|i| i.size).sum::<u64>().min(bar.length().unwrap_or(0)));
+                    finished.push(stats);
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if let Some(w) = current.take() {
+            w.abort();
+        }
+        return Err(e);
+    }
+    Ok(finished)
+}
+
+fn close_input(job: &Job, w: InputWriters, mark_done: bool) -> Result<InputStats> {
+    let mut stats = w.stats;
+    for writer in [w.clean, w.rejected, w.quarantine] {
+        stats.outputs.extend(writer.finish()?);
+    }
+    stats.elapsed_s = w.started.elapsed().as_secs_f64();
+    if mark_done {
+        let json = serde_json::to_vec_pretty(&stats).expect("stats serialize");
+        sink::write_atomic(&marker_path(&job.output, stats.index), &json)?;
+    }
+    tracing::info!(
+        input = %stats.path,
+        docs = stats.counts.docs_in,
+        clean = stats.counts.clean,
+        rejected = stats.counts.rejected,
+        quarantined = stats.counts.quarantined,
+        "input done"
+    );
+    Ok(stats)
+}

@@ -1,0 +1,96 @@
+//! Policy: from fired rules to a verdict with reasons.
+//!
+//! A document is rejected when any fired rule's action is `reject`; the rejecting rules are its `reasons`,
+//! and rules that fired with action `flag` are its `flags`. Actions come from each signal's `action` and
+//! the config's `[rules]` overrides (resolved by [`crate::signal::Scorer`]).
+
+use arrow::array::StringArray;
+
+use crate::signal::{Action, RuleMask, Scorer};
+
+pub const VERDICT_CLEAN: &str = "clean";
+pub const VERDICT_REJECTED: &str = "rejected";
+
+pub struct Policy {
+    reject: RuleMask,
+    flag: RuleMask,
+    codes: Vec<String>,
+}
+
+/// Verdicts for a batch.
+pub struct Decisions {
+    pub rejected: Vec<bool>,
+    pub reasons: StringArray,
+    pub flags: StringArray,
+}
+
+impl Policy {
+    pub fn new(scorer: &Scorer) -> Self {
+        let mut reject = 0 as RuleMask;
+        let mut flag = 0 as RuleMask;
+        for (i, a) in scorer.rule_actions().iter().enumerate() {
+            match a {
+                Action::Reject => reject |= 1 << i,
+                Action::Flag => flag |= 1 << i,
+                Action::Off => {}
+            }
+        }
+        Policy { reject, flag, codes: scorer.rules().iter().map(|r| r.code.clone()).collect() }
+    }
+
+    pub fn reject_mask(&self) -> RuleMask {
+        self.reject
+    }
+
+    pub fn decide(&self, fired: &[RuleMask]) -> Decisions {
+        let rejected = fired.iter().map(|m| m & self.reject != 0).collect();
+        let reasons = StringArray::from_iter_values(fired.iter().map(|m| self.codes_of(m & self.reject)));
+        let flags = StringArray::from_iter_values(fired.iter().map(|m| self.codes_of(m & self.flag)));
+        Decisions { rejected, reasons, flags }
+    }
+
+    /// Comma-separated codes of the set bits, in rule order.
+    pub fn codes_of(&self, mut mask: RuleMask) -> String {
+        let mut s = String::new();
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            if !s.is_empty() {
+                s.push(',');
+            }
+            s.push_str(&self.codes[i]);
+            mask &= mask - 1;
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use arrow::array::Array;
+
+    #[test]
+    fn reject_flag_and_override() {
+        let mut config = Config::default();
+        config.rules.insert("c4.too_few_sentences".into(), Action::Flag);
+        config.rules.insert("fineweb.short_lines".into(), Action::Off);
+        let scorer = Scorer::from_config(&config).unwrap();
+        let policy = Policy::new(&scorer);
+        let idx = |code: &str| scorer.rules().iter().position(|r| r.code == code).unwrap();
+        let bit = |code: &str| (1 as RuleMask) << idx(code);
+        let fired = vec![
+            0,
+            bit("c4.too_few_sentences"),
+            bit("c4.too_few_sentences") | bit("gopher_quality.too_few_words") | bit("vocab.excess_rate"),
+            bit("fineweb.short_lines"),
+        ];
+        let d = policy.decide(&fired);
+        assert_eq!(d.rejected, vec![false, false, true, false]);
+        assert_eq!(d.reasons.value(2), "gopher_quality.too_few_words");
+        assert_eq!(d.flags.value(1), "c4.too_few_sentences");
+        assert_eq!(d.flags.value(2), "c4.too_few_sentences,vocab.excess_rate");
+        assert_eq!(d.flags.value(3), "");
+        assert_eq!(d.reasons.len(), 4);
+    }
+}

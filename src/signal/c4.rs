@@ -1,0 +1,244 @@
+//! C4 rules (Raffel et al. 2020, "Exploring the Limits of Transfer Learning with a Unified Text-to-Text
+//! Transformer", section 2.2), in the form of the reference implementation (datatrove's `C4QualityFilter`).
+//!
+//! C4 both drops lines and drops documents. svalbard never edits text, so the line-level rules become
+//! measures (`c4_kept_line_frac`) and the document-level rules decide: a kept line containing "lorem
+//! ipsum" or a curly bracket, or fewer than `min_sentences` sentences in the kept lines. A line is kept
+//! when, after stripping and removing citation marks ([1], [edit], [citation needed]), it ends in terminal
+//! punctuation (and not "..."), has at least `min_words_per_line` words, has no word longer than
+//! `max_word_length`, and mentions neither "javascript" nor a cookie/privacy-policy phrase.
+//!
+//! Sentences are counted with a rule (terminal punctuation followed by a space and an upper-case letter,
+//! digit or quote, plus the line's end), where datatrove uses NLTK's Punkt model.
+
+use aho_corasick::AhoCorasick;
+use serde::{Deserialize, Serialize};
+
+use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::text::{py_strip, split_lines};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct C4Config {
+    pub enabled: bool,
+    pub action: Action,
+    pub min_sentences: usize,
+    pub min_words_per_line: usize,
+    pub max_word_length: usize,
+    pub policy_substrings: Vec<String>,
+}
+
+impl Default for C4Config {
+    fn default() -> Self {
+        C4Config {
+            enabled: true,
+            action: Action::Reject,
+            min_sentences: 5,
+            min_words_per_line: 3,
+            max_word_length: 1000,
+            policy_substrings: ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+pub struct C4 {
+    config: C4Config,
+    /// Patterns 0 = "lorem ipsum", 1 = "javascript", 2.. = policy substrings; ASCII case-insensitive.
+    patterns: AhoCorasick,
+    spec: SignalSpec,
+}
+
+const END_PUNCTUATION: [char; 5] = ['.', '?', '!', '"', '\''];
+
+impl C4 {
+    pub fn new(config: C4Config) -> Self {
+        let mut pats = vec!["lorem ipsum".to_string(), "javascript".to_string()];
+        pats.extend(config.policy_substrings.iter().cloned());
+        let patterns =
+            AhoCorasick::builder().ascii_case_insensitive(true).build(&pats).expect("C4 patterns are valid literals");
+        let spec = SignalSpec::new(
+            "c4",
+            config.action,
+            &["kept_line_frac", "sentence_count"],
+            &[
+                ("lorem_ipsum", "a kept line contains 'lorem ipsum'"),
+                ("curly_bracket", "a kept line contains '{'"),
+                ("too_few_sentences", "fewer than min_sentences sentences in kept lines"),
+            ],
+        );
+        C4 { config, patterns, spec }
+    }
+}
+
+/// Remove trailing citation marks so "text.[1]" ends with '.'; the reference removes them everywhere, but
+/// only the line's end and its substrings matter for the rules.
+fn strip_trailing_citations(mut line: &str) -> &str {
+    loop {
+        let before = line;
+        for tail in ["[edit]", "[citation needed]"] {
+            if let Some(s) = line.strip_suffix(tail) {
+                line = s;
+            }
+        }
+        if let Some(s) = line.strip_suffix(']') {
+            let digits = s.trim_end_matches(|c: char| c.is_ascii_digit());
+            if let Some(s2) = digits.strip_suffix('[') {
+                line = s2;
+            }
+        }
+        if line.len() == before.len() {
+            return line;
+        }
+    }
+}
+
+/// Sentences in a kept line (which ends with terminal punctuation, so it has at least one).
+fn count_sentences(line: &str) -> usize {
+    let b = line.as_bytes();
+    let mut n = 1;
+    let mut i = 0;
+    while i < b.len() {
+        if matches!(b[i], b'.' | b'!' | b'?') {
+            let mut j = i + 1;
+            while j < b.len() && matches!(b[j], b'.' | b'!' | b'?' | b'"' | b'\'' | b')') {
+                j += 1;
+            }
+            if j < b.len() && b[j] == b' ' {
+                let mut k = j;
+                while k < b.len() && b[k] == b' ' {
+                    k += 1;
+                }
+                if k < b.len() && (b[k].is_ascii_uppercase() || b[k].is_ascii_digit() || b[k] == b'"') {
+                    n += 1;
+                }
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    n
+}
+
+impl DocSignal for C4 {
+    fn spec(&self) -> &SignalSpec {
+        &self.spec
+    }
+
+    fn score(&self, doc: &Doc<'_>, out: &mut [f32], _: &mut ScratchSets) -> u64 {
+        let c = &self.config;
+        let (mut lines, mut kept, mut sentences) = (0usize, 0usize, 0usize);
+        let (mut lorem, mut curly) = (false, false);
+        for raw in split_lines(doc.text) {
+            lines += 1;
+            let line = py_strip(raw);
+            let mut n_words = 0usize;
+            let mut too_long = false;
+            for w in line.split(crate::text::is_space_char).filter(|w| !w.is_empty()) {
+                n_words += 1;
+                too_long |= w.len() > c.max_word_length && w.chars().count() > c.max_word_length;
+            }
+            if too_long {
+                continue;
+            }
+            let line = strip_trailing_citations(line);
+            if !line.ends_with(END_PUNCTUATION) || line.ends_with("...") {
+                continue;
+            }
+            if n_words < c.min_words_per_line {
+                continue;
+            }
+            let mut javascript = false;
+            let mut policy = false;
+            for m in self.patterns.find_overlapping_iter(line) {
+                match m.pattern().as_usize() {
+                    0 => lorem = true,
+                    1 => javascript = true,
+                    _ => policy = true,
+                }
+            }
+            if lorem {
+                break;
+            }
+            if javascript {
+                continue;
+            }
+            if line.contains('{') {
+                curly = true;
+                break;
+            }
+            if policy {
+                continue;
+            }
+            kept += 1;
+            sentences += count_sentences(line);
+        }
+        out[0] = ratio(kept, lines);
+        out[1] = sentences as f32;
+        rule_bits(&[lorem, curly, !lorem && !curly && sentences < c.min_sentences])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::test_util::{approx, run};
+
+    fn c4() -> C4 {
+        C4::new(C4Config { min_sentences: 2, ..Default::default() })
+    }
+
+    #[test]
+    fn keeps_and_drops_lines() {
+        let text = [
+            "This line is kept because it ends well.",     // kept, 1 sentence
+            "This one has no terminal punctuation",         // dropped
+            "Too short.",                                   // dropped (2 words)
+            "Enable JavaScript to see this page.",          // dropped (javascript)
+            "This site uses cookies to improve things.",    // dropped (policy)
+            "Ends with an ellipsis...",                     // dropped
+            "A cited fact is here.[12]",                    // kept after citation removal
+            "Two sentences here. And a second one!",        // kept, 2 sentences
+        ]
+        .join("\n");
+        let (cols, fired) = run(&c4(), &text);
+        assert!(approx(cols["c4_kept_line_frac"], 3.0 / 8.0));
+        assert_eq!(cols["c4_sentence_count"], 4.0);
+        assert!(fired.is_empty(), "{fired:?}");
+    }
+
+    #[test]
+    fn lorem_ipsum_and_curly_brackets_reject() {
+        let (_, fired) = run(&c4(), "Lorem ipsum dolor sit amet, consectetur.");
+        assert_eq!(fired, vec!["c4.lorem_ipsum"]);
+        let (_, fired) = run(&c4(), "The function body is { return x; } here.");
+        assert_eq!(fired, vec!["c4.curly_bracket"]);
+        // A curly bracket on a line that is dropped anyway does not count.
+        let (_, fired) = run(&c4(), "if (x) { y }\nOne good sentence is here. And another one here.");
+        assert!(fired.is_empty(), "{fired:?}");
+    }
+
+    #[test]
+    fn too_few_sentences() {
+        let (cols, fired) = run(&c4(), "Only one sentence in this document.");
+        assert_eq!(cols["c4_sentence_count"], 1.0);
+        assert_eq!(fired, vec!["c4.too_few_sentences"]);
+    }
+
+    #[test]
+    fn sentence_counter() {
+        assert_eq!(count_sentences("One. Two! Three? four."), 3); // "four" is lower-case
+        assert_eq!(count_sentences("He said \"no.\" Then left."), 2);
+        assert_eq!(count_sentences("Version 2.0 is out."), 1);
+    }
+
+    #[test]
+    fn citation_stripping() {
+        assert_eq!(strip_trailing_citations("fact.[1][23]"), "fact.");
+        assert_eq!(strip_trailing_citations("fact.[citation needed]"), "fact.");
+        assert_eq!(strip_trailing_citations("fact.[edit]"), "fact.");
+        assert_eq!(strip_trailing_citations("a[b]"), "a[b]");
+    }
+}

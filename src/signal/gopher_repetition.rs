@@ -1,0 +1,340 @@
+//! Gopher repetition rules (Rae et al. 2021, appendix A.1.1, table A1), with the published thresholds as
+//! defaults and the measures defined as in the reference implementation (datatrove's
+//! `GopherRepetitionFilter`):
+//! - duplicate line / paragraph fraction: elements equal to an earlier element, over all elements;
+//! - duplicate line / paragraph char fraction: chars in those repeats over the document's chars;
+//! - top n-gram char fraction (n = 2, 3, 4): length of the most frequent n-gram (words joined by a space)
+//!   times its count, over the document's chars (ties go to the n-gram seen first);
+//! - duplicate n-gram char fraction (n = 5..10): scanning left to right, an n-gram already seen adds its
+//!   chars (words concatenated) and the scan jumps past it.
+//!
+//! All n-gram sizes come from one chain of hashes: the hash of the n-gram at position i extends the
+//! (n-1)-gram hash at i by one word, and an n-gram is only counted where its (n-1)-gram prefix repeats, since
+//! an n-gram whose prefix is unique is unique too. In ordinary prose few long prefixes repeat, so sizes
+//! 4..10 cost little beyond the 2-gram pass.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::text::{char_count, combine, count_duplicates, hash_bytes, py_strip, HashSet64};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GopherRepetitionConfig {
+    pub enabled: bool,
+    pub action: Action,
+    pub max_dup_line_frac: f32,
+    pub max_dup_para_frac: f32,
+    pub max_dup_line_char_frac: f32,
+    pub max_dup_para_char_frac: f32,
+    /// Max char fraction of the top 2-, 3- and 4-gram.
+    pub max_top_ngram_char_frac: [f32; 3],
+    /// Max duplicate n-gram char fraction for n = 5, 6, 7, 8, 9, 10.
+    pub max_dup_ngram_char_frac: [f32; 6],
+}
+
+impl Default for GopherRepetitionConfig {
+    fn default() -> Self {
+        GopherRepetitionConfig {
+            enabled: true,
+            action: Action::Reject,
+            max_dup_line_frac: 0.30,
+            max_dup_para_frac: 0.30,
+            max_dup_line_char_frac: 0.20,
+            max_dup_para_char_frac: 0.20,
+            max_top_ngram_char_frac: [0.20, 0.18, 0.16],
+            max_dup_ngram_char_frac: [0.15, 0.14, 0.13, 0.12, 0.11, 0.10],
+        }
+    }
+}
+
+pub struct GopherRepetition {
+    config: GopherRepetitionConfig,
+    spec: SignalSpec,
+}
+
+const COLUMNS: [&str; 13] = [
+    "dup_line_frac",
+    "dup_para_frac",
+    "dup_line_char_frac",
+    "dup_para_char_frac",
+    "top_2gram_char_frac",
+    "top_3gram_char_frac",
+    "top_4gram_char_frac",
+    "dup_5gram_char_frac",
+    "dup_6gram_char_frac",
+    "dup_7gram_char_frac",
+    "dup_8gram_char_frac",
+    "dup_9gram_char_frac",
+    "dup_10gram_char_frac",
+];
+
+impl GopherRepetition {
+    pub fn new(config: GopherRepetitionConfig) -> Self {
+        let rules: Vec<(String, String)> = COLUMNS
+            .iter()
+            .map(|c| {
+                let code = c.trim_end_matches("_frac").to_string();
+                (code, format!("{c} above its threshold"))
+            })
+            .collect();
+        let rules: Vec<(&str, &str)> = rules.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let spec = SignalSpec::new("gopher_repetition", config.action, &COLUMNS, &rules);
+        GopherRepetition { config, spec }
+    }
+}
+
+/// Paragraphs: `re.split(r"\n{2,}", text.strip())`.
+fn paragraphs(text: &str) -> impl Iterator<Item = &str> {
+    let t = py_strip(text);
+    let b = t.as_bytes();
+    let mut start = 0usize;
+    let mut i = 0usize;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while i < b.len() {
+            if b[i] == b'\n' && i + 1 < b.len() && b[i + 1] == b'\n' {
+                let para = &t[start..i];
+                while i < b.len() && b[i] == b'\n' {
+                    i += 1;
+                }
+                start = i;
+                return Some(para);
+            }
+            i += 1;
+        }
+        done = true;
+        Some(&t[start..])
+    })
+}
+
+/// Lines: `re.split(r"\n+", text)`.
+fn newline_runs_split(text: &str) -> impl Iterator<Item = &str> {
+    let b = text.as_bytes();
+    let mut start = 0usize;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        match memchr::memchr(b'\n', &b[start..]) {
+            Some(off) => {
+                let end = start + off;
+                let line = &text[start..end];
+                let mut j = end;
+                while j < b.len() && b[j] == b'\n' {
+                    j += 1;
+                }
+                start = j;
+                Some(line)
+            }
+            None => {
+                done = true;
+                Some(&text[start..])
+            }
+        }
+    })
+}
+
+fn dup_stats<'a>(items: impl Iterator<Item = &'a str>, seen: &mut HashSet64) -> (usize, usize, usize) {
+    let mut n = 0usize;
+    let (dup, chars) = count_duplicates(
+        items.map(|s| {
+            n += 1;
+            (hash_bytes(s.as_bytes()), char_count(s.as_bytes()))
+        }),
+        seen,
+    );
+    (n, dup, chars)
+}
+
+/// Measures over word n-grams: [top 2,3,4-gram chars, dup 5..10-gram chars].
+fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9] {
+    let mut result = [0usize; 9];
+    let w = words.len();
+    if w < 2 {
+        return result;
+    }
+    // Layout of the reused buffer: prefix char sums (w+1), prev hashes (w), cur hashes (w),
+    // prev counts (w), cur counts (w).
+    let buf = &mut *sets.hashes;
+    buf.clear();
+    buf.resize(5 * w + 1, 0);
+    let (prefix, rest) = buf.split_at_mut(w + 1);
+    let (prev_h, rest) = rest.split_at_mut(w);
+    let (cur_h, rest) = rest.split_at_mut(w);
+    let (prev_c, cur_c) = rest.split_at_mut(w);
+    for (i, word) in words.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + word.chars as u64;
+        prev_h[i] = word.hash;
+        prev_c[i] = 2; // every word is a candidate 1-gram prefix
+    }
+    let counts = &mut *sets.set_a;
+    let seen = &mut *sets.set_b;
+    for n in 2..=10usize {
+        if w < n {
+            break;
+        }
+        let m = w - n + 1;
+        counts.clear();
+        counts.reserve_for(m);
+        for i in 0..m {
+            cur_h[i] = combine(prev_h[i], words[i + n - 1].hash);
+            if prev_c[i] >= 2 {
+                counts.increment(cur_h[i]);
+            }
+        }
+        for i in 0..m {
+            cur_c[i] = if prev_c[i] >= 2 { counts.count(cur_h[i]) as u64 } else { 1 };
+        }
+        let chars = |i: usize| (prefix[i + n] - prefix[i]) as usize;
+        if n <= 4 {
+            // Counter.most_common(1): highest count, first-inserted on ties.
+            let (mut best_c, mut best_len) = (0u64, 0usize);
+            for i in 0..m {
+                if cur_c[i] > best_c {
+                    best_c = cur_c[i];
+                    best_len = chars(i) + n - 1;
+                }
+            }
+            result[n - 2] = best_len * best_c as usize;
+        } else {
+            seen.clear();
+            seen.reserve_for(m);
+            let (mut idx, mut repeated) = (0usize, 0usize);
+            while idx < m {
+                if cur_c[idx] >= 2 && !seen.insert(cur_h[idx]) {
+                    repeated += chars(idx);
+                    idx += n;
+                } else {
+                    idx += 1;
+                }
+            }
+            result[n - 2] = repeated;
+        }
+        prev_h[..m].copy_from_slice(&cur_h[..m]);
+        prev_c[..m].copy_from_slice(&cur_c[..m]);
+    }
+    result
+}
+
+impl DocSignal for GopherRepetition {
+    fn spec(&self) -> &SignalSpec {
+        &self.spec
+    }
+
+    fn score(&self, doc: &Doc<'_>, out: &mut [f32], sets: &mut ScratchSets) -> u64 {
+        let c = &self.config;
+        let n_chars = doc.analysis.n_chars;
+        let (n_para, dup_para, dup_para_chars) = dup_stats(paragraphs(doc.text), sets.set_a);
+        let (n_lines, dup_lines, dup_line_chars) = dup_stats(newline_runs_split(doc.text), sets.set_a);
+        let grams = ngram_chars(&doc.analysis.words, sets);
+        out[0] = ratio(dup_lines, n_lines);
+        out[1] = ratio(dup_para, n_para);
+        out[2] = ratio(dup_line_chars, n_chars);
+        out[3] = ratio(dup_para_chars, n_chars);
+        for (k, g) in grams.iter().enumerate() {
+            out[4 + k] = ratio(*g, n_chars);
+        }
+        let mut fired = vec![
+            out[0] > c.max_dup_line_frac,
+            out[1] > c.max_dup_para_frac,
+            out[2] > c.max_dup_line_char_frac,
+            out[3] > c.max_dup_para_char_frac,
+        ];
+        fired.extend((0..3).map(|k| out[4 + k] > c.max_top_ngram_char_frac[k]));
+        fired.extend((0..6).map(|k| out[7 + k] > c.max_dup_ngram_char_frac[k]));
+        rule_bits(&fired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::test_util::{approx, run};
+
+    fn rep() -> GopherRepetition {
+        GopherRepetition::new(Default::default())
+    }
+
+    #[test]
+    fn splits_like_the_reference_regexes() {
+        assert_eq!(paragraphs("\n a\n\n\nb\nc \n\n").collect::<Vec<_>>(), vec!["a", "b\nc"]);
+        assert_eq!(newline_runs_split("\na\n\nb\n").collect::<Vec<_>>(), vec!["", "a", "b", ""]);
+        assert_eq!(paragraphs("").collect::<Vec<_>>(), vec![""]);
+    }
+
+    #[test]
+    fn duplicate_lines_and_paragraphs() {
+        // Lines (split on \n+): "ab", "cd", "ab", "ab" → 2 duplicates of 4; dup chars 2+2 = 4.
+        // Text "ab\ncd\n\nab\n\nab" has 2+1+2+2+2+2+2 = 13 chars.
+        // Paragraphs (split on \n{2,}): "ab\ncd", "ab", "ab" → 1 duplicate of 3, 2 chars.
+        let text = "ab\ncd\n\nab\n\nab";
+        let (cols, fired) = run(&rep(), text);
+        assert!(approx(cols["gopher_repetition_dup_line_frac"], 0.5));
+        assert!(approx(cols["gopher_repetition_dup_line_char_frac"], 4.0 / 13.0));
+        assert!(approx(cols["gopher_repetition_dup_para_frac"], 1.0 / 3.0));
+        assert!(approx(cols["gopher_repetition_dup_para_char_frac"], 2.0 / 13.0));
+        assert!(fired.contains(&"gopher_repetition.dup_line".to_string()));
+        assert!(fired.contains(&"gopher_repetition.dup_line_char".to_string()));
+        assert!(fired.contains(&"gopher_repetition.dup_para".to_string()));
+        assert!(!fired.contains(&"gopher_repetition.dup_para_char".to_string()));
+    }
+
+    #[test]
+    fn top_ngrams_hand_computed() {
+        // words: a b a b c   (9 chars)
+        // 2-grams: "a b" x2, "b a", "b c" → top "a b" = 3 chars * 2 = 6 → 6/9
+        // 3-grams: "a b a", "b a b", "a b c" all once → first one: 5 chars * 1 → 5/9
+        // 4-grams: "a b a b", "b a b c" once → 7/9
+        let (cols, _) = run(&rep(), "a b a b c");
+        assert!(approx(cols["gopher_repetition_top_2gram_char_frac"], 6.0 / 9.0));
+        assert!(approx(cols["gopher_repetition_top_3gram_char_frac"], 5.0 / 9.0));
+        assert!(approx(cols["gopher_repetition_top_4gram_char_frac"], 7.0 / 9.0));
+    }
+
+    #[test]
+    fn top_ngram_ties_go_to_the_first_seen() {
+        // 2-grams: "x yy"(1) "yy x"(1) "x yy"(2) "yy zzz"(1) "zzz q"(1) "q zzz"(1) "zzz q"(2)
+        // both "x yy" and "zzz q" reach 2; "x yy" was inserted first → 4 chars * 2 = 8.
+        // text "x yy x yy zzz q zzz q" = 21 chars.
+        let (cols, _) = run(&rep(), "x yy x yy zzz q zzz q");
+        assert!(approx(cols["gopher_repetition_top_2gram_char_frac"], 8.0 / 21.0));
+    }
+
+    #[test]
+    fn duplicate_ngrams_skip_past_repeats() {
+        // 12 words "w0".."w5" twice: 5-grams at 0..=7. Positions 6 ("w0..w4") repeats position 0: adds
+        // 10 chars ("w0w1w2w3w4"), jumps to 11; no 5-gram starts at 11 → total 10.
+        // 6-gram at 6 = w0..w5 repeats pos 0 → 12 chars. 7-grams: positions 0..=5, none repeats.
+        let words: Vec<String> = (0..6).map(|i| format!("w{i}")).collect();
+        let text = format!("{} {}", words.join(" "), words.join(" "));
+        let n_chars = text.chars().count() as f64; // 12*2 + 11 spaces = 35
+        let (cols, fired) = run(&rep(), &text);
+        assert!(approx(cols["gopher_repetition_dup_5gram_char_frac"], 10.0 / n_chars));
+        assert!(approx(cols["gopher_repetition_dup_6gram_char_frac"], 12.0 / n_chars));
+        assert!(approx(cols["gopher_repetition_dup_7gram_char_frac"], 0.0));
+        assert!(fired.contains(&"gopher_repetition.dup_5gram_char".to_string()));
+        assert!(fired.contains(&"gopher_repetition.dup_6gram_char".to_string()));
+        assert!(!fired.contains(&"gopher_repetition.dup_7gram_char".to_string()));
+    }
+
+    #[test]
+    fn overlapping_repeats_count_greedily() {
+        // "a a a a a a a" (7 words): 5-grams at 0,1,2 all "aaaaa". idx0 new, idx1 repeat (+5, jump to 6),
+        // 6 > 2 → stop. Total 5 chars of 13.
+        let (cols, _) = run(&rep(), "a a a a a a a");
+        assert!(approx(cols["gopher_repetition_dup_5gram_char_frac"], 5.0 / 13.0));
+    }
+
+    #[test]
+    fn empty_and_short_documents() {
+        let (cols, _) = run(&rep(), "");
+        assert_eq!(cols["gopher_repetition_top_2gram_char_frac"], 0.0);
+        let (cols, _) = run(&rep(), "one");
+        assert_eq!(cols["gopher_repetition_dup_5gram_char_frac"], 0.0);
+    }
+}

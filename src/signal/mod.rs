@@ -1,0 +1,303 @@
+//! Signals: one trait, one file per signal, registered by a stable id.
+//!
+//! A signal reads a document's text and writes its own score columns (`<signal>_<measure>`); when one of its
+//! rules fires it sets that rule's bit. Whether a fired rule rejects the document or only flags it is the
+//! policy's business ([`crate::policy`]), not the signal's.
+//!
+//! Two kinds: [`DocSignal`]s look at one document at a time and share one [`Analysis`] of it (the cheap
+//! heuristics); [`BatchSignal`]s see the whole batch at once (models that batch their inputs).
+
+pub mod c4;
+pub mod fineweb;
+pub mod gopher_quality;
+pub mod gopher_repetition;
+pub mod vocab;
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::text::{Analysis, HashSet64};
+
+/// What fired rules of a signal do to a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// A fired rule rejects the document.
+    #[default]
+    Reject,
+    /// A fired rule is recorded in the `flags` column; the document stays clean.
+    Flag,
+    /// The rule is not evaluated as a decision at all (its score columns are still written).
+    Off,
+}
+
+/// A rule a signal can fire, with a stable code (`<signal>.<rule>`).
+#[derive(Clone, Debug)]
+pub struct RuleSpec {
+    pub code: String,
+    pub description: String,
+}
+
+/// What a signal adds to the output.
+#[derive(Clone, Debug)]
+pub struct SignalSpec {
+    pub id: &'static str,
+    /// Column names, all Float32.
+    pub columns: Vec<String>,
+    pub rules: Vec<RuleSpec>,
+    /// The action for this signal's rules unless `[rules]` in the config overrides one.
+    pub action: Action,
+}
+
+impl SignalSpec {
+    pub fn new(id: &'static str, action: Action, columns: &[&str], rules: &[(&str, &str)]) -> Self {
+        SignalSpec {
+            id,
+            action,
+            columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
+            rules: rules
+                .iter()
+                .map(|(code, description)| RuleSpec { code: format!("{id}.{code}"), description: description.to_string() })
+                .collect(),
+        }
+    }
+}
+
+/// Per-thread scratch space shared by the document signals.
+#[derive(Default)]
+pub struct Scratch {
+    pub analysis: Analysis,
+    pub set_a: HashSet64,
+    pub set_b: HashSet64,
+    pub hashes: Vec<u64>,
+}
+
+impl Scratch {
+    /// Give back memory after an unusually large document so one 50 MB page does not pin it per thread.
+    fn trim(&mut self) {
+        const KEEP_WORDS: usize = 1 << 20;
+        if self.analysis.words.capacity() > KEEP_WORDS {
+            self.analysis.words = Vec::new();
+            self.hashes = Vec::new();
+            self.set_a = HashSet64::default();
+            self.set_b = HashSet64::default();
+        }
+    }
+}
+
+/// One document as the document signals see it.
+pub struct Doc<'a> {
+    pub text: &'a str,
+    pub analysis: &'a Analysis,
+}
+
+/// A signal that scores documents one at a time from the shared analysis.
+pub trait DocSignal: Send + Sync {
+    fn spec(&self) -> &SignalSpec;
+    /// Write one value per column into `out` and return the bit set of fired rules (bit i = `spec().rules[i]`).
+    fn score(&self, doc: &Doc<'_>, out: &mut [f32], scratch: &mut ScratchSets) -> u64;
+}
+
+/// The part of [`Scratch`] a signal may use while the analysis is borrowed.
+pub struct ScratchSets<'a> {
+    pub set_a: &'a mut HashSet64,
+    pub set_b: &'a mut HashSet64,
+    pub hashes: &'a mut Vec<u64>,
+}
+
+/// A signal that scores a whole batch (ONNX models, language models).
+pub trait BatchSignal: Send + Sync {
+    fn spec(&self) -> &SignalSpec;
+    /// `columns[c][d]` receives column c of document d; `fired[d]` the bit set of fired rules of document d.
+    fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()>;
+}
+
+/// Bit set of fired rules over all signals of a [`Scorer`] (at most 128 rules).
+pub type RuleMask = u128;
+
+/// The scores of one batch.
+pub struct ScoreTable {
+    /// One vector per column of [`Scorer::columns`], each one value per document.
+    pub columns: Vec<Vec<f32>>,
+    /// Fired rules per document, over [`Scorer::rules`].
+    pub fired: Vec<RuleMask>,
+}
+
+/// All enabled signals, in a fixed order, with their columns and rules laid end to end.
+pub struct Scorer {
+    doc_signals: Vec<Box<dyn DocSignal>>,
+    batch_signals: Vec<Box<dyn BatchSignal>>,
+    columns: Vec<String>,
+    rules: Vec<RuleSpec>,
+    rule_actions: Vec<Action>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Scorer {
+    /// Build the signals the config enables.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let mut doc: Vec<Box<dyn DocSignal>> = Vec::new();
+        let s = &config.signals;
+        if s.gopher_quality.enabled {
+            doc.push(Box::new(gopher_quality::GopherQuality::new(s.gopher_quality.clone())));
+        }
+        if s.gopher_repetition.enabled {
+            doc.push(Box::new(gopher_repetition::GopherRepetition::new(s.gopher_repetition.clone())));
+        }
+        if s.c4.enabled {
+            doc.push(Box::new(c4::C4::new(s.c4.clone())));
+        }
+        if s.fineweb.enabled {
+            doc.push(Box::new(fineweb::FineWeb::new(s.fineweb.clone())));
+        }
+        if s.vocab.enabled {
+            doc.push(Box::new(vocab::Vocab::new(s.vocab.clone())?));
+        }
+        Self::new(doc, Vec::new(), &config.rules)
+    }
+
+    pub fn new(
+        doc_signals: Vec<Box<dyn DocSignal>>,
+        batch_signals: Vec<Box<dyn BatchSignal>>,
+        overrides: &std::collections::BTreeMap<String, Action>,
+    ) -> Result<Self> {
+        let specs: Vec<&SignalSpec> =
+            doc_signals.iter().map(|s| s.spec()).chain(batch_signals.iter().map(|s| s.spec())).collect();
+        let columns: Vec<String> = specs.iter().flat_map(|s| s.columns.iter().cloned()).collect();
+        let mut rules = Vec::new();
+        let mut rule_actions = Vec::new();
+        for spec in &specs {
+            for r in &spec.rules {
+                rule_actions.push(overrides.get(&r.code).copied().unwrap_or(spec.action));
+                rules.push(r.clone());
+            }
+        }
+        if rules.len() > RuleMask::BITS as usize {
+            return Err(crate::Error::Config(format!("{} rules enabled; at most 128 are supported", rules.len())));
+        }
+        for s in &specs {
+            if s.rules.len() > 64 {
+                return Err(crate::Error::Config(format!("signal {} has more than 64 rules", s.id)));
+            }
+        }
+        Ok(Scorer { doc_signals, batch_signals, columns, rules, rule_actions })
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    pub fn rules(&self) -> &[RuleSpec] {
+        &self.rules
+    }
+
+    /// The action of each rule, after the config's overrides.
+    pub fn rule_actions(&self) -> &[Action] {
+        &self.rule_actions
+    }
+
+    pub fn signal_ids(&self) -> Vec<&'static str> {
+        self.doc_signals.iter().map(|s| s.spec().id).chain(self.batch_signals.iter().map(|s| s.spec().id)).collect()
+    }
+
+    /// Score a batch: document signals in parallel over documents, then each batch signal.
+    pub fn score(&self, texts: &[&str]) -> Result<ScoreTable> {
+        let n = texts.len();
+        let doc_cols: usize = self.doc_signals.iter().map(|s| s.spec().columns.len()).sum();
+        // Row-major scratch for the document signals, transposed into columns afterwards.
+        let mut rows = vec![0f32; n * doc_cols.max(1)];
+        let mut fired = vec![0 as RuleMask; n];
+        if !self.doc_signals.is_empty() {
+            rows.par_chunks_mut(doc_cols.max(1)).zip(fired.par_iter_mut()).zip(texts.par_iter()).with_min_len(8).for_each(
+                |((row, mask), text)| {
+                    SCRATCH.with(|cell| {
+                        let mut scratch = cell.borrow_mut();
+                        *mask = self.score_doc(text, row, &mut scratch);
+                        scratch.trim();
+                    })
+                },
+            );
+        }
+        let mut columns: Vec<Vec<f32>> = Vec::with_capacity(self.columns.len());
+        for c in 0..doc_cols {
+            columns.push(rows.iter().skip(c).step_by(doc_cols).copied().collect());
+        }
+        let mut rule_offset: usize = self.doc_signals.iter().map(|s| s.spec().rules.len()).sum();
+        for signal in &self.batch_signals {
+            let spec = signal.spec();
+            let mut cols = vec![vec![f32::NAN; n]; spec.columns.len()];
+            let mut local = vec![0u64; n];
+            signal.score_batch(texts, &mut cols, &mut local)?;
+            for (m, l) in fired.iter_mut().zip(&local) {
+                *m |= (*l as RuleMask) << rule_offset;
+            }
+            rule_offset += spec.rules.len();
+            columns.extend(cols);
+        }
+        Ok(ScoreTable { columns, fired })
+    }
+
+    fn score_doc(&self, text: &str, row: &mut [f32], scratch: &mut Scratch) -> RuleMask {
+        let Scratch { analysis, set_a, set_b, hashes } = scratch;
+        analysis.run(text);
+        let doc = Doc { text, analysis };
+        let mut sets = ScratchSets { set_a, set_b, hashes };
+        let mut mask: RuleMask = 0;
+        let (mut col, mut rule) = (0usize, 0usize);
+        for signal in &self.doc_signals {
+            let spec = signal.spec();
+            let width = spec.columns.len();
+            let local = signal.score(&doc, &mut row[col..col + width], &mut sets);
+            mask |= (local as RuleMask) << rule;
+            col += width;
+            rule += spec.rules.len();
+        }
+        mask
+    }
+}
+
+/// `a / b`, or 0 when `b` is 0 (an empty document has no ratio to speak of; its word-count rule fires).
+#[inline]
+pub(crate) fn ratio(a: usize, b: usize) -> f32 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 / b as f64) as f32
+    }
+}
+
+/// Build a rule bit set from conditions in rule order.
+#[inline]
+pub(crate) fn rule_bits(conditions: &[bool]) -> u64 {
+    conditions.iter().enumerate().fold(0u64, |m, (i, &c)| m | ((c as u64) << i))
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+
+    /// Score one text with one document signal; returns (columns by name, fired rule codes).
+    pub fn run(signal: &dyn DocSignal, text: &str) -> (std::collections::HashMap<String, f32>, Vec<String>) {
+        let mut scratch = Scratch::default();
+        let Scratch { analysis, set_a, set_b, hashes } = &mut scratch;
+        analysis.run(text);
+        let spec = signal.spec();
+        let mut out = vec![f32::NAN; spec.columns.len()];
+        let doc = Doc { text, analysis };
+        let bits = signal.score(&doc, &mut out, &mut ScratchSets { set_a, set_b, hashes });
+        let cols = spec.columns.iter().cloned().zip(out).collect();
+        let fired = spec.rules.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, r)| r.code.clone()).collect();
+        (cols, fired)
+    }
+
+    pub fn approx(a: f32, b: f64) -> bool {
+        (a as f64 - b).abs() < 1e-5
+    }
+}

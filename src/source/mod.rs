@@ -1,0 +1,163 @@
+//! Sources: turn input files into [`DocBatch`]es of bounded size.
+//!
+//! [`plan_inputs`] expands the command line (files, directories, globs) into a sorted, de-duplicated list of
+//! inputs with their formats; [`open`] opens one by its format. A record that cannot be read becomes a
+//! [`crate::batch::Quarantined`] row, never a silent drop.
+
+pub mod jsonl;
+pub mod parquet;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::batch::DocBatch;
+use crate::config::InputConfig;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Jsonl(Compression),
+    Parquet,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: Format,
+    pub size: u64,
+}
+
+impl InputFile {
+    /// The file name, used to derive document ids.
+    pub fn name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+/// The format of a path by its extension, or None if svalbard does not read it.
+pub fn detect_format(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let (stem, compression) = if let Some(s) = name.strip_suffix(".gz") {
+        (s.to_string(), Compression::Gzip)
+    } else if let Some(s) = name.strip_suffix(".zst").or_else(|| name.strip_suffix(".zstd")) {
+        (s.to_string(), Compression::Zstd)
+    } else {
+        (name.clone(), Compression::None)
+    };
+    if stem.ends_with(".jsonl") || stem.ends_with(".ndjson") || stem.ends_with(".json") {
+        return Some(Format::Jsonl(compression));
+    }
+    if compression == Compression::None && (stem.ends_with(".parquet") || stem.ends_with(".pq")) {
+        return Some(Format::Parquet);
+    }
+    None
+}
+
+/// Expand files, directories (recursively, readable formats only) and glob patterns into the run's inputs,
+/// sorted by path so that every run and every shard sees the same order.
+pub fn plan_inputs(specs: &[String]) -> Result<Vec<InputFile>> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for spec in specs {
+        let p = Path::new(spec);
+        if p.is_dir() {
+            collect_dir(p, &mut paths)?;
+        } else if p.exists() {
+            if detect_format(p).is_none() {
+                return Err(Error::input(p, "unknown format (expected .jsonl[.gz|.zst], .ndjson, .json or .parquet)"));
+            }
+            paths.push(p.to_path_buf());
+        } else if spec.contains(['*', '?', '[']) {
+            let matches = glob::glob(spec).map_err(|e| Error::Config(format!("bad glob {spec:?}: {e}")))?;
+            let before = paths.len();
+            for m in matches {
+                let m = m.map_err(|e| Error::input(e.path(), e.error()))?;
+                if m.is_file() && detect_format(&m).is_some() {
+                    paths.push(m);
+                }
+            }
+            if paths.len() == before {
+                return Err(Error::input(spec, "glob matched no readable input"));
+            }
+        } else {
+            return Err(Error::input(p, "no such file or directory"));
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    if paths.is_empty() {
+        return Err(Error::Config("no input files".into()));
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            let size = std::fs::metadata(&path).map_err(|e| Error::input(&path, e))?.len();
+            let format = detect_format(&path).expect("filtered above");
+            Ok(InputFile { path, format, size })
+        })
+        .collect()
+}
+
+fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::input(dir, e))? {
+        let path = entry.map_err(|e| Error::input(dir, e))?.path();
+        if path.is_dir() {
+            collect_dir(&path, out)?;
+        } else if detect_format(&path).is_some() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A stream of batches from one input.
+pub type BatchIter = Box<dyn Iterator<Item = DocBatch> + Send>;
+
+/// Open one input. An error here means nothing of the file could be read (missing, unreadable, no Parquet
+/// footer); damage found later travels inside the batches.
+pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<BatchIter> {
+    match input.format {
+        Format::Jsonl(c) => jsonl::open(index, input, c, config),
+        Format::Parquet => parquet::open(index, input, config),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(detect_format(Path::new("a/b.jsonl")), Some(Format::Jsonl(Compression::None)));
+        assert_eq!(detect_format(Path::new("b.JSONL.GZ")), Some(Format::Jsonl(Compression::Gzip)));
+        assert_eq!(detect_format(Path::new("b.ndjson.zst")), Some(Format::Jsonl(Compression::Zstd)));
+        assert_eq!(detect_format(Path::new("b.parquet")), Some(Format::Parquet));
+        assert_eq!(detect_format(Path::new("b.txt")), None);
+        assert_eq!(detect_format(Path::new("b.parquet.gz")), None);
+    }
+
+    #[test]
+    fn plans_dirs_globs_sorted_and_deduplicated() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        for f in ["b.jsonl", "a.jsonl.gz", "sub/c.parquet", "notes.txt"] {
+            std::fs::write(d.path().join(f), b"").unwrap();
+        }
+        let dir = d.path().to_string_lossy().to_string();
+        let plan = plan_inputs(&[dir.clone(), format!("{dir}/*.jsonl")]).unwrap();
+        let names: Vec<String> = plan.iter().map(|i| i.name()).collect();
+        assert_eq!(names, vec!["a.jsonl.gz", "b.jsonl", "c.parquet"]);
+        assert!(plan_inputs(&[format!("{dir}/nothing*.jsonl")]).is_err());
+        assert!(plan_inputs(&[format!("{dir}/missing.jsonl")]).is_err());
+        assert!(plan_inputs(&[format!("{dir}/notes.txt")]).is_err());
+    }
+}

@@ -1,0 +1,451 @@
+//! One pass over a document's text that every cheap heuristic reads from.
+//!
+//! The heuristics (Gopher quality and repetition, C4, FineWeb, vocabulary) all need the same raw material:
+//! whitespace tokens, the words inside them with punctuation stripped, hashes of those words, character
+//! counts. Computing it once per document, in one scan of the bytes with an ASCII fast path, is what lets
+//! the cheap signals run at hundreds of MB/s; the scratch buffers are reused from document to document.
+
+/// Python's `str.split()` whitespace for ASCII (it includes the information separators 0x1C..=0x1F, which
+/// Rust's `char::is_whitespace` does not): our token boundaries match the reference implementations.
+const fn ascii_whitespace_table() -> [bool; 128] {
+    let mut t = [false; 128];
+    let ws: [u8; 10] = [b' ', b'\t', b'\n', 0x0B, 0x0C, b'\r', 0x1C, 0x1D, 0x1E, 0x1F];
+    let mut i = 0;
+    while i < ws.len() {
+        t[ws[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+static ASCII_WS: [bool; 128] = ascii_whitespace_table();
+
+#[inline]
+pub fn is_ascii_ws(b: u8) -> bool {
+    b < 128 && ASCII_WS[b as usize]
+}
+
+/// Unicode whitespace as Python's `str.isspace()` sees it.
+#[inline]
+pub fn is_space_char(c: char) -> bool {
+    if c.is_ascii() {
+        ASCII_WS[c as usize]
+    } else {
+        c.is_whitespace()
+    }
+}
+
+/// Punctuation and symbols stripped from the ends of a token to get the word inside ("Hello," → "Hello").
+#[inline]
+pub fn is_punct_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_punctuation()
+    } else {
+        matches!(
+            c,
+            '\u{2010}'..='\u{2027}' // dashes, quotes, bullets, ellipsis
+                | '\u{2030}'..='\u{205E}'
+                | '\u{00A1}' | '\u{00A7}' | '\u{00AB}' | '\u{00B6}' | '\u{00B7}' | '\u{00BB}' | '\u{00BF}'
+                | '\u{3001}'..='\u{3003}' | '\u{3008}'..='\u{3011}' | '\u{3014}'..='\u{301F}'
+                | '\u{FF01}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}'
+        )
+    }
+}
+
+/// Number of Unicode scalar values (what Python's `len(str)` counts) in a UTF-8 byte slice.
+#[inline]
+pub fn char_count(bytes: &[u8]) -> usize {
+    // Every char has exactly one byte that is not a continuation byte (0b10xx_xxxx).
+    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count()
+}
+
+/// A fast 64-bit hash for deduplication inside one document (not a stable on-disk format).
+#[inline]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().unwrap());
+        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    mix64(h)
+}
+
+/// Hash of the ASCII-lowercased bytes, for case-insensitive word lists.
+#[inline]
+pub fn hash_folded(bytes: &[u8]) -> u64 {
+    let mut buf = [0u8; 64];
+    if bytes.len() <= buf.len() {
+        for (d, s) in buf.iter_mut().zip(bytes) {
+            *d = s.to_ascii_lowercase();
+        }
+        hash_bytes(&buf[..bytes.len()])
+    } else {
+        hash_bytes(&bytes.to_ascii_lowercase())
+    }
+}
+
+/// Combine a running n-gram hash with the next word's hash (order-sensitive).
+#[inline]
+pub fn combine(h: u64, next: u64) -> u64 {
+    mix64(h.rotate_left(23) ^ next.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+#[inline]
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A word: a whitespace token with leading and trailing punctuation stripped, non-empty.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Word {
+    /// Byte range of the stripped word in the text.
+    pub start: u32,
+    pub end: u32,
+    /// Length in chars of the stripped word.
+    pub chars: u32,
+    /// Hash of the word's exact bytes.
+    pub hash: u64,
+    /// Hash of the ASCII-lowercased bytes.
+    pub folded: u64,
+}
+
+/// Everything the cheap heuristics read, computed by [`Analysis::run`].
+#[derive(Default, Debug)]
+pub struct Analysis {
+    /// Chars in the whole text.
+    pub n_chars: usize,
+    /// Whitespace-separated tokens (Python `str.split()`).
+    pub n_tokens: usize,
+    /// Tokens containing at least one alphabetic char.
+    pub n_alpha_tokens: usize,
+    /// Tokens that are not only punctuation, as words.
+    pub words: Vec<Word>,
+    /// Occurrences of '#'.
+    pub n_hash: usize,
+    /// Non-overlapping occurrences of "..." plus occurrences of '…'.
+    pub n_ellipsis: usize,
+    /// Occurrences of '\n'.
+    pub n_newlines: usize,
+}
+
+impl Analysis {
+    /// Analyse `text`, reusing this value's buffers.
+    pub fn run(&mut self, text: &str) {
+        self.words.clear();
+        let b = text.as_bytes();
+        let n = b.len();
+        self.n_chars = char_count(b);
+        self.n_newlines = memchr::memchr_iter(b'\n', b).count();
+        self.n_hash = memchr::memchr_iter(b'#', b).count();
+        self.n_ellipsis = memchr::memmem::find_iter(b, b"...").count() + memchr::memmem::find_iter(b, "…".as_bytes()).count();
+        self.n_tokens = 0;
+        self.n_alpha_tokens = 0;
+
+        let mut i = 0usize;
+        while i < n {
+            // Skip whitespace.
+            let c = b[i];
+            if c < 128 {
+                if ASCII_WS[c as usize] {
+                    i += 1;
+                    continue;
+                }
+            } else {
+                let ch = text[i..].chars().next().unwrap();
+                if ch.is_whitespace() {
+                    i += ch.len_utf8();
+                    continue;
+                }
+            }
+            // A token starts at i; find its end while noting alphabetic chars.
+            let start = i;
+            let mut has_alpha = false;
+            while i < n {
+                let c = b[i];
+                if c < 128 {
+                    if ASCII_WS[c as usize] {
+                        break;
+                    }
+                    has_alpha |= c.is_ascii_alphabetic();
+                    i += 1;
+                } else {
+                    let ch = text[i..].chars().next().unwrap();
+                    if ch.is_whitespace() {
+                        break;
+                    }
+                    has_alpha |= ch.is_alphabetic();
+                    i += ch.len_utf8();
+                }
+            }
+            self.n_tokens += 1;
+            self.n_alpha_tokens += has_alpha as usize;
+            if let Some((ws, we)) = strip_punct(text, start, i) {
+                let wb = &b[ws..we];
+                self.words.push(Word {
+                    start: ws as u32,
+                    end: we as u32,
+                    chars: char_count(wb) as u32,
+                    hash: hash_bytes(wb),
+                    folded: hash_folded(wb),
+                });
+            }
+        }
+    }
+
+    pub fn word_str<'t>(&self, text: &'t str, w: &Word) -> &'t str {
+        &text[w.start as usize..w.end as usize]
+    }
+}
+
+/// Byte range of `text[start..end]` without leading/trailing punctuation, or None if nothing is left.
+#[inline]
+fn strip_punct(text: &str, mut start: usize, mut end: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    while start < end {
+        let c = b[start];
+        if c < 128 {
+            if !c.is_ascii_punctuation() {
+                break;
+            }
+            start += 1;
+        } else {
+            let ch = text[start..].chars().next().unwrap();
+            if !is_punct_char(ch) {
+                break;
+            }
+            start += ch.len_utf8();
+        }
+    }
+    while end > start {
+        let c = b[end - 1];
+        if c < 128 {
+            if !c.is_ascii_punctuation() {
+                break;
+            }
+            end -= 1;
+        } else {
+            let ch = text[..end].chars().next_back().unwrap();
+            if !is_punct_char(ch) {
+                break;
+            }
+            end -= ch.len_utf8();
+        }
+    }
+    (start < end).then_some((start, end))
+}
+
+/// Python's `str.strip()`.
+pub fn py_strip(s: &str) -> &str {
+    s.trim_matches(is_space_char)
+}
+
+/// Python's `str.splitlines()` for the separators that occur in practice: "\n", "\r\n", "\r".
+pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let t = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text);
+    let empty = text.is_empty();
+    t.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).filter(move |_| !empty)
+}
+
+/// Counts how many elements repeat an earlier one, and the chars in those repeats (datatrove's
+/// `find_duplicates`). `items` yields (hash, chars).
+pub fn count_duplicates(items: impl Iterator<Item = (u64, usize)>, seen: &mut HashSet64) -> (usize, usize) {
+    seen.clear();
+    let (mut dup, mut dup_chars) = (0, 0);
+    for (h, chars) in items {
+        if !seen.insert(h) {
+            dup += 1;
+            dup_chars += chars;
+        }
+    }
+    (dup, dup_chars)
+}
+
+/// An open-addressing set/map of 64-bit hashes, reused across documents (clearing is O(capacity) only when
+/// it was used). Keys are already well-mixed hashes, so no further hashing is needed.
+#[derive(Default, Debug)]
+pub struct HashSet64 {
+    keys: Vec<u64>,
+    vals: Vec<u32>,
+    used: Vec<u32>,
+    mask: usize,
+}
+
+const EMPTY: u64 = 0;
+
+impl HashSet64 {
+    /// Prepare for up to `n` distinct keys.
+    pub fn reserve_for(&mut self, n: usize) {
+        let cap = (n.max(8) * 2).next_power_of_two();
+        if cap > self.keys.len() {
+            self.keys = vec![EMPTY; cap];
+            self.vals = vec![0; cap];
+            self.used.clear();
+            self.mask = cap - 1;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        for &slot in &self.used {
+            self.keys[slot as usize] = EMPTY;
+            self.vals[slot as usize] = 0;
+        }
+        self.used.clear();
+    }
+
+    #[inline]
+    fn slot(&mut self, key: u64) -> (usize, bool) {
+        // 0 marks an empty slot; remap the (astronomically rare) zero hash.
+        let key = if key == EMPTY { 1 } else { key };
+        if self.used.len() * 2 >= self.keys.len() {
+            self.grow();
+        }
+        let mut i = (key as usize) & self.mask;
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                return (i, false);
+            }
+            if k == EMPTY {
+                self.keys[i] = key;
+                self.used.push(i as u32);
+                return (i, true);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let old: Vec<(u64, u32)> = self.used.iter().map(|&s| (self.keys[s as usize], self.vals[s as usize])).collect();
+        let cap = (self.keys.len() * 2).max(16);
+        self.keys = vec![EMPTY; cap];
+        self.vals = vec![0; cap];
+        self.used.clear();
+        self.mask = cap - 1;
+        for (k, v) in old {
+            let (i, _) = self.slot(k);
+            self.vals[i] = v;
+        }
+    }
+
+    /// Insert; true if the key was new.
+    #[inline]
+    pub fn insert(&mut self, key: u64) -> bool {
+        self.slot(key).1
+    }
+
+    /// Add one to the key's count and return the new count.
+    #[inline]
+    pub fn increment(&mut self, key: u64) -> u32 {
+        let (i, _) = self.slot(key);
+        self.vals[i] += 1;
+        self.vals[i]
+    }
+
+    /// The key's count (0 when absent; keys added with [`Self::insert`] count 0 too).
+    #[inline]
+    pub fn count(&self, key: u64) -> u32 {
+        self.find(key).map_or(0, |i| self.vals[i])
+    }
+
+    #[inline]
+    pub fn contains(&self, key: u64) -> bool {
+        self.find(key).is_some()
+    }
+
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let key = if key == EMPTY { 1 } else { key };
+        let mut i = (key as usize) & self.mask;
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                return Some(i);
+            }
+            if k == EMPTY {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.used.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.used.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_words() {
+        let mut a = Analysis::default();
+        let text = "Hello, world... -- # caf\u{e9}\u{a0}\u{201c}ok\u{201d}\n";
+        a.run(text);
+        // Tokens (Python str.split): "Hello," "world..." "--" "#" "café" "“ok”" ; \u{a0} is whitespace.
+        assert_eq!(a.n_tokens, 6);
+        let words: Vec<&str> = a.words.iter().map(|w| a.word_str(text, w)).collect();
+        assert_eq!(words, vec!["Hello", "world", "café", "ok"]);
+        assert_eq!(a.words[2].chars, 4);
+        assert_eq!(a.n_alpha_tokens, 4);
+        assert_eq!(a.n_hash, 1);
+        assert_eq!(a.n_ellipsis, 1);
+        assert_eq!(a.n_newlines, 1);
+        assert_eq!(a.n_chars, text.chars().count());
+    }
+
+    #[test]
+    fn information_separators_split_like_python() {
+        let mut a = Analysis::default();
+        a.run("a\u{1c}b\u{1f}c");
+        assert_eq!(a.n_tokens, 3);
+    }
+
+    #[test]
+    fn folded_hash_is_case_insensitive() {
+        assert_eq!(hash_folded(b"Delve"), hash_folded(b"delve"));
+        assert_ne!(hash_bytes(b"Delve"), hash_bytes(b"delve"));
+    }
+
+    #[test]
+    fn splitlines_like_python() {
+        let v: Vec<&str> = split_lines("a\r\nb\n\nc\n").collect();
+        assert_eq!(v, vec!["a", "b", "", "c"]);
+        assert_eq!(split_lines("").count(), 0);
+        assert_eq!(split_lines("\n").collect::<Vec<_>>(), vec![""]);
+    }
+
+    #[test]
+    fn hashset_counts_and_grows() {
+        let mut s = HashSet64::default();
+        s.reserve_for(2);
+        for k in 0..1000u64 {
+            s.increment(hash_bytes(&k.to_le_bytes()));
+        }
+        s.increment(hash_bytes(&7u64.to_le_bytes()));
+        assert_eq!(s.len(), 1000);
+        assert_eq!(s.count(hash_bytes(&7u64.to_le_bytes())), 2);
+        assert_eq!(s.count(hash_bytes(&5000u64.to_le_bytes())), 0);
+        s.clear();
+        assert!(s.is_empty());
+        assert!(s.insert(42));
+        assert!(!s.insert(42));
+        assert!(s.contains(42) && !s.contains(43));
+    }
+}
