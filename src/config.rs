@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::signal::c4::C4Config;
+use crate::signal::classifier::ClassifierConfig;
 use crate::signal::fineweb::FineWebConfig;
 use crate::signal::gopher_quality::GopherQualityConfig;
 use crate::signal::gopher_repetition::GopherRepetitionConfig;
@@ -21,6 +22,7 @@ pub struct Config {
     pub output: OutputConfig,
     pub pipeline: PipelineConfig,
     pub signals: SignalsConfig,
+    pub onnx: OnnxConfig,
     /// Per-rule action overrides, e.g. `"c4.too_few_sentences" = "flag"`.
     pub rules: BTreeMap<String, Action>,
 }
@@ -111,17 +113,47 @@ impl Default for PipelineConfig {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct OnnxConfig {
+    /// libonnxruntime.so; else $ORT_DYLIB_PATH, else .svalbard/onnxruntime/ (scripts/setup_ort.sh).
+    pub library: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SignalsConfig {
     pub gopher_quality: GopherQualityConfig,
     pub gopher_repetition: GopherRepetitionConfig,
     pub c4: C4Config,
     pub fineweb: FineWebConfig,
     pub vocab: VocabConfig,
+    /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
+    pub classifiers: Vec<ClassifierConfig>,
+}
+
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        SignalsConfig {
+            gopher_quality: Default::default(),
+            gopher_repetition: Default::default(),
+            c4: Default::default(),
+            fineweb: Default::default(),
+            vocab: Default::default(),
+            classifiers: vec![ClassifierConfig::default()],
+        }
+    }
 }
 
 impl Config {
     pub fn from_toml_str(s: &str) -> Result<Self> {
-        let c: Config = toml::from_str(s).map_err(|e| Error::Config(e.to_string()))?;
+        let c: Config = toml::from_str(s).map_err(|e| {
+            // One line, for logs and DAG UIs: the message and where it points.
+            let line = e.span().map(|r| s[..r.start.min(s.len())].matches('\n').count() + 1);
+            let msg = e.message().trim().replace('\n', " ");
+            Error::Config(match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            })
+        })?;
         c.validate()?;
         Ok(c)
     }

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod onnx;
 pub mod pipeline;
 pub mod policy;
 pub mod signal;

@@ -58,7 +58,9 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("svalbard: error: {e}");
+            // Exactly one line, whatever the error carries.
+            let msg: Vec<String> = e.to_string().lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+            eprintln!("svalbard: error: {}", msg.join(" "));
             e.exit_code()
         }
     }

@@ -52,6 +52,20 @@ const LOAD: f64 = 0.7;
 /// Something mapping an n-gram key to `(log10 prob, log10 backoff)`.
 pub(crate) trait Lookup {
     fn get(&self, key: u64) -> Option<(f32, f32)>;
+    /// Hint the CPU to fetch the cache line `get(key)` will read first.
+    fn prefetch(&self, key: u64);
+}
+
+#[inline(always)]
+fn prefetch_ptr<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, even on invalid addresses.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 // ---------------------------------------------------------------- packed
@@ -120,6 +134,10 @@ fn fingerprint(key: u64) -> u64 {
 }
 
 impl Lookup for PackedView<'_> {
+    #[inline(always)]
+    fn prefetch(&self, key: u64) {
+        prefetch_ptr(self.slots.as_ptr().wrapping_add(home(key, self.cap)));
+    }
     #[inline(always)]
     fn get(&self, key: u64) -> Option<(f32, f32)> {
         let fp = fingerprint(key);
@@ -262,7 +280,7 @@ pub(crate) fn parse_header(data: &[u8]) -> Result<Vec<TableHeader>, LmError> {
             offset: u64_at(b + 40),
         };
         let end = h.len.checked_mul(8).and_then(|l| l.checked_add(h.offset));
-        if h.offset % 8 != 0
+        if !h.offset.is_multiple_of(8)
             || h.cap == 0
             || h.cap > u32::MAX as u64
             || h.len <= h.cap
@@ -276,7 +294,7 @@ pub(crate) fn parse_header(data: &[u8]) -> Result<Vec<TableHeader>, LmError> {
 }
 
 /// View `len` u64 slots at `offset` of a (page-aligned) byte buffer.
-pub(crate) fn slots_at(data: &[u8], h: &TableHeader) -> &[u64] {
+pub(crate) fn slots_at<'a>(data: &'a [u8], h: &TableHeader) -> &'a [u64] {
     let bytes = &data[h.offset as usize..(h.offset + h.len * 8) as usize];
     // SAFETY: any bit pattern is a valid u64; `align_to` only yields a middle
     // slice that is correctly aligned. The mmap base is page aligned and
@@ -341,13 +359,13 @@ impl ExactTable {
     pub fn bytes(&self) -> usize {
         self.slots.len() * std::mem::size_of::<ExactSlot>()
     }
-    /// All `(key, prob, backoff)` entries.
-    pub fn entries(&self) -> Vec<(u64, f32, f32)> {
-        self.slots.iter().filter(|s| s.key != 0).map(|s| (s.key, s.p, s.b)).collect()
-    }
 }
 
 impl Lookup for ExactTable {
+    #[inline(always)]
+    fn prefetch(&self, key: u64) {
+        prefetch_ptr(self.slots.as_ptr().wrapping_add((key >> 1) as usize & self.mask));
+    }
     #[inline(always)]
     fn get(&self, key: u64) -> Option<(f32, f32)> {
         let mut i = (key >> 1) as usize & self.mask;

@@ -104,13 +104,16 @@ impl TokenSink for BatchSink {
     }
 }
 
+/// Tokenized corpus: `(vocab, id stream, docs, sentences, words, unk words)`.
+type Corpus = (Vec<String>, Vec<u32>, u64, u64, u64, u64);
+
 /// Tokenize the corpus and return `(vocab, id stream, docs, sentences, words, unk)`.
 /// The stream holds each sentence as `<s> w1 .. wn </s>`.
 fn read_corpus<I: IntoIterator<Item = String>>(
     texts: I,
     opts: &TrainOptions,
     max_ids: u64,
-) -> Result<(Vec<String>, Vec<u32>, u64, u64, u64, u64), LmError> {
+) -> Result<Corpus, LmError> {
     let eos = word_hash(EOS);
     let mut stream: Vec<u64> = Vec::new();
     let mut counts: HashMap<u64, (String, u64)> = HashMap::new();
@@ -407,9 +410,9 @@ pub(crate) fn estimate<I: IntoIterator<Item = String>>(texts: I, opts: &TrainOpt
         }
         drop(lv);
         kept.push(nk.len() as u64);
-        out_keys.push(std::mem::replace(&mut kept_keys, nk.clone()));
-        out_p.push(std::mem::replace(&mut lin, np));
         out_bo.push(vec![1.0; nk.len()]);
+        out_keys.push(std::mem::replace(&mut kept_keys, nk));
+        out_p.push(std::mem::replace(&mut lin, np));
     }
     out_keys.push(kept_keys);
     out_p.push(lin);

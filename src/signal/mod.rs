@@ -8,6 +8,7 @@
 //! heuristics); [`BatchSignal`]s see the whole batch at once (models that batch their inputs).
 
 pub mod c4;
+pub mod classifier;
 pub mod fineweb;
 pub mod gopher_quality;
 pub mod gopher_repetition;
@@ -160,7 +161,12 @@ impl Scorer {
         if s.vocab.enabled {
             doc.push(Box::new(vocab::Vocab::new(s.vocab.clone())?));
         }
-        Self::new(doc, Vec::new(), &config.rules)
+        let mut batch: Vec<Box<dyn BatchSignal>> = Vec::new();
+        let workers = if config.pipeline.threads == 0 { crate::pipeline::num_cores() } else { config.pipeline.threads };
+        for c in &s.classifiers {
+            batch.push(Box::new(classifier::Classifier::new(c, config.onnx.library.as_deref(), workers)?));
+        }
+        Self::new(doc, batch, &config.rules)
     }
 
     pub fn new(

@@ -1,0 +1,93 @@
+//! End-to-end throughput of `filter` against the raw baseline of only parsing the input, in the same run.
+//!
+//!   python3 scripts/gen_corpus.py --out bench-data --size-mb 500 --parquet   # once
+//!   cargo bench --bench throughput                                           # or: bash scripts/bench.sh
+//!
+//! Env: SVALBARD_BENCH_DIR (default bench-data), SVALBARD_BENCH_REPS (default 3). Prints, per case, the
+//! median MB/s (uncompressed input bytes) over the repetitions and its ratio to the parse baseline with the
+//! same thread count.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use svalbard::config::Config;
+use svalbard::pipeline::{self, Job};
+use svalbard::source::plan_inputs;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// The floor: memory-map the file and parse every line with simd-json into a value, nothing else.
+fn parse_only(path: &Path, threads: usize) -> f64 {
+    let file = std::fs::File::open(path).unwrap();
+    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let t = Instant::now();
+    let chars: usize = pool.install(|| {
+        map.par_split(|&b| b == b'\n')
+            .map_init(Vec::new, |buf: &mut Vec<u8>, line: &[u8]| {
+                if line.is_empty() {
+                    return 0;
+                }
+                buf.clear();
+                buf.extend_from_slice(line);
+                let v = simd_json::to_borrowed_value(buf).unwrap();
+                use simd_json::prelude::*;
+                v.get("text").and_then(|t| t.as_str()).map_or(0, |t| t.len())
+            })
+            .sum()
+    });
+    assert!(chars > 0);
+    map.len() as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+fn filter(input: &Path, threads: usize, classifier: bool, out: &Path) -> f64 {
+    let mut config = Config::default();
+    config.pipeline.threads = threads;
+    if !classifier {
+        config.signals.classifiers.clear();
+    }
+    let _ = std::fs::remove_dir_all(out);
+    let job = Job::new(plan_inputs(&[input.display().to_string()]).unwrap(), out.to_path_buf(), config);
+    let stats = pipeline::run(&job).unwrap();
+    assert!(stats.totals.balanced());
+    stats.totals.bytes_in as f64 / 1e6 / stats.elapsed_s
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing special: run only under bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let dir = PathBuf::from(std::env::var("SVALBARD_BENCH_DIR").unwrap_or_else(|_| "bench-data".into()));
+    let reps: usize = std::env::var("SVALBARD_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let jsonl = dir.join("corpus.jsonl");
+    let parquet = dir.join("corpus.parquet");
+    if !jsonl.exists() {
+        eprintln!("no {}: run `python3 scripts/gen_corpus.py --out {} --size-mb 500 --parquet` first", jsonl.display(), dir.display());
+        std::process::exit(1);
+    }
+    let out = std::env::temp_dir().join("svalbard-bench-out");
+    let size = std::fs::metadata(&jsonl).unwrap().len();
+    println!("corpus {} ({:.0} MB), {reps} repetitions, median MB/s of uncompressed input", jsonl.display(), size as f64 / 1e6);
+    println!("{:<44} {:>8} {:>9} {:>10}", "case", "threads", "MB/s", "vs parse");
+    for threads in [1usize, 2] {
+        let base = median((0..reps).map(|_| parse_only(&jsonl, threads)).collect());
+        println!("{:<44} {:>8} {:>9.1} {:>10}", "baseline: mmap + simd-json parse only", threads, base, "1.00");
+        let mut case = |name: &str, input: &Path, classifier: bool| {
+            if !input.exists() {
+                return;
+            }
+            let v = median((0..reps).map(|_| filter(input, threads, classifier, &out)).collect());
+            println!("{:<44} {:>8} {:>9.1} {:>10.2}", name, threads, v, v / base);
+        };
+        case("filter JSONL, heuristics", &jsonl, false);
+        case("filter JSONL, heuristics + fast classifier", &jsonl, true);
+        case("filter Parquet (zstd), heuristics", &parquet, false);
+        case("filter Parquet (zstd), heuristics + fast", &parquet, true);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

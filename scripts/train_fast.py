@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Trains the `fast` detector: logistic regression on svalbard-hash-v1 features
+(scripts/fast_features.py), exported by hand to ONNX (models/fast/model.onnx), checked with
+onnxruntime, default threshold calibrated on held-out human web pages, then evaluated
+(scripts/eval_fast.py, including the leave-one-source-out retrains). Writes
+models/fast/model.onnx, models/fast/model.toml, models/fast/README.md, models/fast/metrics.json.
+
+    nice -n 10 .venv-train/bin/python scripts/train_fast.py            # everything (~5 min on 2 cores)
+    nice -n 10 .venv-train/bin/python scripts/train_fast.py --no-loso  # skip leave-one-source-out
+Data: ../shared/data (override with SVALBARD_DATA).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import fast_data as fd  # noqa: E402
+import fast_features as ff  # noqa: E402
+
+MODEL_DIR = os.path.join(HERE, "..", "models", "fast")
+C = 32.0
+# Total sample weight of each training group (before rescaling to mean weight 1): human and
+# machine get equal total weight; books/NLTK add human weight to keep book-like prose from
+# being flagged.
+GROUP_WEIGHTS = {"detect-human": 1.0, "detect-machine": 1.0, "web-human": 1.0,
+                 "web-machine": 1.0, "books-human": 0.5}
+TARGET_WEB_FPR = 0.01
+OPSET = 17
+
+
+def sample_weights(groups: np.ndarray) -> np.ndarray:
+    w = np.zeros(len(groups))
+    for g, tot in GROUP_WEIGHTS.items():
+        m = groups == g
+        if m.any():
+            w[m] = tot / m.sum()
+    return w * len(groups) / w.sum()
+
+
+def fit(X, y, groups):
+    """Returns (coef float64 [buckets], intercept float)."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=C, solver="liblinear", max_iter=300)
+    clf.fit(X, y, sample_weight=sample_weights(groups))
+    return clf.coef_.ravel().astype(np.float64), float(clf.intercept_[0])
+
+
+def predict(coef, intercept, X):
+    z = X @ coef + intercept
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def export_onnx(coef, intercept, path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    W = helper.make_tensor("W", TensorProto.FLOAT, [len(coef)], coef.astype(np.float32).tolist())
+    b = helper.make_tensor("b", TensorProto.FLOAT, [], [float(np.float32(intercept))])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    nodes = [
+        helper.make_node("Gather", ["W", "ids"], ["w_g"], axis=0, name="gather_weights"),
+        helper.make_node("Mul", ["w_g", "weights"], ["contrib"], name="mul_feature_values"),
+        helper.make_node("ReduceSum", ["contrib", "axes"], ["dot"], keepdims=0, name="sum"),
+        helper.make_node("Add", ["dot", "b"], ["logit"], name="add_bias"),
+        helper.make_node("Sigmoid", ["logit"], ["p_machine"], name="sigmoid"),
+    ]
+    graph = helper.make_graph(
+        nodes, "svalbard_fast_lr",
+        inputs=[helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "K"]),
+                helper.make_tensor_value_info("weights", TensorProto.FLOAT, ["batch", "K"])],
+        outputs=[helper.make_tensor_value_info("p_machine", TensorProto.FLOAT, ["batch"])],
+        initializer=[W, b, axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="svalbard/scripts/train_fast.py")
+    model.ir_version = 8
+    model.doc_string = ("svalbard fast detector: logistic regression over svalbard-hash-v1 hashed "
+                        "n-grams (524288 buckets). p_machine = sigmoid(sum_k W[ids_k]*weights_k + b). "
+                        "Padding: id 0 with weight 0.")
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def to_padded(X):
+    """CSR rows -> (ids int64 [n,K], weights float32 [n,K]), padding id 0 / weight 0, K >= 1."""
+    n = X.shape[0]
+    nnz = np.diff(X.indptr)
+    K = max(1, int(nnz.max()) if n else 1)
+    ids = np.zeros((n, K), dtype=np.int64)
+    wts = np.zeros((n, K), dtype=np.float32)
+    for i in range(n):
+        a, b_ = X.indptr[i], X.indptr[i + 1]
+        ids[i, :b_ - a] = X.indices[a:b_]
+        wts[i, :b_ - a] = X.data[a:b_]
+    return ids, wts
+
+
+def onnx_scores(sess, X, batch=256):
+    out = []
+    for s in range(0, X.shape[0], batch):
+        ids, wts = to_padded(X[s:s + batch])
+        out.append(sess.run(["p_machine"], {"ids": ids, "weights": wts})[0])
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def pick_threshold(human_scores, target=TARGET_WEB_FPR):
+    """Lowest 4-decimal threshold t with mean(human_scores >= t) <= target (decision: p >= t)."""
+    h = np.sort(np.asarray(human_scores, dtype=np.float64))[::-1]
+    k = int(math.floor(target * len(h)))  # false positives allowed
+    t = math.floor(h[k] * 1e4) / 1e4 + 1e-4  # strictly above the (k+1)-th highest score
+    t = round(t, 4)
+    # any lower 4-decimal value is <= h[k], i.e. would flag k+1 > target*n human texts
+    assert t > h[k] and (h >= t).mean() <= target
+    return t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out retrains")
+    args = ap.parse_args()
+    import onnxruntime as ort
+    import eval_fast as ev
+
+    t0 = time.time()
+    train, evals = fd.load_all()
+    print(f"loaded {len(train)} training texts; eval sets "
+          + ", ".join(f"{k}={len(v)}" for k, v in evals.items()), flush=True)
+    X = ff.hash_texts([r["text"] for r in train])
+    EX = {k: ff.hash_texts([r["text"] for r in v]) for k, v in evals.items()}
+    y = np.array([r["y"] for r in train])
+    groups = np.array([r["group"] for r in train])
+    print(f"features: {time.time() - t0:.0f}s, train nnz {X.nnz}", flush=True)
+
+    coef, intercept = fit(X, y, groups)
+    print(f"fit: {time.time() - t0:.0f}s", flush=True)
+
+    os.makedirs(MODEL_DIR, exist_ok=True)
+    onnx_path = os.path.join(MODEL_DIR, "model.onnx")
+    export_onnx(coef, intercept, onnx_path)
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    scores = {k: onnx_scores(sess, M) for k, M in EX.items()}
+    max_diff = 0.0
+    for k, M in EX.items():
+        max_diff = max(max_diff, float(np.abs(scores[k] - predict(coef, intercept, M)).max()))
+    print(f"onnx vs python max |diff| = {max_diff:.2e} (size {os.path.getsize(onnx_path)} bytes)")
+    assert max_diff < 1e-5, max_diff
+    # padding must contribute nothing
+    ids, wts = to_padded(EX["dev"][:4])
+    p1 = sess.run(None, {"ids": ids, "weights": wts})[0]
+    p2 = sess.run(None, {"ids": np.pad(ids, ((0, 0), (0, 7))), "weights": np.pad(wts, ((0, 0), (0, 7)))})[0]
+    assert np.abs(p1 - p2).max() < 1e-6, np.abs(p1 - p2).max()  # only summation-order rounding
+
+    web = evals["web_heldout"]
+    web_h = scores["web_heldout"][np.array([r["y"] == 0 for r in web])]
+    threshold = pick_threshold(web_h)
+    print(f"default threshold {threshold} (web human held-out FPR {(web_h >= threshold).mean():.4f})")
+
+    loso = None
+    if not args.no_loso:
+        loso = ev.leave_one_source_out(train, X, evals, EX, fit, predict)
+    results = ev.evaluate(evals, scores, threshold)
+    results["onnx_python_max_abs_diff"] = max_diff
+    results["onnx_bytes"] = os.path.getsize(onnx_path)
+    results["train_counts"] = {g: int((groups == g).sum()) for g in sorted(set(groups))}
+    results["seconds"] = round(time.time() - t0)
+    if loso is not None:
+        results["loso"] = loso
+    with open(os.path.join(MODEL_DIR, "metrics.json"), "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    ev.write_model_toml(os.path.join(MODEL_DIR, "model.toml"), threshold, results)
+    ev.write_readme(os.path.join(MODEL_DIR, "README.md"), threshold, results)
+    print(ev.summary(results))
+    print(f"total {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

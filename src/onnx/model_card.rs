@@ -1,0 +1,136 @@
+//! Model cards: what the engine needs to know to run a model (`models/NAME/model.toml`).
+//!
+//! A user's own classifier runs by writing a card for it; see `models/README.md`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub license: String,
+    pub input: InputSpec,
+    pub onnx: OnnxSpec,
+    pub decision: DecisionSpec,
+    /// Free-form provenance and measured metrics.
+    #[serde(default)]
+    pub training: toml::Table,
+    #[serde(default)]
+    pub metrics: toml::Table,
+    /// The folder the card was read from (not part of the file).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// Hashed word and byte n-grams computed by svalbard (`features` names the scheme).
+    HashedNgrams,
+    /// Token ids from a HF `tokenizer.json`.
+    Tokens,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub kind: InputKind,
+    /// hashed_ngrams: the feature scheme, e.g. "svalbard-hash-v1".
+    pub features: Option<String>,
+    pub buckets: Option<u32>,
+    /// Bytes of the document the model reads (a prefix, cut at a char boundary).
+    pub max_bytes: Option<usize>,
+    /// tokens: the tokenizer file, relative to the card.
+    pub tokenizer: Option<String>,
+    /// tokens: maximum sequence length.
+    pub max_length: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    /// [batch] (or [batch, 1]) probabilities of "machine".
+    Probability,
+    /// [batch] (or [batch, 1]) logits of "machine": sigmoid applies.
+    Logit,
+    /// [batch, classes] logits: softmax applies, `machine_index` picks the class.
+    Logits,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxSpec {
+    pub file: String,
+    /// hashed_ngrams: [ids, weights]; tokens: [input_ids, attention_mask(, token_type_ids)].
+    pub inputs: Vec<String>,
+    pub output: String,
+    pub output_kind: OutputKind,
+    #[serde(default)]
+    pub machine_index: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSpec {
+    /// Machine-generated when p_machine >= threshold.
+    pub threshold: f32,
+}
+
+impl ModelCard {
+    /// Read `dir/model.toml` (or a card file given directly).
+    pub fn load(path: &Path) -> Result<Self> {
+        let file = if path.is_dir() { path.join("model.toml") } else { path.to_path_buf() };
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;
+        let mut card: ModelCard =
+            toml::from_str(&text).map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;
+        card.dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        card.check()?;
+        Ok(card)
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Model(format!("model card {}: {m}", self.name)));
+        match self.input.kind {
+            InputKind::HashedNgrams => {
+                if self.input.features.as_deref() != Some(crate::onnx::encode::HASH_V1) {
+                    return bad(format!("unknown features {:?} (supported: {})", self.input.features, crate::onnx::encode::HASH_V1));
+                }
+                if !self.input.buckets.is_some_and(|b| b.is_power_of_two()) {
+                    return bad("input.buckets must be a power of two".into());
+                }
+                if self.onnx.inputs.len() != 2 {
+                    return bad("hashed_ngrams models take two inputs: [ids, weights]".into());
+                }
+            }
+            InputKind::Tokens => {
+                if self.input.tokenizer.is_none() || self.input.max_length.is_none() {
+                    return bad("tokens models need input.tokenizer and input.max_length".into());
+                }
+                if !(2..=3).contains(&self.onnx.inputs.len()) {
+                    return bad("tokens models take [input_ids, attention_mask] and optionally token_type_ids".into());
+                }
+            }
+        }
+        if !(0.0..=1.0).contains(&self.decision.threshold) {
+            return bad("decision.threshold must be a probability".into());
+        }
+        Ok(())
+    }
+
+    pub fn onnx_path(&self) -> PathBuf {
+        self.dir.join(&self.onnx.file)
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.input.max_bytes.unwrap_or(usize::MAX)
+    }
+}

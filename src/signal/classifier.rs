@@ -1,0 +1,230 @@
+//! The learned detector: any ONNX text classifier described by a model card, run through ONNX Runtime.
+//!
+//! Documents are cut to what the model reads (a byte prefix: tokenizing whole documents would cap the
+//! pipeline), encoded (svalbard's hashed n-grams, or a HF tokenizer), sorted by length so batches carry
+//! little padding, and run in batches of `batch_size` on a pool of sessions, one per worker. The score column
+//! is `<model>_p_machine`; the rule `<model>.machine` fires at p_machine >= the threshold.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ort::value::Tensor;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{rule_bits, Action, BatchSignal, SignalSpec};
+use crate::error::{Error, Result};
+use crate::onnx::encode::{hash_v1, prefix, HashScratch};
+use crate::onnx::model_card::{InputKind, ModelCard, OutputKind};
+use crate::onnx::{self, Device, SessionPool};
+
+/// The default model, compiled into the binary so that only the ONNX Runtime library is needed beside it.
+pub const BUILTIN_FAST: &str = "builtin:fast";
+const FAST_CARD: &str = include_str!("../../models/fast/model.toml");
+const FAST_ONNX: &[u8] = include_bytes!("../../models/fast/model.onnx");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// A model folder (with model.toml), a card file, or "builtin:fast".
+    pub model: String,
+    pub action: Action,
+    /// Overrides the card's default threshold.
+    pub threshold: Option<f32>,
+    pub device: Device,
+    /// Documents per ONNX run.
+    pub batch_size: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig { model: BUILTIN_FAST.into(), action: Action::Reject, threshold: None, device: Device::Auto, batch_size: 64 }
+    }
+}
+
+enum Encoder {
+    Hashed { max_bytes: usize, buckets: u32 },
+    Tokens { tokenizer: Box<tokenizers::Tokenizer>, max_length: usize, max_bytes: usize },
+}
+
+pub struct Classifier {
+    card: ModelCard,
+    threshold: f32,
+    batch_size: usize,
+    encoder: Encoder,
+    pool: Arc<SessionPool>,
+    spec: SignalSpec,
+}
+
+impl Classifier {
+    pub fn new(config: &ClassifierConfig, library: Option<&std::path::Path>, workers: usize) -> Result<Self> {
+        let (card, model_bytes) = if config.model == BUILTIN_FAST {
+            let mut card: ModelCard = toml::from_str(FAST_CARD).map_err(|e| Error::Model(format!("built-in card: {e}")))?;
+            card.dir = PathBuf::from("<builtin>");
+            (card, FAST_ONNX.to_vec())
+        } else {
+            let card = ModelCard::load(std::path::Path::new(&config.model))?;
+            let path = card.onnx_path();
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Error::Model(format!("model {}: cannot read {}: {e}", card.name, path.display())))?;
+            (card, bytes)
+        };
+        let encoder = match card.input.kind {
+            InputKind::HashedNgrams => {
+                Encoder::Hashed { max_bytes: card.max_bytes(), buckets: card.input.buckets.expect("checked by the card") }
+            }
+            InputKind::Tokens => {
+                let path = card.dir.join(card.input.tokenizer.as_deref().expect("checked by the card"));
+                let mut tokenizer = tokenizers::Tokenizer::from_file(&path)
+                    .map_err(|e| Error::Model(format!("model {}: tokenizer {}: {e}", card.name, path.display())))?;
+                let max_length = card.input.max_length.expect("checked by the card");
+                // Padding is done per batch here; truncation to what the model reads.
+                tokenizer.with_padding(None);
+                tokenizer
+                    .with_truncation(Some(tokenizers::TruncationParams { max_length, ..Default::default() }))
+                    .map_err(|e| Error::Model(format!("model {}: tokenizer: {e}", card.name)))?;
+                // About 8 bytes per token is generous for English sub-words; the tokenizer sees no more.
+                let max_bytes = card.input.max_bytes.unwrap_or(max_length * 8);
+                Encoder::Tokens { tokenizer: Box::new(tokenizer), max_length, max_bytes }
+            }
+        };
+        let rt = onnx::runtime(library)?;
+        let pool = onnx::session_pool(rt, &model_bytes, config.device, workers)?;
+        for name in card.onnx.inputs.iter() {
+            if !pool.input_names.contains(name) {
+                return Err(Error::Model(format!(
+                    "model {}: the card names input {name:?} but the graph's inputs are {:?}",
+                    card.name, pool.input_names
+                )));
+            }
+        }
+        if !pool.output_names.contains(&card.onnx.output) {
+            return Err(Error::Model(format!(
+                "model {}: the card names output {:?} but the graph's outputs are {:?}",
+                card.name, card.onnx.output, pool.output_names
+            )));
+        }
+        let id: &'static str = Box::leak(card.name.clone().into_boxed_str());
+        let spec = SignalSpec::new(id, config.action, &["p_machine"], &[("machine", "p_machine at or above the model's threshold")]);
+        Ok(Classifier {
+            threshold: config.threshold.unwrap_or(card.decision.threshold),
+            batch_size: config.batch_size.max(1),
+            card,
+            encoder,
+            pool: Arc::new(pool),
+            spec,
+        })
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    pub fn provider(&self) -> onnx::Provider {
+        self.pool.provider
+    }
+
+    /// Encode documents: per document, the model's input rows (ids, values) as i64 / f32.
+    fn encode(&self, texts: &[&str]) -> Result<Vec<(Vec<i64>, Vec<f32>)>> {
+        match &self.encoder {
+            Encoder::Hashed { max_bytes, buckets } => Ok(texts
+                .par_iter()
+                .map_init(HashScratch::default, |s, t| {
+                    let (mut ids, mut values) = (Vec::new(), Vec::new());
+                    hash_v1(t, *max_bytes, *buckets, s, &mut ids, &mut values);
+                    (ids, values)
+                })
+                .collect()),
+            Encoder::Tokens { tokenizer, max_length, max_bytes } => texts
+                .par_iter()
+                .map(|t| {
+                    let enc = tokenizer
+                        .encode(prefix(t, *max_bytes), true)
+                        .map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
+                    let ids: Vec<i64> = enc.get_ids().iter().take(*max_length).map(|&i| i as i64).collect();
+                    let mask = vec![1f32; ids.len()];
+                    Ok((ids, mask))
+                })
+                .collect(),
+        }
+    }
+
+    /// Run one length-sorted chunk; returns p_machine per row.
+    fn run_chunk(&self, rows: &[&(Vec<i64>, Vec<f32>)]) -> Result<Vec<f32>> {
+        let b = rows.len();
+        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; b * width];
+        let mut second = vec![0f32; b * width];
+        for (k, (i, v)) in rows.iter().map(|r| (&r.0, &r.1)).enumerate() {
+            ids[k * width..k * width + i.len()].copy_from_slice(i);
+            second[k * width..k * width + v.len()].copy_from_slice(v);
+        }
+        let shape = [b, width];
+        let names = &self.card.onnx.inputs;
+        let err = |e: ort::Error| Error::Model(format!("model {}: {e}", self.card.name));
+        let mut inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> =
+            vec![(names[0].as_str().into(), Tensor::from_array((shape, ids)).map_err(err)?.into())];
+        match self.encoder {
+            Encoder::Hashed { .. } => inputs.push((names[1].as_str().into(), Tensor::from_array((shape, second)).map_err(err)?.into())),
+            Encoder::Tokens { .. } => {
+                let mask: Vec<i64> = second.iter().map(|&m| m as i64).collect();
+                inputs.push((names[1].as_str().into(), Tensor::from_array((shape, mask)).map_err(err)?.into()));
+                if let Some(tt) = names.get(2) {
+                    inputs.push((tt.as_str().into(), Tensor::from_array((shape, vec![0i64; b * width])).map_err(err)?.into()));
+                }
+            }
+        }
+        let output = &self.card.onnx.output;
+        let kind = self.card.onnx.output_kind;
+        let machine = self.card.onnx.machine_index;
+        self.pool.with_session(|s| {
+            let out = s.run(inputs).map_err(err)?;
+            let (shape, data) = out[output.as_str()].try_extract_tensor::<f32>().map_err(err)?;
+            let dims: Vec<i64> = shape.iter().copied().collect();
+            let per_row = if dims.len() <= 1 { 1 } else { dims[1..].iter().product::<i64>() as usize };
+            if data.len() != b * per_row {
+                return Err(Error::Model(format!("model {}: output {output:?} has shape {dims:?} for {b} rows", self.card.name)));
+            }
+            Ok((0..b)
+                .map(|r| {
+                    let row = &data[r * per_row..(r + 1) * per_row];
+                    match kind {
+                        OutputKind::Probability => row[0],
+                        OutputKind::Logit => 1.0 / (1.0 + (-row[0]).exp()),
+                        OutputKind::Logits => {
+                            let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                            let z: f32 = row.iter().map(|x| (x - m).exp()).sum();
+                            (row[machine.min(row.len() - 1)] - m).exp() / z
+                        }
+                    }
+                })
+                .collect())
+        })
+    }
+}
+
+impl BatchSignal for Classifier {
+    fn spec(&self) -> &SignalSpec {
+        &self.spec
+    }
+
+    fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()> {
+        let encoded = self.encode(texts)?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encoded[i].0.len());
+        let chunks: Vec<(Vec<usize>, Vec<f32>)> = order
+            .par_chunks(self.batch_size)
+            .map(|idx| {
+                let rows: Vec<&(Vec<i64>, Vec<f32>)> = idx.iter().map(|&i| &encoded[i]).collect();
+                Ok((idx.to_vec(), self.run_chunk(&rows)?))
+            })
+            .collect::<Result<_>>()?;
+        for (idx, p) in chunks {
+            for (i, p) in idx.into_iter().zip(p) {
+                columns[0][i] = p;
+                fired[i] = rule_bits(&[p >= self.threshold]);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,265 @@
+//! End-to-end runs of the pipeline: every document lands in exactly one of clean, rejected or quarantine,
+//! whatever the input throws at it.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::*;
+use svalbard::config::{Config, OutputFormat};
+use svalbard::pipeline::{self, Job};
+use svalbard::source::plan_inputs;
+use svalbard::stats::RunStats;
+
+fn run(inputs: &[&Path], out: &Path, config: Config) -> RunStats {
+    let specs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    let job = Job::new(plan_inputs(&specs).unwrap(), out.to_path_buf(), config);
+    pipeline::run(&job).unwrap()
+}
+
+/// The outputs on disk agree with the stats, and the stats balance, in total and per input.
+fn check_conservation(out: &Path, stats: &RunStats) {
+    let t = &stats.totals;
+    assert!(t.balanced(), "{t:?}");
+    for i in &stats.inputs {
+        assert!(i.counts.balanced(), "{}: {:?}", i.path, i.counts);
+    }
+    assert_eq!(rows(out, "clean"), t.clean);
+    assert_eq!(rows(out, "rejected"), t.rejected);
+    assert_eq!(rows(out, "quarantine"), t.quarantined);
+    let on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["totals"]["docs_in"], t.docs_in);
+}
+
+#[test]
+fn conservation_over_every_kind_of_bad_input() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("in");
+    std::fs::create_dir(&dir).unwrap();
+    let docs = good_docs(300);
+
+    // Plain JSONL with malformed lines, invalid UTF-8, a missing text field and blank lines mixed in.
+    let mut mixed = jsonl_bytes(&docs[..100]);
+    mixed.extend_from_slice(b"{\"id\": \"broken\", \"text\": \"unterminated\n");
+    mixed.extend_from_slice(b"{\"id\": \"latin1\", \"text\": \"caf\xe9\"}\n");
+    mixed.extend_from_slice(b"{\"id\": \"notext\"}\n\n   \n");
+    mixed.extend_from_slice(&jsonl_bytes(&docs[100..150]));
+    std::fs::write(dir.join("a_mixed.jsonl"), &mixed).unwrap();
+    // An empty file.
+    std::fs::write(dir.join("b_empty.jsonl"), b"").unwrap();
+    // Truncated .gz and .zst.
+    // Large enough for several zstd blocks (128 KiB each): a cut inside the first block leaves nothing.
+    let payload = jsonl_bytes(&good_docs(3000));
+    let gz = gzip(&payload);
+    std::fs::write(dir.join("c_truncated.jsonl.gz"), &gz[..gz.len() * 2 / 3]).unwrap();
+    let zst = zstd::encode_all(payload.as_slice(), 3).unwrap();
+    std::fs::write(dir.join("d_truncated.jsonl.zst"), &zst[..zst.len() * 2 / 3]).unwrap();
+    // A good Parquet file and a truncated one.
+    let pq = dir.join("e_good.parquet");
+    write_parquet(&pq, &docs[..120]);
+    let bytes = std::fs::read(&pq).unwrap();
+    std::fs::write(dir.join("f_truncated.parquet"), &bytes[..bytes.len() / 2]).unwrap();
+    // One 50 MB document.
+    let word_pool = ["river", "bridge", "council", "meeting", "the", "of", "and", "summer", "traffic", "library"];
+    let mut huge = String::with_capacity(50 << 20);
+    let mut i = 0usize;
+    while huge.len() < 50 << 20 {
+        huge.push_str(word_pool[(i * 7 + i / 3) % word_pool.len()]);
+        huge.push(if i % 17 == 16 { '\n' } else { ' ' });
+        i += 1;
+    }
+    write_jsonl(&dir.join("g_huge.jsonl"), &[("huge".into(), huge)]);
+
+    let out = d.path().join("out");
+    let stats = run(&[&dir], &out, Config::default());
+    check_conservation(&out, &stats);
+
+    let by_name = |n: &str| stats.inputs.iter().find(|i| i.path.ends_with(n)).unwrap();
+    let a = by_name("a_mixed.jsonl");
+    assert_eq!(a.counts.docs_in, 153);
+    assert_eq!(a.counts.quarantined, 3);
+    assert_eq!(a.counts.blank_lines, 2);
+    assert_eq!(by_name("b_empty.jsonl").counts.docs_in, 0);
+    for n in ["c_truncated.jsonl.gz", "d_truncated.jsonl.zst"] {
+        let s = by_name(n);
+        assert!(!s.damage.is_empty(), "{n} should be marked damaged");
+        assert!(s.counts.docs_in > 50 && s.counts.docs_in < 3000, "{n}: {:?}", s.counts);
+    }
+    assert_eq!(by_name("e_good.parquet").counts.docs_in, 120);
+    let f = by_name("f_truncated.parquet");
+    assert!(f.error.as_deref().unwrap().contains("not a readable Parquet file"));
+    assert_eq!(f.counts.quarantined, 1);
+    let g = by_name("g_huge.jsonl");
+    assert_eq!((g.counts.docs_in, g.counts.rejected), (1, 1));
+    assert_eq!(g.rules["gopher_quality.too_many_words"].rejected, 1);
+    assert!(stats.had_input_problems());
+    assert_eq!(stats.inputs_failed, 1);
+    assert_eq!(stats.inputs_damaged, 2);
+
+    // The quarantine keeps the raw bytes and the reason.
+    let q = read_category(&out, "quarantine");
+    let errors = strings(&q, "error");
+    assert!(errors.iter().any(|e| e == "invalid UTF-8"));
+    assert!(errors.iter().any(|e| e.contains("missing text field")));
+    assert!(errors.iter().any(|e| e.starts_with("malformed JSON")));
+}
+
+fn write_parquet(path: &Path, docs: &[(String, String)]) {
+    use arrow::array::{RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.0.as_str()))),
+            Arc::new(StringArray::from_iter_values(docs.iter().map(|d| d.1.as_str()))),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .set_max_row_group_row_count(Some(50))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn verdicts_reasons_and_passthrough_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &good_docs(9));
+    let out = d.path().join("out");
+    let stats = run(&[&input], &out, Config::default());
+    check_conservation(&out, &stats);
+    assert_eq!((stats.totals.clean, stats.totals.rejected), (3, 6));
+    let clean = read_category(&out, "clean");
+    assert_eq!(strings(&clean, "verdict"), vec!["clean"; 3]);
+    assert_eq!(strings(&clean, "id"), vec!["doc-0", "doc-3", "doc-6"]);
+    assert_eq!(strings(&clean, "url")[0], "https://example.org/doc-0");
+    let schema = clean[0].schema();
+    for col in ["gopher_quality_word_count", "gopher_repetition_dup_line_frac", "c4_sentence_count", "fineweb_line_punct_frac", "vocab_excess_rate", "reasons", "flags"] {
+        assert!(schema.index_of(col).is_ok(), "missing column {col}");
+    }
+    let rejected = read_category(&out, "rejected");
+    let reasons = strings(&rejected, "reasons");
+    assert!(reasons[0].contains("gopher_quality.too_few_words"), "{reasons:?}");
+    assert!(reasons[1].contains("gopher_repetition.dup_line"), "{reasons:?}");
+    assert!(stats.rules["gopher_quality.too_few_words"].rejected >= 3);
+}
+
+#[test]
+fn flagging_rules_keep_documents_clean() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &good_docs(3));
+    let out = d.path().join("out");
+    let config = Config::from_toml_str(
+        "[signals.gopher_quality]\naction = \"flag\"\n[signals.gopher_repetition]\naction = \"flag\"\n[signals.c4]\naction = \"flag\"\n[signals.fineweb]\naction = \"flag\"\n",
+    )
+    .unwrap();
+    let stats = run(&[&input], &out, config);
+    assert_eq!(stats.totals.clean, 3);
+    let flags = strings(&read_category(&out, "clean"), "flags");
+    assert!(flags[1].contains("gopher_quality.too_few_words"));
+}
+
+#[test]
+fn parquet_output_and_small_parts() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &good_docs(3000));
+    let out = d.path().join("out");
+    let mut config = Config::default();
+    config.output.format = OutputFormat::Parquet;
+    config.output.max_file_bytes = 64 << 10;
+    config.input.batch_docs = 200;
+    config.input.batch_bytes = 64 << 10;
+    let stats = run(&[&input], &out, config);
+    check_conservation(&out, &stats);
+    assert!(parts(&out, "clean").len() > 2);
+    assert!(parts(&out, "clean").iter().all(|p| p.extension().unwrap() == "parquet"));
+    let ids = strings(&read_category(&out, "clean"), "id");
+    assert_eq!(ids.len(), 1000);
+    assert_eq!(ids[999], "doc-2997");
+}
+
+#[test]
+fn a_rerun_resumes_and_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a.jsonl");
+    let b = d.path().join("b.jsonl");
+    write_jsonl(&a, &good_docs(30));
+    write_jsonl(&b, &good_docs(12));
+    let out = d.path().join("out");
+    let first = run(&[&a, &b], &out, Config::default());
+    let listing = |out: &Path| {
+        let mut v: Vec<(String, Vec<u8>)> = ["clean", "rejected"]
+            .iter()
+            .flat_map(|c| parts(out, c))
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing(&out);
+    // Simulate a run killed in the middle of input b: its marker and one part gone, a temporary left over.
+    std::fs::remove_file(out.join("_progress/part-00001.json")).unwrap();
+    std::fs::write(out.join("clean/.part-00001-0001.arrow.tmp"), b"half").unwrap();
+    let second = run(&[&a, &b], &out, Config::default());
+    assert_eq!(second.inputs_resumed, 1);
+    assert_eq!(second.totals, first.totals);
+    assert_eq!(listing(&out), before);
+    assert!(!out.join("clean/.part-00001-0001.arrow.tmp").exists());
+    // A different config must not silently mix into the same outputs.
+    let mut other = Config::default();
+    other.signals.c4.min_sentences = 1;
+    let specs = vec![a.display().to_string(), b.display().to_string()];
+    let e = pipeline::run(&Job::new(plan_inputs(&specs).unwrap(), out.clone(), other)).unwrap_err();
+    assert!(e.to_string().contains("different configuration"), "{e}");
+}
+
+#[test]
+fn cli_exit_codes_and_dry_run() {
+    let bin = env!("CARGO_BIN_EXE_svalbard");
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &good_docs(6));
+    let out = d.path().join("out");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
+    let ok = run(&["filter", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q", "--json"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(stats["totals"]["docs_in"], 6);
+
+    let gz = d.path().join("t.jsonl.gz");
+    let bytes = gzip(&jsonl_bytes(&good_docs(200)));
+    std::fs::File::create(&gz).unwrap().write_all(&bytes[..bytes.len() / 2]).unwrap();
+    let damaged = run(&["filter", gz.to_str().unwrap(), "-o", d.path().join("o2").to_str().unwrap(), "-q"]);
+    assert_eq!(damaged.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&damaged.stderr).contains("damaged"));
+
+    let cfg = d.path().join("bad.toml");
+    std::fs::write(&cfg, "[signals.c4]\nmin_sentence = 3\n").unwrap();
+    let bad = run(&["filter", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "-c", cfg.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("min_sentence"));
+
+    assert_eq!(run(&["filter", "/nonexistent.jsonl", "-o", out.to_str().unwrap()]).status.code(), Some(4));
+    assert_eq!(run(&["filter", "-o", out.to_str().unwrap()]).status.code(), Some(2));
+
+    let dry = run(&["filter", input.to_str().unwrap(), "-o", d.path().join("o3").to_str().unwrap(), "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("part-00000"));
+    assert!(!d.path().join("o3").exists());
+    let v = run(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(3));
+}
