@@ -69,6 +69,15 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
 /// Load ONNX Runtime (once per process) from the first existing candidate.
 pub fn runtime(explicit: Option<&Path>) -> Result<&'static Runtime> {
     let r = RUNTIME.get_or_init(|| {
+        // A path the user named is authoritative: falling back elsewhere would hide their mistake.
+        let named = explicit.map(Path::to_path_buf).or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from));
+        if let Some(p) = named.filter(|p| !p.is_file()) {
+            return Err(format!(
+                "the ONNX Runtime library {} does not exist; install it with `bash scripts/setup_ort.sh` (or --gpu) \
+                 and point onnx.library / ORT_DYLIB_PATH at .svalbard/onnxruntime/lib/libonnxruntime.so",
+                p.display()
+            ));
+        }
         let candidates = library_candidates(explicit);
         let Some(lib) = candidates.iter().find(|p| p.is_file()) else {
             return Err(format!(

@@ -87,6 +87,12 @@ pub struct DecisionSpec {
 impl ModelCard {
     /// Read `dir/model.toml` (or a card file given directly).
     pub fn load(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::Model(format!(
+                "model {} does not exist (expected a folder with model.toml, a card file, or builtin:fast)",
+                path.display()
+            )));
+        }
         let file = if path.is_dir() { path.join("model.toml") } else { path.to_path_buf() };
         let text = std::fs::read_to_string(&file)
             .map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;

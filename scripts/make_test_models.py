@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Build the tiny ONNX models and cards that tests/onnx.rs runs (committed under tests/fixtures/models/).
+
+Each model's output is a simple function of its input, so the Rust tests can compute the expected score by
+hand. Needs the `onnx` package (e.g. .venv-train/bin/python scripts/make_test_models.py).
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "models")
+
+
+def save(model, folder, card):
+    d = os.path.join(OUT, folder)
+    os.makedirs(d, exist_ok=True)
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    with open(os.path.join(d, "model.toml"), "w") as f:
+        f.write(card)
+
+
+def hashed():
+    # p = sigmoid(sum_k W[ids[b,k]] * weights[b,k] + bias), W[i] = (i % 7 - 3) / 4 over 16 buckets, bias = -0.5
+    W = np.array([(i % 7 - 3) / 4 for i in range(16)], dtype=np.float32)
+    nodes = [
+        helper.make_node("Gather", ["W", "ids"], ["g"], axis=0),
+        helper.make_node("Mul", ["g", "weights"], ["m"]),
+        helper.make_node("ReduceSum", ["m", "axes"], ["s"], keepdims=0),
+        helper.make_node("Add", ["s", "bias"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["p_machine"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_hashed",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["b", "k"]),
+         helper.make_tensor_value_info("weights", TensorProto.FLOAT, ["b", "k"])],
+        [helper.make_tensor_value_info("p_machine", TensorProto.FLOAT, ["b"])],
+        [numpy_helper.from_array(W, "W"), numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
+         numpy_helper.from_array(np.array(-0.5, dtype=np.float32), "bias")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    card = """name = "tiny_hashed"
+version = "test"
+description = "p = sigmoid(sum W[id] * weight - 0.5), W[i] = (i % 7 - 3) / 4, 16 buckets"
+[input]
+kind = "hashed_ngrams"
+features = "svalbard-hash-v1"
+buckets = 16
+max_bytes = 3000
+[onnx]
+file = "model.onnx"
+inputs = ["ids", "weights"]
+output = "p_machine"
+output_kind = "probability"
+[decision]
+threshold = 0.5
+"""
+    save(model, "tiny_hashed", card)
+    # Same graph, a card that names tensors the graph does not have.
+    save(model, "wrong_names", card.replace('inputs = ["ids", "weights"]', 'inputs = ["input_ids", "weights"]').replace('name = "tiny_hashed"', 'name = "wrong_names"'))
+
+
+def tokens():
+    # logits[b] = [0, 0.1 * sum(attention_mask[b])]: p_machine = sigmoid(0.1 * number of tokens)
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["mf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["mf", "axes"], ["n"], keepdims=1),
+        helper.make_node("Mul", ["n", "scale"], ["z"]),
+        helper.make_node("Mul", ["n", "zero"], ["z0"]),
+        helper.make_node("Concat", ["z0", "z"], ["logits"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_tokens",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "l"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "l"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 2])],
+        [numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
+         numpy_helper.from_array(np.array(0.1, dtype=np.float32), "scale"),
+         numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    card = """name = "tiny_tokens"
+version = "test"
+description = "logits = [0, 0.1 * tokens]: p_machine = sigmoid(0.1 * number of tokens, at most max_length)"
+[input]
+kind = "tokens"
+tokenizer = "tokenizer.json"
+max_length = 8
+[onnx]
+file = "model.onnx"
+inputs = ["input_ids", "attention_mask"]
+output = "logits"
+output_kind = "logits"
+machine_index = 1
+[decision]
+threshold = 0.6
+"""
+    save(model, "tiny_tokens", card)
+    vocab = {"[UNK]": 0, "the": 1, "cat": 2, "sat": 3, "on": 4, "mat": 5}
+    tok = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+        "normalizer": {"type": "Lowercase"},
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": None, "decoder": None,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
+    }
+    with open(os.path.join(OUT, "tiny_tokens", "tokenizer.json"), "w") as f:
+        json.dump(tok, f, indent=1)
+
+
+if __name__ == "__main__":
+    hashed()
+    tokens()
+    print("wrote", os.path.abspath(OUT))
