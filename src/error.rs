@@ -28,6 +28,13 @@ pub enum Error {
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("language model: {0}")]
+    Lm(#[from] crate::lm::LmError),
+    #[error("evaluation: {0}")]
+    Eval(#[from] crate::eval::EvalError),
+    /// A vault check failed (changed, missing or extra file; bad signature) or a key is unusable.
+    #[error("vault: {0}")]
+    Vault(#[from] crate::vault::VaultError),
     #[error("{0}")]
     Other(String),
 }
@@ -47,7 +54,9 @@ impl Error {
             Error::Input { .. } => exit_code::INPUT,
             Error::Output { .. } => exit_code::OUTPUT,
             Error::Model(_) => exit_code::MODEL,
-            Error::Arrow(_) | Error::Parquet(_) | Error::Io(_) | Error::Other(_) => exit_code::INTERNAL,
+            Error::Lm(_) => exit_code::MODEL,
+            Error::Vault(_) => exit_code::VERIFY,
+            Error::Arrow(_) | Error::Parquet(_) | Error::Io(_) | Error::Eval(_) | Error::Other(_) => exit_code::INTERNAL,
         }
     }
 }

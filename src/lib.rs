@@ -9,6 +9,8 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod eval;
+pub mod lm;
 pub mod onnx;
 pub mod pipeline;
 pub mod policy;
@@ -17,5 +19,6 @@ pub mod sink;
 pub mod source;
 pub mod stats;
 pub mod text;
+pub mod vault;
 
 pub use error::{Error, Result};

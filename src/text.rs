@@ -248,11 +248,38 @@ pub fn py_strip(s: &str) -> &str {
     s.trim_matches(is_space_char)
 }
 
-/// Python's `str.splitlines()` for the separators that occur in practice: "\n", "\r\n", "\r".
+/// Line boundaries of Python's `str.splitlines()`.
+#[inline]
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{1C}' | '\u{1D}' | '\u{1E}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Python's `str.splitlines()`: every line boundary it knows, "\r\n" as one, no empty last line.
 pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
-    let t = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text);
-    let empty = text.is_empty();
-    t.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).filter(move |_| !empty)
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        // Fast path for ASCII text: only \n, \r, \x0b, \x0c, \x1c-\x1e can break a line.
+        let pos = rest.char_indices().find(|&(_, c)| is_line_break(c));
+        match pos {
+            Some((i, c)) => {
+                let line = &rest[..i];
+                let mut next = i + c.len_utf8();
+                if c == '\r' && rest[next..].starts_with('\n') {
+                    next += 1;
+                }
+                rest = &rest[next..];
+                Some(line)
+            }
+            None => {
+                let line = rest;
+                rest = "";
+                Some(line)
+            }
+        }
+    })
 }
 
 /// Counts how many elements repeat an earlier one, and the chars in those repeats (datatrove's
@@ -427,6 +454,8 @@ mod tests {
     fn splitlines_like_python() {
         let v: Vec<&str> = split_lines("a\r\nb\n\nc\n").collect();
         assert_eq!(v, vec!["a", "b", "", "c"]);
+        let v: Vec<&str> = split_lines("a\rb\u{2028}c\x0bd").collect();
+        assert_eq!(v, vec!["a", "b", "c", "d"]);
         assert_eq!(split_lines("").count(), 0);
         assert_eq!(split_lines("\n").collect::<Vec<_>>(), vec![""]);
     }

@@ -96,23 +96,23 @@ fn strip_trailing_citations(mut line: &str) -> &str {
 
 /// Sentences in a kept line (which ends with terminal punctuation, so it has at least one).
 fn count_sentences(line: &str) -> usize {
-    let b = line.as_bytes();
+    let closers = |c: char| matches!(c, '.' | '!' | '?' | '"' | '\'' | ')' | ']' | '\u{201D}' | '\u{2019}' | '\u{00BB}');
+    let openers = |c: char| c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '\'' | '(' | '\u{201C}' | '\u{2018}' | '\u{00AB}');
+    let chars: Vec<char> = line.chars().collect();
     let mut n = 1;
     let mut i = 0;
-    while i < b.len() {
-        if matches!(b[i], b'.' | b'!' | b'?') {
+    while i < chars.len() {
+        if matches!(chars[i], '.' | '!' | '?' | '\u{2026}') {
             let mut j = i + 1;
-            while j < b.len() && matches!(b[j], b'.' | b'!' | b'?' | b'"' | b'\'' | b')') {
+            while j < chars.len() && closers(chars[j]) {
                 j += 1;
             }
-            if j < b.len() && b[j] == b' ' {
-                let mut k = j;
-                while k < b.len() && b[k] == b' ' {
-                    k += 1;
-                }
-                if k < b.len() && (b[k].is_ascii_uppercase() || b[k].is_ascii_digit() || b[k] == b'"') {
-                    n += 1;
-                }
+            let mut k = j;
+            while k < chars.len() && chars[k].is_whitespace() {
+                k += 1;
+            }
+            if k > j && k < chars.len() && openers(chars[k]) {
+                n += 1;
             }
             i = j;
         } else {
@@ -232,6 +232,9 @@ mod tests {
         assert_eq!(count_sentences("One. Two! Three? four."), 3); // "four" is lower-case
         assert_eq!(count_sentences("He said \"no.\" Then left."), 2);
         assert_eq!(count_sentences("Version 2.0 is out."), 1);
+        // Curly quotes and non-ASCII capitals.
+        assert_eq!(count_sentences("It ended on Tuesday. \u{201C}The outcome is clear,\u{201D} she said."), 2);
+        assert_eq!(count_sentences("They will negotiate.\u{201D} We wait. \u{00C9}t\u{00E9} arrives."), 3);
     }
 
     #[test]

@@ -113,7 +113,14 @@ impl DocSignal for GopherQuality {
         let bullet_frac = ratio(bullets, n_lines);
         let ellipsis_line_frac = ratio(ellipsis_lines, n_lines);
         let alpha_frac = ratio(a.n_alpha_tokens, a.n_tokens);
-        let stop_words = a.words.iter().filter(|w| self.stop_hashes.contains(&w.folded)).count();
+        // "At least two of the following words": distinct stop words, not occurrences.
+        let mut seen = 0u64;
+        for w in &a.words {
+            if let Some(k) = self.stop_hashes.iter().position(|&h| h == w.folded) {
+                seen |= 1 << (k % 64);
+            }
+        }
+        let stop_words = seen.count_ones() as usize;
 
         out.copy_from_slice(&[
             n_words as f32,
@@ -221,5 +228,9 @@ mod tests {
     fn stop_words_are_case_insensitive() {
         let (cols, _) = run(&small(), "THE cat And dog");
         assert_eq!(cols["gopher_quality_stop_word_count"], 2.0);
+        // Distinct words count, not occurrences: keyword spam of one stop word does not pass.
+        let (cols, fired) = run(&small(), "the THE the The cat");
+        assert_eq!(cols["gopher_quality_stop_word_count"], 1.0);
+        assert!(fired.contains(&"gopher_quality.stop_words".to_string()));
     }
 }

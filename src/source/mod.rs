@@ -6,6 +6,7 @@
 
 pub mod jsonl;
 pub mod parquet;
+pub mod warc;
 
 use std::path::{Path, PathBuf};
 
