@@ -77,18 +77,45 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     mix64(h)
 }
 
+/// ASCII-lowercase the eight bytes of `v` at once (bytes >= 0x80 are left alone), as std does for
+/// `make_ascii_lowercase`.
+#[inline]
+fn lower8(v: u64) -> u64 {
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let low7 = v & !HI;
+    let ge_a = low7.wrapping_add(0x3f3f_3f3f_3f3f_3f3f); // high bit set where byte >= 'A'
+    let gt_z = low7.wrapping_add(0x2525_2525_2525_2525); // high bit set where byte > 'Z'
+    let upper = !v & (ge_a ^ gt_z) & HI;
+    v | (upper >> 2)
+}
+
+/// The exact and the ASCII-case-folded hash of `bytes` in one pass: `(hash_bytes(b), hash_folded(b))`.
+#[inline]
+pub fn hash_pair(bytes: &[u8]) -> (u64, u64) {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = bytes.len() as u64;
+    let mut f: u64 = h;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().unwrap());
+        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        f = (f.rotate_left(5) ^ lower8(v)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        let v = u64::from_le_bytes(buf);
+        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        f = (f.rotate_left(5) ^ lower8(v)).wrapping_mul(K);
+    }
+    (mix64(h), mix64(f))
+}
+
 /// Hash of the ASCII-lowercased bytes, for case-insensitive word lists.
 #[inline]
 pub fn hash_folded(bytes: &[u8]) -> u64 {
-    let mut buf = [0u8; 64];
-    if bytes.len() <= buf.len() {
-        for (d, s) in buf.iter_mut().zip(bytes) {
-            *d = s.to_ascii_lowercase();
-        }
-        hash_bytes(&buf[..bytes.len()])
-    } else {
-        hash_bytes(&bytes.to_ascii_lowercase())
-    }
+    hash_pair(bytes).1
 }
 
 /// Combine a running n-gram hash with the next word's hash (order-sensitive).
@@ -169,6 +196,7 @@ impl Analysis {
             // A token starts at i; find its end while noting alphabetic chars.
             let start = i;
             let mut has_alpha = false;
+            let mut ascii = true;
             while i < n {
                 let c = b[i];
                 if c < 128 {
@@ -178,6 +206,7 @@ impl Analysis {
                     has_alpha |= c.is_ascii_alphabetic();
                     i += 1;
                 } else {
+                    ascii = false;
                     let ch = text[i..].chars().next().unwrap();
                     if ch.is_whitespace() {
                         break;
@@ -190,13 +219,9 @@ impl Analysis {
             self.n_alpha_tokens += has_alpha as usize;
             if let Some((ws, we)) = strip_punct(text, start, i) {
                 let wb = &b[ws..we];
-                self.words.push(Word {
-                    start: ws as u32,
-                    end: we as u32,
-                    chars: char_count(wb) as u32,
-                    hash: hash_bytes(wb),
-                    folded: hash_folded(wb),
-                });
+                let (hash, folded) = hash_pair(wb);
+                let chars = if ascii { wb.len() } else { char_count(wb) };
+                self.words.push(Word { start: ws as u32, end: we as u32, chars: chars as u32, hash, folded });
             }
         }
     }
@@ -248,37 +273,54 @@ pub fn py_strip(s: &str) -> &str {
     s.trim_matches(is_space_char)
 }
 
-/// Line boundaries of Python's `str.splitlines()`.
+/// Bytes that can start a line break: the ASCII breaks and the lead bytes of U+0085 (C2 85) and
+/// U+2028/U+2029 (E2 80 A8/A9).
+const fn break_lead_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let leads: [u8; 9] = [b'\n', b'\r', 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0xC2, 0xE2];
+    let mut i = 0;
+    while i < leads.len() {
+        t[leads[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+static BREAK_LEAD: [bool; 256] = break_lead_table();
+
+/// The line break starting at byte `i`, as its length in bytes, if there is one.
 #[inline]
-fn is_line_break(c: char) -> bool {
-    matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{1C}' | '\u{1D}' | '\u{1E}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+fn break_at(b: &[u8], i: usize) -> Option<usize> {
+    match b[i] {
+        b'\r' => Some(if b.get(i + 1) == Some(&b'\n') { 2 } else { 1 }),
+        b'\n' | 0x0B | 0x0C | 0x1C | 0x1D | 0x1E => Some(1),
+        0xC2 => (b.get(i + 1) == Some(&0x85)).then_some(2),
+        0xE2 => (b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9))).then_some(3),
+        _ => None,
+    }
 }
 
 /// Python's `str.splitlines()`: every line boundary it knows, "\r\n" as one, no empty last line.
 pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
+    let b = text.as_bytes();
+    let mut start = 0usize;
     std::iter::from_fn(move || {
-        if rest.is_empty() {
+        if start >= b.len() {
             return None;
         }
-        // Fast path for ASCII text: only \n, \r, \x0b, \x0c, \x1c-\x1e can break a line.
-        let pos = rest.char_indices().find(|&(_, c)| is_line_break(c));
-        match pos {
-            Some((i, c)) => {
-                let line = &rest[..i];
-                let mut next = i + c.len_utf8();
-                if c == '\r' && rest[next..].starts_with('\n') {
-                    next += 1;
+        let mut i = start;
+        while i < b.len() {
+            if BREAK_LEAD[b[i] as usize] {
+                if let Some(len) = break_at(b, i) {
+                    let line = &text[start..i];
+                    start = i + len;
+                    return Some(line);
                 }
-                rest = &rest[next..];
-                Some(line)
             }
-            None => {
-                let line = rest;
-                rest = "";
-                Some(line)
-            }
+            i += 1;
         }
+        let line = &text[start..];
+        start = b.len();
+        Some(line)
     })
 }
 
@@ -448,6 +490,12 @@ mod tests {
     fn folded_hash_is_case_insensitive() {
         assert_eq!(hash_folded(b"Delve"), hash_folded(b"delve"));
         assert_ne!(hash_bytes(b"Delve"), hash_bytes(b"delve"));
+        assert_eq!(hash_pair(b"Delve").0, hash_bytes(b"Delve"));
+        // Every ASCII byte folds like to_ascii_lowercase, and non-ASCII bytes stay as they are.
+        let all: Vec<u8> = (0u8..=255).collect();
+        for w in all.chunks(13) {
+            assert_eq!(hash_folded(w), hash_bytes(&w.to_ascii_lowercase()), "{w:?}");
+        }
     }
 
     #[test]

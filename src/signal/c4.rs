@@ -94,29 +94,47 @@ fn strip_trailing_citations(mut line: &str) -> &str {
     }
 }
 
+/// Words of a line (Python `str.split()`) and whether one is longer than `max_len` chars.
+fn word_stats(line: &str, max_len: usize) -> (usize, bool) {
+    let (mut n, mut too_long) = (0usize, false);
+    if line.is_ascii() {
+        let mut run = 0usize;
+        for &b in line.as_bytes() {
+            if crate::text::is_ascii_ws(b) {
+                n += (run > 0) as usize;
+                too_long |= run > max_len;
+                run = 0;
+            } else {
+                run += 1;
+            }
+        }
+        n += (run > 0) as usize;
+        return (n, too_long || run > max_len);
+    }
+    for w in line.split(crate::text::is_space_char).filter(|w| !w.is_empty()) {
+        n += 1;
+        too_long |= w.len() > max_len && w.chars().count() > max_len;
+    }
+    (n, too_long)
+}
+
 /// Sentences in a kept line (which ends with terminal punctuation, so it has at least one).
 fn count_sentences(line: &str) -> usize {
     let closers = |c: char| matches!(c, '.' | '!' | '?' | '"' | '\'' | ')' | ']' | '\u{201D}' | '\u{2019}' | '\u{00BB}');
     let openers = |c: char| c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '\'' | '(' | '\u{201C}' | '\u{2018}' | '\u{00AB}');
-    let chars: Vec<char> = line.chars().collect();
     let mut n = 1;
-    let mut i = 0;
-    while i < chars.len() {
-        if matches!(chars[i], '.' | '!' | '?' | '\u{2026}') {
-            let mut j = i + 1;
-            while j < chars.len() && closers(chars[j]) {
-                j += 1;
-            }
-            let mut k = j;
-            while k < chars.len() && chars[k].is_whitespace() {
-                k += 1;
-            }
-            if k > j && k < chars.len() && openers(chars[k]) {
-                n += 1;
-            }
-            i = j;
-        } else {
-            i += 1;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !matches!(c, '.' | '!' | '?' | '\u{2026}') {
+            continue;
+        }
+        while chars.next_if(|&c| closers(c)).is_some() {}
+        let mut spaced = false;
+        while chars.next_if(|c| c.is_whitespace()).is_some() {
+            spaced = true;
+        }
+        if spaced && chars.peek().is_some_and(|&c| openers(c)) {
+            n += 1;
         }
     }
     n
@@ -134,12 +152,7 @@ impl DocSignal for C4 {
         for raw in split_lines(doc.text) {
             lines += 1;
             let line = py_strip(raw);
-            let mut n_words = 0usize;
-            let mut too_long = false;
-            for w in line.split(crate::text::is_space_char).filter(|w| !w.is_empty()) {
-                n_words += 1;
-                too_long |= w.len() > c.max_word_length && w.chars().count() > c.max_word_length;
-            }
+            let (n_words, too_long) = word_stats(line, c.max_word_length);
             if too_long {
                 continue;
             }

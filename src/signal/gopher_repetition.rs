@@ -152,26 +152,28 @@ fn dup_stats<'a>(items: impl Iterator<Item = &'a str>, seen: &mut HashSet64) -> 
 }
 
 /// Measures over word n-grams: [top 2,3,4-gram chars, dup 5..10-gram chars].
+///
+/// Level n only visits the positions whose (n-1)-gram repeats somewhere ("candidates"): every other n-gram
+/// occurs once, which is all the measures need to know about it.
 fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9] {
     let mut result = [0usize; 9];
     let w = words.len();
     if w < 2 {
         return result;
     }
-    // Layout of the reused buffer: prefix char sums (w+1), prev hashes (w), cur hashes (w),
-    // prev counts (w), cur counts (w).
+    // Reused buffer: prefix char sums (w+1), n-gram hash by position (w), candidate positions (w), next (w).
     let buf = &mut *sets.hashes;
     buf.clear();
-    buf.resize(5 * w + 1, 0);
+    buf.resize(4 * w + 1, 0);
     let (prefix, rest) = buf.split_at_mut(w + 1);
-    let (prev_h, rest) = rest.split_at_mut(w);
-    let (cur_h, rest) = rest.split_at_mut(w);
-    let (prev_c, cur_c) = rest.split_at_mut(w);
+    let (hash, rest) = rest.split_at_mut(w);
+    let (cands, next) = rest.split_at_mut(w);
     for (i, word) in words.iter().enumerate() {
         prefix[i + 1] = prefix[i] + word.chars as u64;
-        prev_h[i] = word.hash;
-        prev_c[i] = 2; // every word is a candidate 1-gram prefix
+        hash[i] = word.hash;
+        cands[i] = i as u64;
     }
+    let mut n_cands = w;
     let counts = &mut *sets.set_a;
     let seen = &mut *sets.set_b;
     for n in 2..=10usize {
@@ -179,44 +181,53 @@ fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9
             break;
         }
         let m = w - n + 1;
-        counts.clear();
-        counts.reserve_for(m);
-        for i in 0..m {
-            cur_h[i] = combine(prev_h[i], words[i + n - 1].hash);
-            if prev_c[i] >= 2 {
-                counts.increment(cur_h[i]);
-            }
-        }
-        for i in 0..m {
-            cur_c[i] = if prev_c[i] >= 2 { counts.count(cur_h[i]) as u64 } else { 1 };
-        }
         let chars = |i: usize| (prefix[i + n] - prefix[i]) as usize;
-        if n <= 4 {
-            // Counter.most_common(1): highest count, first-inserted on ties.
-            let (mut best_c, mut best_len) = (0u64, 0usize);
-            for i in 0..m {
-                if cur_c[i] > best_c {
-                    best_c = cur_c[i];
-                    best_len = chars(i) + n - 1;
+        // Candidates that still start a full n-gram; their hashes extend by one word.
+        while n_cands > 0 && cands[n_cands - 1] as usize >= m {
+            n_cands -= 1;
+        }
+        counts.clear();
+        counts.reserve_for(n_cands);
+        for &p in &cands[..n_cands] {
+            let p = p as usize;
+            hash[p] = combine(hash[p], words[p + n - 1].hash);
+            counts.increment(hash[p]);
+        }
+        let mut n_next = 0;
+        let mut best = (1u32, 0usize); // (count, first position with it): the first n-gram if none repeats
+        for &p in &cands[..n_cands] {
+            let c = counts.count(hash[p as usize]);
+            if c >= 2 {
+                next[n_next] = p;
+                n_next += 1;
+                if c > best.0 {
+                    best = (c, p as usize);
                 }
             }
-            result[n - 2] = best_len * best_c as usize;
+        }
+        if n <= 4 {
+            // Counter.most_common(1): highest count, first-inserted on ties.
+            result[n - 2] = (chars(best.1) + n - 1) * best.0 as usize;
         } else {
             seen.clear();
-            seen.reserve_for(m);
+            seen.reserve_for(n_next);
             let (mut idx, mut repeated) = (0usize, 0usize);
-            while idx < m {
-                if cur_c[idx] >= 2 && !seen.insert(cur_h[idx]) {
-                    repeated += chars(idx);
-                    idx += n;
+            for &p in &next[..n_next] {
+                let p = p as usize;
+                if p < idx {
+                    continue;
+                }
+                if seen.insert(hash[p]) {
+                    idx = p + 1;
                 } else {
-                    idx += 1;
+                    repeated += chars(p);
+                    idx = p + n;
                 }
             }
             result[n - 2] = repeated;
         }
-        prev_h[..m].copy_from_slice(&cur_h[..m]);
-        prev_c[..m].copy_from_slice(&cur_c[..m]);
+        cands[..n_next].copy_from_slice(&next[..n_next]);
+        n_cands = n_next;
     }
     result
 }
