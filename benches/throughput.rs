@@ -77,7 +77,7 @@ fn main() {
     for threads in [1usize, 2] {
         let base = median((0..reps).map(|_| parse_only(&jsonl, threads)).collect());
         println!("{:<44} {:>8} {:>9.1} {:>10}", "baseline: mmap + simd-json parse only", threads, base, "1.00");
-        let mut case = |name: &str, input: &Path, classifier: bool| {
+        let case = |name: &str, input: &Path, classifier: bool| {
             if !input.exists() {
                 return;
             }

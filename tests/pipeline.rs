@@ -263,3 +263,40 @@ fn cli_exit_codes_and_dry_run() {
     let v = run(&["validate", cfg.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(3));
 }
+
+#[test]
+fn vault_sign_verify_and_tamper() {
+    let bin = env!("CARGO_BIN_EXE_svalbard");
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &good_docs(6));
+    let out = d.path().join("out");
+    let keys = d.path().join("keys");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let mut cfg = Config::default();
+    cfg.signals.classifiers.clear();
+    let cfg_path = d.path().join("c.toml");
+    std::fs::write(&cfg_path, cfg.to_toml()).unwrap();
+    assert_eq!(run(&["filter", &s(&input), "-o", &s(&out), "-q", "-c", &s(&cfg_path)]).status.code(), Some(0));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let outputs = manifest["outputs"].as_array().unwrap();
+    assert!(outputs.iter().any(|o| o["path"].as_str().unwrap().starts_with("clean/") && o["rows"] == 2));
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 1);
+    assert_eq!(run(&["keygen", &s(&keys)]).status.code(), Some(0));
+    let key = keys.join("svalbard-ed25519.key");
+    let pubkey = keys.join("svalbard-ed25519.pub");
+    assert_eq!(run(&["sign", &s(&out), "--key", &s(&key)]).status.code(), Some(0));
+    let ok = run(&["verify", &s(&out), "--pubkey", &s(&pubkey)]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    // Tamper one byte of a clean partition.
+    let part = parts(&out, "clean")[0].clone();
+    let mut bytes = std::fs::read(&part).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&part, bytes).unwrap();
+    let bad = run(&["verify", &s(&out), "--pubkey", &s(&pubkey)]);
+    assert_eq!(bad.status.code(), Some(7));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("changed") && err.contains("clean/part-00000-0000.arrow"), "{err}");
+}

@@ -131,6 +131,10 @@ pub fn run(a: FilterArgs) -> Result<i32> {
         std::fs::remove_dir_all(&job.output).map_err(|e| Error::output(&job.output, e))?;
     }
     let stats = pipeline::run(&job)?;
+    // A sharded run's manifest is written once all shards are done (`svalbard manifest DIR`).
+    if a.shard.is_none() {
+        super::vault::write_manifest(&job.output)?;
+    }
     let t = &stats.totals;
     eprintln!(
         "svalbard: {} docs: {} clean, {} rejected, {} quarantined; {:.1} MB/s; stats in {}",

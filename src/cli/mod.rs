@@ -3,6 +3,7 @@
 
 mod filter;
 mod validate;
+mod vault;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +35,10 @@ pub struct Cli {
 pub enum Command {
     Filter(filter::FilterArgs),
     Validate(validate::ValidateArgs),
+    Manifest(vault::ManifestArgs),
+    Keygen(vault::KeygenArgs),
+    Sign(vault::SignArgs),
+    Verify(vault::VerifyArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -54,6 +59,10 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Filter(a) => filter::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Manifest(a) => vault::manifest(a),
+        Command::Keygen(a) => vault::keygen(a),
+        Command::Sign(a) => vault::sign(a),
+        Command::Verify(a) => vault::verify(a),
     };
     match result {
         Ok(code) => code,

@@ -21,7 +21,7 @@ use crate::onnx::{self, Device, SessionPool};
 /// The default model, compiled into the binary so that only the ONNX Runtime library is needed beside it.
 pub const BUILTIN_FAST: &str = "builtin:fast";
 const FAST_CARD: &str = include_str!("../../models/fast/model.toml");
-const FAST_ONNX: &[u8] = include_bytes!("../../models/fast/model.onnx");
+pub const FAST_ONNX: &[u8] = include_bytes!("../../models/fast/model.onnx");
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

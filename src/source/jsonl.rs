@@ -148,6 +148,23 @@ impl ByteSource {
     }
 }
 
+/// Drop the pages of a parsed chunk from this process, so that resident memory stays bounded by the
+/// batches in flight instead of growing with the size of a memory-mapped input. Called once the chunk's
+/// documents and quarantined lines have been copied out; a later read would re-fault from the file.
+fn release_mapped(bytes: &ChunkBytes) {
+    #[cfg(unix)]
+    if let ChunkBytes::Mapped(map, range) = bytes {
+        const PAGE: usize = 4096;
+        // Whole pages inside the range only: a page shared with the next chunk stays.
+        let start = range.start.div_ceil(PAGE) * PAGE;
+        let end = if range.end == map.len() { map.len() } else { range.end / PAGE * PAGE };
+        if end > start {
+            // Safety: the map is a read-only file mapping; MADV_DONTNEED only drops cached pages of it.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+        }
+    }
+}
+
 fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         match r.read(buf) {
@@ -271,6 +288,7 @@ impl JsonlSource {
         let mut columns: Vec<ArrayRef> = vec![Arc::new(ids.finish()), Arc::new(texts.finish())];
         columns.extend(extra_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         let docs = RecordBatch::try_new(schema, columns).expect("columns match the schema");
+        release_mapped(&chunk.bytes);
         DocBatch {
             input: self.index,
             docs,

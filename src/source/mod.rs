@@ -7,6 +7,7 @@
 pub mod jsonl;
 pub mod parquet;
 pub mod warc;
+mod warc_docs;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,8 @@ pub enum Compression {
 pub enum Format {
     Jsonl(Compression),
     Parquet,
+    /// Common Crawl WARC or WET (`.warc`, `.warc.gz`, `.warc.wet.gz`, `.wet.gz`).
+    Warc,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -48,6 +51,9 @@ impl InputFile {
 /// The format of a path by its extension, or None if svalbard does not read it.
 pub fn detect_format(path: &Path) -> Option<Format> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".warc") || name.ends_with(".warc.gz") || name.ends_with(".wet") || name.ends_with(".wet.gz") {
+        return Some(Format::Warc);
+    }
     let (stem, compression) = if let Some(s) = name.strip_suffix(".gz") {
         (s.to_string(), Compression::Gzip)
     } else if let Some(s) = name.strip_suffix(".zst").or_else(|| name.strip_suffix(".zstd")) {
@@ -74,7 +80,10 @@ pub fn plan_inputs(specs: &[String]) -> Result<Vec<InputFile>> {
             collect_dir(p, &mut paths)?;
         } else if p.exists() {
             if detect_format(p).is_none() {
-                return Err(Error::input(p, "unknown format (expected .jsonl[.gz|.zst], .ndjson, .json or .parquet)"));
+                return Err(Error::input(
+                    p,
+                    "unknown format (expected .jsonl[.gz|.zst], .ndjson, .json, .parquet, .warc[.gz] or .wet[.gz])",
+                ));
             }
             paths.push(p.to_path_buf());
         } else if spec.contains(['*', '?', '[']) {
@@ -129,6 +138,7 @@ pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<Bat
     match input.format {
         Format::Jsonl(c) => jsonl::open(index, input, c, config),
         Format::Parquet => parquet::open(index, input, config),
+        Format::Warc => warc_docs::open(index, input, config),
     }
 }
 
@@ -144,6 +154,8 @@ mod tests {
         assert_eq!(detect_format(Path::new("b.parquet")), Some(Format::Parquet));
         assert_eq!(detect_format(Path::new("b.txt")), None);
         assert_eq!(detect_format(Path::new("b.parquet.gz")), None);
+        assert_eq!(detect_format(Path::new("CC-MAIN-x.warc.wet.gz")), Some(Format::Warc));
+        assert_eq!(detect_format(Path::new("x.warc.gz")), Some(Format::Warc));
     }
 
     #[test]

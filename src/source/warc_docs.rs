@@ -1,0 +1,116 @@
+//! Common Crawl input: WARC (`response` records with HTML, text extracted) and WET (`conversion` records)
+//! files become DocBatches with the record metadata as columns: `url`, `warc_date`, `record_id`,
+//! `content_length`, `language` (WET) and `vintage` (crawled before the cutoff, 2022-11-30 by default).
+//!
+//! Records are read one at a time (bounded memory) and converted to text in parallel per batch. A malformed
+//! or oversize record, or a response whose body cannot be decoded, is quarantined with its offset; a
+//! truncated stream ends the input with its damage recorded.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, UInt64Builder};
+use arrow::datatypes::{DataType, Field};
+use rayon::prelude::*;
+
+use super::warc::{is_vintage, record_to_document, WarcReader, WarcRecord};
+use super::{BatchIter, InputFile};
+use crate::batch::{doc_schema, DocBatch, Quarantined};
+use crate::config::InputConfig;
+use crate::error::{Error, Result};
+
+pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<BatchIter> {
+    let reader = WarcReader::open(&input.path)
+        .map_err(|e| Error::input(&input.path, e))?
+        .with_max_body(config.max_doc_bytes as u64);
+    Ok(Box::new(WarcSource { index, reader, config: config.clone(), done: false }))
+}
+
+struct WarcSource {
+    index: usize,
+    reader: WarcReader<Box<dyn std::io::BufRead + Send>>,
+    config: InputConfig,
+    done: bool,
+}
+
+fn metadata_fields() -> Vec<Field> {
+    vec![
+        Field::new("url", DataType::Utf8, true),
+        Field::new("warc_date", DataType::Utf8, true),
+        Field::new("content_length", DataType::UInt64, true),
+        Field::new("language", DataType::Utf8, true),
+        Field::new("vintage", DataType::Boolean, true),
+    ]
+}
+
+impl Iterator for WarcSource {
+    type Item = DocBatch;
+
+    fn next(&mut self) -> Option<DocBatch> {
+        if self.done {
+            return None;
+        }
+        let mut records: Vec<WarcRecord> = Vec::new();
+        let mut quarantined = Vec::new();
+        let mut damage = None;
+        let mut bytes = 0usize;
+        while records.len() < self.config.batch_docs && bytes < self.config.batch_bytes {
+            match self.reader.next() {
+                None => {
+                    self.done = true;
+                    break;
+                }
+                Some(Ok(r)) => {
+                    bytes += r.body.len();
+                    records.push(r);
+                }
+                Some(Err(e)) => {
+                    let fatal = e.is_fatal();
+                    quarantined.push(Quarantined { location: format!("byte {}", e.offset()), error: e.to_string(), raw: Vec::new() });
+                    if fatal {
+                        damage = Some(e.to_string());
+                        self.done = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if records.is_empty() && quarantined.is_empty() {
+            return None;
+        }
+        let docs: Vec<_> = records.par_iter().map(|r| (r.offset, record_to_document(r))).collect();
+        let (mut ids, mut texts) = (StringBuilder::new(), StringBuilder::new());
+        let (mut urls, mut dates, mut langs) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let mut lengths = UInt64Builder::new();
+        let mut vintage = BooleanBuilder::new();
+        for (offset, d) in docs {
+            match d {
+                None => {} // warcinfo, request, metadata, non-HTML responses: not documents
+                Some(Err(error)) => {
+                    let raw = records.iter().find(|r| r.offset == offset).map(|r| r.body.clone()).unwrap_or_default();
+                    quarantined.push(Quarantined { location: format!("byte {offset}"), error, raw });
+                }
+                Some(Ok(doc)) => {
+                    ids.append_value(if doc.record_id.is_empty() { format!("byte {offset}") } else { doc.record_id.clone() });
+                    texts.append_value(&doc.text);
+                    urls.append_value(&doc.url);
+                    dates.append_value(&doc.date);
+                    lengths.append_value(doc.content_length);
+                    langs.append_option(doc.language.as_deref());
+                    vintage.append_option(doc.crawl_date().map(is_vintage));
+                }
+            }
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(ids.finish()),
+            Arc::new(texts.finish()),
+            Arc::new(urls.finish()),
+            Arc::new(dates.finish()),
+            Arc::new(lengths.finish()),
+            Arc::new(langs.finish()),
+            Arc::new(vintage.finish()),
+        ];
+        let schema = doc_schema(&self.config.id_field, &self.config.text_field, metadata_fields());
+        let docs = RecordBatch::try_new(schema, columns).expect("columns match the schema");
+        Some(DocBatch { input: self.index, docs, quarantined, bytes: bytes as u64, blank_lines: 0, damage })
+    }
+}
