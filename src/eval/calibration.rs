@@ -15,24 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_len, EvalError, Result};
 
-#[inline]
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
-}
-
-#[inline]
-fn softplus(z: f64) -> f64 {
-    if z > 0.0 {
-        z + (-z).exp().ln_1p()
-    } else {
-        z.exp().ln_1p()
-    }
-}
+use super::logistic::{sigmoid, softplus};
 
 /// Platt scaling: `P(machine | s) = 1 / (1 + exp(−(a·s + b)))`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -71,7 +71,7 @@ pub struct LogisticRegression {
 }
 
 #[inline]
-fn sigmoid(z: f64) -> f64 {
+pub(crate) fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
     } else {
@@ -82,7 +82,7 @@ fn sigmoid(z: f64) -> f64 {
 
 /// log(1 + e^z), stable.
 #[inline]
-fn softplus(z: f64) -> f64 {
+pub(crate) fn softplus(z: f64) -> f64 {
     if z > 0.0 {
         z + (-z).exp().ln_1p()
     } else {

@@ -31,6 +31,7 @@ pub struct HashScratch {
     tokens: Vec<(u32, u32)>,
     joined: Vec<u8>,
     buckets: Vec<u32>,
+    counts: Vec<u32>,
 }
 
 /// svalbard-hash-v1: sorted bucket ids and their L2-normalised `1 + ln(count)` values.
@@ -81,36 +82,20 @@ pub fn hash_v1(text: &str, max_bytes: usize, buckets: u32, s: &mut HashScratch, 
         s.buckets.push((fnv(c_state, win) & mask) as u32);
     }
     s.buckets.sort_unstable();
-    let mut norm2 = 0f64;
-    let mut k = 0;
-    while k < s.buckets.len() {
-        let id = s.buckets[k];
-        let mut n = 0;
-        while k < s.buckets.len() && s.buckets[k] == id {
-            n += 1;
-            k += 1;
-        }
-        let v = 1.0 + (n as f64).ln();
-        norm2 += v * v;
-        ids.push(id as i64);
-        values.push(v as f32);
-    }
-    if norm2 > 0.0 {
-        let inv = 1.0 / norm2.sqrt();
-        // Normalise in f64 from the exact counts, as the Python side does.
-        let mut k = 0;
-        let mut j = 0;
-        while k < s.buckets.len() {
-            let id = s.buckets[k];
-            let mut n = 0;
-            while k < s.buckets.len() && s.buckets[k] == id {
-                n += 1;
-                k += 1;
-            }
-            values[j] = ((1.0 + (n as f64).ln()) * inv) as f32;
-            j += 1;
+    // Runs of equal buckets: their ids and counts.
+    s.counts.clear();
+    for &id in &s.buckets {
+        if ids.last() == Some(&(id as i64)) {
+            *s.counts.last_mut().expect("pushed with the id") += 1;
+        } else {
+            ids.push(id as i64);
+            s.counts.push(1);
         }
     }
+    // 1 + ln(count), L2-normalised, computed in f64 as the Python side does, then cast.
+    let norm2: f64 = s.counts.iter().map(|&n| (1.0 + (n as f64).ln()).powi(2)).sum();
+    let inv = if norm2 > 0.0 { 1.0 / norm2.sqrt() } else { 0.0 };
+    values.extend(s.counts.iter().map(|&n| ((1.0 + (n as f64).ln()) * inv) as f32));
 }
 
 #[cfg(test)]
