@@ -67,12 +67,20 @@ fn main() {
     let jsonl = dir.join("corpus.jsonl");
     let parquet = dir.join("corpus.parquet");
     if !jsonl.exists() {
-        eprintln!("no {}: run `python3 scripts/gen_corpus.py --out {} --size-mb 500 --parquet` first", jsonl.display(), dir.display());
+        eprintln!(
+            "no {}: run `python3 scripts/gen_corpus.py --out {} --size-mb 500 --parquet` first",
+            jsonl.display(),
+            dir.display()
+        );
         std::process::exit(1);
     }
     let out = std::env::temp_dir().join("svalbard-bench-out");
     let size = std::fs::metadata(&jsonl).unwrap().len();
-    println!("corpus {} ({:.0} MB), {reps} repetitions, median MB/s of uncompressed input", jsonl.display(), size as f64 / 1e6);
+    println!(
+        "corpus {} ({:.0} MB), {reps} repetitions, median MB/s of uncompressed input",
+        jsonl.display(),
+        size as f64 / 1e6
+    );
     println!("{:<44} {:>8} {:>9} {:>10}", "case", "threads", "MB/s", "vs parse");
     for threads in [1usize, 2] {
         let base = median((0..reps).map(|_| parse_only(&jsonl, threads)).collect());

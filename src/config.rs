@@ -254,7 +254,8 @@ mod tests {
 
     #[test]
     fn partial_config_keeps_defaults() {
-        let c = Config::from_toml_str("[signals.c4]\nenabled = false\n[rules]\n\"fineweb.short_lines\" = \"flag\"\n").unwrap();
+        let c = Config::from_toml_str("[signals.c4]\nenabled = false\n[rules]\n\"fineweb.short_lines\" = \"flag\"\n")
+            .unwrap();
         assert!(!c.signals.c4.enabled);
         assert_eq!(c.signals.gopher_quality.min_words, 50);
         assert_eq!(c.rules["fineweb.short_lines"], Action::Flag);

@@ -56,7 +56,9 @@ impl Error {
             Error::Model(_) => exit_code::MODEL,
             Error::Lm(_) => exit_code::MODEL,
             Error::Vault(_) => exit_code::VERIFY,
-            Error::Arrow(_) | Error::Parquet(_) | Error::Io(_) | Error::Eval(_) | Error::Other(_) => exit_code::INTERNAL,
+            Error::Arrow(_) | Error::Parquet(_) | Error::Io(_) | Error::Eval(_) | Error::Other(_) => {
+                exit_code::INTERNAL
+            }
         }
     }
 }

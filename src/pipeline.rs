@@ -231,8 +231,10 @@ fn progress_bar(job: &Job, todo: &[usize]) -> ProgressBar {
     let total: u64 = todo.iter().map(|&i| job.inputs[i].size).sum();
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+        )
+        .expect("valid template"),
     );
     bar
 }
@@ -265,7 +267,13 @@ fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Re
     }
 }
 
-fn score_stage(scorer: &Scorer, policy: &Policy, pool: &rayon::ThreadPool, rx: Receiver<Read>, tx: Sender<Scored>) -> Result<()> {
+fn score_stage(
+    scorer: &Scorer,
+    policy: &Policy,
+    pool: &rayon::ThreadPool,
+    rx: Receiver<Read>,
+    tx: Sender<Scored>,
+) -> Result<()> {
     for msg in rx {
         let out = match msg {
             Read::Batch(b) => pool.install(|| score_batch(scorer, policy, b))?,
@@ -308,9 +316,10 @@ fn score_batch(scorer: &Scorer, policy: &Policy, batch: DocBatch) -> Result<Scor
         fields.push(Field::new(name, DataType::Float32, true));
         columns.push(Arc::new(Float32Array::from(values)));
     }
-    let verdict = StringArray::from_iter_values(
-        decisions.rejected.iter().map(|&r| if r { VERDICT_REJECTED } else { VERDICT_CLEAN }),
-    );
+    let verdict =
+        StringArray::from_iter_values(
+            decisions.rejected.iter().map(|&r| if r { VERDICT_REJECTED } else { VERDICT_CLEAN }),
+        );
     for (name, col) in [("verdict", verdict), ("reasons", decisions.reasons), ("flags", decisions.flags)] {
         fields.push(Field::new(name, DataType::Utf8, false));
         columns.push(Arc::new(col));
@@ -329,7 +338,15 @@ fn score_batch(scorer: &Scorer, policy: &Policy, batch: DocBatch) -> Result<Scor
         blank_lines: batch.blank_lines,
         bytes_in: batch.bytes,
     };
-    Ok(Scored::Batch { input: batch.input, clean, rejected, quarantined: batch.quarantined, counts, rules, damage: batch.damage })
+    Ok(Scored::Batch {
+        input: batch.input,
+        clean,
+        rejected,
+        quarantined: batch.quarantined,
+        counts,
+        rules,
+        damage: batch.damage,
+    })
 }
 
 /// Writers and running stats of the input being written.
@@ -417,7 +434,9 @@ fn write_stage(job: &Job, fingerprint: &str, bar: &ProgressBar, rx: Receiver<Sco
                 Scored::InputEnd(index) => {
                     let w = current.take().unwrap_or_else(|| InputWriters::new(job, index, fingerprint));
                     let stats = close_input(job, w, true)?;
-                    bar.set_position(job.inputs[..=index].iter().map(|i| i.size).sum::<u64>().min(bar.length().unwrap_or(0)));
+                    bar.set_position(
+                        job.inputs[..=index].iter().map(|i| i.size).sum::<u64>().min(bar.length().unwrap_or(0)),
+                    );
                     finished.push(stats);
                 }
             }

@@ -173,7 +173,8 @@ impl Analysis {
         self.n_chars = char_count(b);
         self.n_newlines = memchr::memchr_iter(b'\n', b).count();
         self.n_hash = memchr::memchr_iter(b'#', b).count();
-        self.n_ellipsis = memchr::memmem::find_iter(b, b"...").count() + memchr::memmem::find_iter(b, "…".as_bytes()).count();
+        self.n_ellipsis =
+            memchr::memmem::find_iter(b, b"...").count() + memchr::memmem::find_iter(b, "…".as_bytes()).count();
         self.n_tokens = 0;
         self.n_alpha_tokens = 0;
 

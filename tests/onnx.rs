@@ -35,7 +35,13 @@ fn hashed_model_scores_match_hand_computation() {
     let c = classifier(&fixture("tiny_hashed"), Device::Cpu).unwrap();
     assert_eq!(c.provider(), svalbard::onnx::Provider::Cpu);
     // Different lengths, so the length-sorted batches of 3 reorder them; results must come back in place.
-    let texts = ["The cat sat on the mat.", "", "a", "Quite a bit longer text, with punctuation; and more words to hash!", "xyz xyz xyz"];
+    let texts = [
+        "The cat sat on the mat.",
+        "",
+        "a",
+        "Quite a bit longer text, with punctuation; and more words to hash!",
+        "xyz xyz xyz",
+    ];
     let (p, fired) = score(&c, &texts);
     let mut s = HashScratch::default();
     for (i, t) in texts.iter().enumerate() {
@@ -105,7 +111,14 @@ fn cli_missing_library_and_classifier_column() {
     let cfg = d.path().join("c.toml");
     std::fs::write(&cfg, "[onnx]\nlibrary = \"/nonexistent/libonnxruntime.so\"\n").unwrap();
     let out = std::process::Command::new(bin)
-        .args(["filter", input.to_str().unwrap(), "-o", d.path().join("o").to_str().unwrap(), "-c", cfg.to_str().unwrap()])
+        .args([
+            "filter",
+            input.to_str().unwrap(),
+            "-o",
+            d.path().join("o").to_str().unwrap(),
+            "-c",
+            cfg.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6));

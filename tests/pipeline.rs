@@ -109,10 +109,8 @@ fn write_parquet(path: &Path, docs: &[(String, String)]) {
     use arrow::array::{RecordBatch, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("text", DataType::Utf8, false),
-    ]));
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false), Field::new("text", DataType::Utf8, false)]));
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
@@ -125,7 +123,8 @@ fn write_parquet(path: &Path, docs: &[(String, String)]) {
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .set_max_row_group_row_count(Some(50))
         .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props)).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
@@ -144,7 +143,15 @@ fn verdicts_reasons_and_passthrough_columns() {
     assert_eq!(strings(&clean, "id"), vec!["doc-0", "doc-3", "doc-6"]);
     assert_eq!(strings(&clean, "url")[0], "https://example.org/doc-0");
     let schema = clean[0].schema();
-    for col in ["gopher_quality_word_count", "gopher_repetition_dup_line_frac", "c4_sentence_count", "fineweb_line_punct_frac", "vocab_excess_rate", "reasons", "flags"] {
+    for col in [
+        "gopher_quality_word_count",
+        "gopher_repetition_dup_line_frac",
+        "c4_sentence_count",
+        "fineweb_line_punct_frac",
+        "vocab_excess_rate",
+        "reasons",
+        "flags",
+    ] {
         assert!(schema.index_of(col).is_ok(), "missing column {col}");
     }
     let rejected = read_category(&out, "rejected");
@@ -279,7 +286,8 @@ fn vault_sign_verify_and_tamper() {
     let cfg_path = d.path().join("c.toml");
     std::fs::write(&cfg_path, cfg.to_toml()).unwrap();
     assert_eq!(run(&["filter", &s(&input), "-o", &s(&out), "-q", "-c", &s(&cfg_path)]).status.code(), Some(0));
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let outputs = manifest["outputs"].as_array().unwrap();
     assert!(outputs.iter().any(|o| o["path"].as_str().unwrap().starts_with("clean/") && o["rows"] == 2));
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 1);

@@ -78,16 +78,18 @@ fn real_common_crawl_samples() {
         return;
     };
     let web = data.join("web");
-    let inputs: Vec<String> = ["whirlwind.warc.wet.gz", "whirlwind.warc.gz", "dolma_sample-0000.warc.gz", "dolma_sample-0001.warc.gz"]
-        .iter()
-        .map(|f| web.join(f).display().to_string())
-        .collect();
+    let inputs: Vec<String> =
+        ["whirlwind.warc.wet.gz", "whirlwind.warc.gz", "dolma_sample-0000.warc.gz", "dolma_sample-0001.warc.gz"]
+            .iter()
+            .map(|f| web.join(f).display().to_string())
+            .collect();
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     let stats = run(&inputs, &out);
     assert!(stats.totals.balanced());
     // 1 WET document + 1 WARC response + 22 + 15 dolma responses (counted by the reader's own tests).
     assert_eq!(stats.totals.docs_in, 39, "{:?}", stats.totals);
-    let urls: Vec<String> = ["clean", "rejected"].iter().flat_map(|c| strings(&read_category(&out, c), "url")).collect();
+    let urls: Vec<String> =
+        ["clean", "rejected"].iter().flat_map(|c| strings(&read_category(&out, c), "url")).collect();
     assert!(urls.iter().any(|u| u == "https://an.wikipedia.org/wiki/Escopete"));
 }

@@ -49,7 +49,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SVALBARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("svalbard={default},warn")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// Parse the command line, run it, and return the process exit code.
@@ -68,7 +69,8 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             // Exactly one line, whatever the error carries.
-            let msg: Vec<String> = e.to_string().lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+            let msg: Vec<String> =
+                e.to_string().lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
             eprintln!("svalbard: error: {}", msg.join(" "));
             e.exit_code()
         }

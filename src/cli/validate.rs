@@ -10,7 +10,10 @@ use crate::error::Result;
 use crate::signal::Scorer;
 
 #[derive(Args, Debug)]
-#[command(about = "Check a configuration file and print it with every default filled in", after_help = "Example:\n  svalbard validate svalbard.toml")]
+#[command(
+    about = "Check a configuration file and print it with every default filled in",
+    after_help = "Example:\n  svalbard validate svalbard.toml"
+)]
 pub struct ValidateArgs {
     /// The TOML configuration to check; without it, print the defaults.
     pub config: Option<PathBuf>,

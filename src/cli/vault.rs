@@ -14,23 +14,30 @@ use crate::stats::RunStats;
 use crate::vault;
 
 #[derive(Args, Debug)]
-#[command(about = "Write manifest.json for a run directory (BLAKE3 of every output and input, config and model hashes)",
-    after_help = "Example:\n  svalbard manifest out/      # after the shards of an array job have finished")]
+#[command(
+    about = "Write manifest.json for a run directory (BLAKE3 of every output and input, config and model hashes)",
+    after_help = "Example:\n  svalbard manifest out/      # after the shards of an array job have finished"
+)]
 pub struct ManifestArgs {
     /// The run's output directory.
     pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
-#[command(about = "Make an Ed25519 key pair (svalbard-ed25519.key, svalbard-ed25519.pub)", after_help = "Example:\n  svalbard keygen keys/")]
+#[command(
+    about = "Make an Ed25519 key pair (svalbard-ed25519.key, svalbard-ed25519.pub)",
+    after_help = "Example:\n  svalbard keygen keys/"
+)]
 pub struct KeygenArgs {
     /// Folder for the key files.
     pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
-#[command(about = "Sign a run's manifest.json with an Ed25519 secret key (writes manifest.sig)",
-    after_help = "Example:\n  svalbard sign out/ --key keys/svalbard-ed25519.key")]
+#[command(
+    about = "Sign a run's manifest.json with an Ed25519 secret key (writes manifest.sig)",
+    after_help = "Example:\n  svalbard sign out/ --key keys/svalbard-ed25519.key"
+)]
 pub struct SignArgs {
     pub dir: PathBuf,
     #[arg(long)]
@@ -38,8 +45,10 @@ pub struct SignArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(about = "Re-hash every file of a run against its manifest and check the signature",
-    after_help = "Exit code 7 names each changed, missing or extra file, or a bad signature.\n\nExample:\n  svalbard verify out/ --pubkey keys/svalbard-ed25519.pub")]
+#[command(
+    about = "Re-hash every file of a run against its manifest and check the signature",
+    after_help = "Exit code 7 names each changed, missing or extra file, or a bad signature.\n\nExample:\n  svalbard verify out/ --pubkey keys/svalbard-ed25519.pub"
+)]
 pub struct VerifyArgs {
     pub dir: PathBuf,
     /// Public key to check manifest.sig with; without it the signature is reported, not checked.
@@ -86,7 +95,10 @@ pub fn write_manifest(dir: &Path) -> Result<PathBuf> {
         config.get_or_insert(stats.config);
     }
     let Some(config) = config else {
-        return Err(crate::Error::Config(format!("{} holds no stats*.json: not a svalbard run directory", dir.display())));
+        return Err(crate::Error::Config(format!(
+            "{} holds no stats*.json: not a svalbard run directory",
+            dir.display()
+        )));
     };
     inputs.sort();
     inputs.dedup();

@@ -40,36 +40,21 @@ impl PlattScaling {
     /// case an `Optimization` error is returned).
     pub fn fit_with(scores: &[f64], labels: &[bool], smoothing: bool) -> Result<Self> {
         check_len("labels", labels.len(), scores.len())?;
-        let data: Vec<(f64, bool)> = scores
-            .iter()
-            .copied()
-            .zip(labels.iter().copied())
-            .filter(|(s, _)| !s.is_nan())
-            .collect();
+        let data: Vec<(f64, bool)> =
+            scores.iter().copied().zip(labels.iter().copied()).filter(|(s, _)| !s.is_nan()).collect();
         if data.is_empty() {
-            return Err(EvalError::Empty {
-                n_nan: scores.len(),
-            });
+            return Err(EvalError::Empty { n_nan: scores.len() });
         }
         if let Some((s, _)) = data.iter().find(|(s, _)| s.is_infinite()) {
-            return Err(EvalError::InvalidArgument(format!(
-                "Platt scaling needs finite scores, got {s}"
-            )));
+            return Err(EvalError::InvalidArgument(format!("Platt scaling needs finite scores, got {s}")));
         }
         let n_pos = data.iter().filter(|d| d.1).count() as f64;
         let n_neg = data.len() as f64 - n_pos;
         if n_pos == 0.0 || n_neg == 0.0 {
             return Err(EvalError::Undefined("Platt scaling needs both classes"));
         }
-        let (t_pos, t_neg) = if smoothing {
-            ((n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-        } else {
-            (1.0, 0.0)
-        };
-        let target: Vec<f64> = data
-            .iter()
-            .map(|d| if d.1 { t_pos } else { t_neg })
-            .collect();
+        let (t_pos, t_neg) = if smoothing { ((n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0)) } else { (1.0, 0.0) };
+        let target: Vec<f64> = data.iter().map(|d| if d.1 { t_pos } else { t_neg }).collect();
         // Rescale scores so that Newton works in a well-conditioned space
         // (the MLE is equivariant: a_raw = a_scaled / scale).
         let scale = data.iter().fold(0f64, |m, d| m.max(d.0.abs())).max(1e-300);
@@ -103,9 +88,7 @@ impl PlattScaling {
             let (haa, hbb) = (haa + 1e-12, hbb + 1e-12);
             let det = haa * hbb - hab * hab;
             if det.is_nan() || det <= 0.0 {
-                return Err(EvalError::Optimization(
-                    "singular Hessian in Platt scaling".into(),
-                ));
+                return Err(EvalError::Optimization("singular Hessian in Platt scaling".into()));
             }
             let da = (hbb * ga - hab * gb) / det;
             let db = (haa * gb - hab * ga) / det;
@@ -132,9 +115,7 @@ impl PlattScaling {
                 return Ok(PlattScaling { a: a / scale, b });
             }
         }
-        Err(EvalError::Optimization(
-            "Platt scaling did not converge (separable data without smoothing?)".into(),
-        ))
+        Err(EvalError::Optimization("Platt scaling did not converge (separable data without smoothing?)".into()))
     }
 
     /// Calibrated probability of machine; NaN → NaN.
@@ -169,14 +150,10 @@ impl IsotonicRegression {
             .map(|(&s, &l)| (s + 0.0, if l { 1.0 } else { 0.0 }))
             .collect();
         if data.is_empty() {
-            return Err(EvalError::Empty {
-                n_nan: scores.len(),
-            });
+            return Err(EvalError::Empty { n_nan: scores.len() });
         }
         if let Some((s, _)) = data.iter().find(|d| d.0.is_infinite()) {
-            return Err(EvalError::InvalidArgument(format!(
-                "isotonic calibration needs finite scores, got {s}"
-            )));
+            return Err(EvalError::InvalidArgument(format!("isotonic calibration needs finite scores, got {s}")));
         }
         data.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         // Distinct x with mean y and weight.
@@ -220,8 +197,7 @@ impl IsotonicRegression {
         let mut x = Vec::with_capacity(k);
         let mut y = Vec::with_capacity(k);
         for i in 0..k {
-            let keep =
-                i == 0 || i + 1 == k || fitted[i - 1] != fitted[i] || fitted[i] != fitted[i + 1];
+            let keep = i == 0 || i + 1 == k || fitted[i - 1] != fitted[i] || fitted[i] != fitted[i + 1];
             if keep {
                 x.push(ux[i]);
                 y.push(fitted[i]);
@@ -311,10 +287,7 @@ mod tests {
         let mut rng = Rng::new(5);
         let n = 50_000;
         let s: Vec<f64> = (0..n).map(|_| rng.normal() * 1.5).collect();
-        let y: Vec<bool> = s
-            .iter()
-            .map(|&x| rng.uniform() < sigmoid(2.0 * x - 1.0))
-            .collect();
+        let y: Vec<bool> = s.iter().map(|&x| rng.uniform() < sigmoid(2.0 * x - 1.0)).collect();
         let p = PlattScaling::fit(&s, &y).unwrap();
         assert!((p.a - 2.0).abs() < 0.08, "a = {}", p.a);
         assert!((p.b + 1.0).abs() < 0.06, "b = {}", p.b);
@@ -328,8 +301,7 @@ mod tests {
         assert!(j.contains("\"kind\":\"platt\""));
         let back: Calibrator = serde_json::from_str(&j).unwrap();
         assert_eq!(back, c);
-        let iso =
-            Calibrator::Isotonic(IsotonicRegression::fit(&[0.0, 1.0], &[false, true]).unwrap());
+        let iso = Calibrator::Isotonic(IsotonicRegression::fit(&[0.0, 1.0], &[false, true]).unwrap());
         let back: Calibrator = serde_json::from_str(&serde_json::to_string(&iso).unwrap()).unwrap();
         assert_eq!(back.apply(0.25), 0.25);
         assert!(PlattScaling::fit(&[1.0, 2.0], &[true, true]).is_err());
@@ -366,29 +338,15 @@ print(json.dumps(out))
         let mut cases = Vec::new();
         for (ci, &n) in [20usize, 300, 2000, 5000].iter().enumerate() {
             let s: Vec<f64> = (0..n)
-                .map(|_| {
-                    if ci % 2 == 0 {
-                        (rng.normal() * 3.0).round() / 2.0
-                    } else {
-                        rng.normal() * 2.0 + 1.0
-                    }
-                })
+                .map(|_| if ci % 2 == 0 { (rng.normal() * 3.0).round() / 2.0 } else { rng.normal() * 2.0 + 1.0 })
                 .collect();
-            let y: Vec<bool> = s
-                .iter()
-                .map(|&x| rng.uniform() < sigmoid(1.3 * x - 0.4))
-                .collect();
-            let q: Vec<f64> = (0..200)
-                .map(|i| -6.0 + 12.0 * i as f64 / 199.0)
-                .chain(s.iter().take(50).copied())
-                .collect();
+            let y: Vec<bool> = s.iter().map(|&x| rng.uniform() < sigmoid(1.3 * x - 0.4)).collect();
+            let q: Vec<f64> =
+                (0..200).map(|i| -6.0 + 12.0 * i as f64 / 199.0).chain(s.iter().take(50).copied()).collect();
             cases.push((s, y, q));
         }
         let input = serde_json::Value::Array(
-            cases
-                .iter()
-                .map(|(s, y, q)| serde_json::json!({"s": s, "y": y, "q": q}))
-                .collect(),
+            cases.iter().map(|(s, y, q)| serde_json::json!({"s": s, "y": y, "q": q})).collect(),
         );
         let out = run_python(&py, SKLEARN_CAL, &input);
         for (ci, ((s, y, q), o)) in cases.iter().zip(out.as_array().unwrap()).enumerate() {
@@ -396,42 +354,14 @@ print(json.dumps(out))
             let iso = IsotonicRegression::fit(s, y).unwrap();
             let expect = f64s(&o["iso"]);
             for (qi, &qv) in q.iter().enumerate() {
-                assert_close(
-                    iso.apply(qv),
-                    expect[qi].unwrap(),
-                    1e-9,
-                    &format!("{ctx} iso q={qv}"),
-                );
+                assert_close(iso.apply(qv), expect[qi].unwrap(), 1e-9, &format!("{ctx} iso q={qv}"));
             }
             let p = PlattScaling::fit(s, y).unwrap();
-            assert_close(
-                p.a,
-                o["a"].as_f64().unwrap(),
-                1e-7,
-                &format!("{ctx} platt a (tight ref)"),
-            );
-            assert_close(
-                p.b,
-                o["b"].as_f64().unwrap(),
-                1e-7,
-                &format!("{ctx} platt b (tight ref)"),
-            );
-            assert_close(
-                p.a,
-                o["a_sk"].as_f64().unwrap(),
-                1e-4,
-                &format!("{ctx} platt a (sklearn)"),
-            );
-            assert_close(
-                p.b,
-                o["b_sk"].as_f64().unwrap(),
-                1e-4,
-                &format!("{ctx} platt b (sklearn)"),
-            );
-            eprintln!(
-                "{ctx}: platt ({}, {}) sklearn ({}, {})",
-                p.a, p.b, o["a_sk"], o["b_sk"]
-            );
+            assert_close(p.a, o["a"].as_f64().unwrap(), 1e-7, &format!("{ctx} platt a (tight ref)"));
+            assert_close(p.b, o["b"].as_f64().unwrap(), 1e-7, &format!("{ctx} platt b (tight ref)"));
+            assert_close(p.a, o["a_sk"].as_f64().unwrap(), 1e-4, &format!("{ctx} platt a (sklearn)"));
+            assert_close(p.b, o["b_sk"].as_f64().unwrap(), 1e-4, &format!("{ctx} platt b (sklearn)"));
+            eprintln!("{ctx}: platt ({}, {}) sklearn ({}, {})", p.a, p.b, o["a_sk"], o["b_sk"]);
         }
     }
 }

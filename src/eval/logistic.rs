@@ -38,13 +38,7 @@ pub struct LogisticOptions {
 
 impl Default for LogisticOptions {
     fn default() -> Self {
-        LogisticOptions {
-            c: 1.0,
-            standardize: true,
-            fit_intercept: true,
-            max_iter: 100,
-            tol: 1e-10,
-        }
+        LogisticOptions { c: 1.0, standardize: true, fit_intercept: true, max_iter: 100, tol: 1e-10 }
     }
 }
 
@@ -145,16 +139,11 @@ impl LogisticRegression {
         if let Some(w) = sample_weight {
             check_len("sample_weight", w.len(), x.len())?;
             if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Err(EvalError::InvalidArgument(
-                    "sample weights must be finite and >= 0".into(),
-                ));
+                return Err(EvalError::InvalidArgument("sample weights must be finite and >= 0".into()));
             }
         }
         if !(opts.c > 0.0 && opts.c.is_finite()) {
-            return Err(EvalError::InvalidArgument(format!(
-                "C must be > 0, got {}",
-                opts.c
-            )));
+            return Err(EvalError::InvalidArgument(format!("C must be > 0, got {}", opts.c)));
         }
         let n = x.len();
         if n == 0 {
@@ -164,24 +153,17 @@ impl LogisticRegression {
         for (i, r) in x.iter().enumerate() {
             let r = r.as_ref();
             if r.len() != d {
-                return Err(EvalError::InvalidFeatures(format!(
-                    "row {i} has {} features, expected {d}",
-                    r.len()
-                )));
+                return Err(EvalError::InvalidFeatures(format!("row {i} has {} features, expected {d}", r.len())));
             }
             if let Some(j) = r.iter().position(|v| !v.is_finite()) {
-                return Err(EvalError::InvalidFeatures(format!(
-                    "row {i} feature {j} is not finite"
-                )));
+                return Err(EvalError::InvalidFeatures(format!("row {i} feature {j} is not finite")));
             }
         }
         let sw = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
         let wpos: f64 = (0..n).filter(|&i| y[i]).map(sw).sum();
         let wneg: f64 = (0..n).filter(|&i| !y[i]).map(sw).sum();
         if opts.fit_intercept && (wpos == 0.0 || wneg == 0.0) {
-            return Err(EvalError::Undefined(
-                "logistic regression needs both classes",
-            ));
+            return Err(EvalError::Undefined("logistic regression needs both classes"));
         }
 
         // Standardisation (unweighted, like StandardScaler without sample_weight).
@@ -203,11 +185,7 @@ impl LogisticRegression {
             }
             for j in 0..d {
                 let s = (var[j] / n as f64).sqrt();
-                scales[j] = if s > 1e-12 * (1.0 + means[j].abs()) {
-                    s
-                } else {
-                    1.0
-                };
+                scales[j] = if s > 1e-12 * (1.0 + means[j].abs()) { s } else { 1.0 };
             }
         }
         // Design matrix with a trailing 1 column for the intercept.
@@ -229,11 +207,7 @@ impl LogisticRegression {
             let mut f = 0.5 * theta[..d].iter().map(|w| w * w).sum::<f64>();
             let mut loss = 0.0;
             for i in 0..n {
-                let eta: f64 = z[i * p..(i + 1) * p]
-                    .iter()
-                    .zip(theta)
-                    .map(|(a, b)| a * b)
-                    .sum();
+                let eta: f64 = z[i * p..(i + 1) * p].iter().zip(theta).map(|(a, b)| a * b).sum();
                 loss += sw(i) * (softplus(eta) - yv[i] * eta);
             }
             f += c * loss;
@@ -373,12 +347,7 @@ impl LogisticRegression {
     /// Coefficients and intercept in the *original* feature units:
     /// `η = Σ_j raw_j x_j + raw_b`.
     pub fn raw_coefficients(&self) -> (Vec<f64>, f64) {
-        let raw: Vec<f64> = self
-            .coef
-            .iter()
-            .zip(&self.scales)
-            .map(|(w, s)| w / s)
-            .collect();
+        let raw: Vec<f64> = self.coef.iter().zip(&self.scales).map(|(w, s)| w / s).collect();
         let b = self.intercept - raw.iter().zip(&self.means).map(|(r, m)| r * m).sum::<f64>();
         (raw, b)
     }
@@ -389,14 +358,7 @@ mod tests {
     use super::super::testutil::{assert_close, run_python, sklearn_python, Rng};
     use super::*;
 
-    fn synth(
-        seed: u64,
-        n: usize,
-        beta: &[f64],
-        b: f64,
-        scale: &[f64],
-        shift: &[f64],
-    ) -> (Vec<Vec<f64>>, Vec<bool>) {
+    fn synth(seed: u64, n: usize, beta: &[f64], b: f64, scale: &[f64], shift: &[f64]) -> (Vec<Vec<f64>>, Vec<bool>) {
         let mut rng = Rng::new(seed);
         let mut x = Vec::with_capacity(n);
         let mut y = Vec::with_capacity(n);
@@ -405,13 +367,7 @@ mod tests {
             let eta: f64 = z.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>() + b;
             y.push(rng.uniform() < sigmoid(eta));
             // observed feature = z * scale + shift; true raw coef = beta / scale
-            x.push(
-                z.iter()
-                    .zip(scale)
-                    .zip(shift)
-                    .map(|((z, s), m)| z * s + m)
-                    .collect(),
-            );
+            x.push(z.iter().zip(scale).zip(shift).map(|((z, s), m)| z * s + m).collect());
         }
         (x, y)
     }
@@ -422,10 +378,7 @@ mod tests {
         let scale = [1.0, 10.0, 0.1];
         let shift = [0.0, 100.0, -3.0];
         let (x, y) = synth(11, 20000, &beta, 0.5, &scale, &shift);
-        let opts = LogisticOptions {
-            c: 1e6,
-            ..Default::default()
-        };
+        let opts = LogisticOptions { c: 1e6, ..Default::default() };
         let m = LogisticRegression::fit(&x, &y, &opts).unwrap();
         assert!(m.converged, "did not converge in {} iterations", m.n_iter);
         assert!(m.n_iter < 15, "{} iterations", m.n_iter);
@@ -433,31 +386,18 @@ mod tests {
         // true raw coefficients: beta_j / scale_j
         let true_raw: Vec<f64> = beta.iter().zip(&scale).map(|(b, s)| b / s).collect();
         for j in 0..3 {
-            assert!(
-                (raw[j] - true_raw[j]).abs() < 0.08 / scale[j],
-                "coef {j}: {} vs {}",
-                raw[j],
-                true_raw[j]
-            );
+            assert!((raw[j] - true_raw[j]).abs() < 0.08 / scale[j], "coef {j}: {} vs {}", raw[j], true_raw[j]);
         }
         // The raw intercept amplifies coefficient noise by the feature shifts,
         // so check the log-odds at the feature means instead: 0.5 by construction.
-        assert!(
-            (m.decision_function(&shift) - 0.5).abs() < 0.06,
-            "eta at mean {}",
-            m.decision_function(&shift)
-        );
+        assert!((m.decision_function(&shift) - 0.5).abs() < 0.06, "eta at mean {}", m.decision_function(&shift));
         // decision function in raw units agrees with the standardised form
         let row = &x[5];
         let eta_raw: f64 = raw.iter().zip(row).map(|(a, b)| a * b).sum::<f64>() + b;
         assert_close(m.decision_function(row), eta_raw, 1e-8, "raw vs std");
         // serde round trip
-        let json = serde_json::to_string(&m.clone().with_feature_names(vec![
-            "a".into(),
-            "b".into(),
-            "c".into(),
-        ]))
-        .unwrap();
+        let json =
+            serde_json::to_string(&m.clone().with_feature_names(vec!["a".into(), "b".into(), "c".into()])).unwrap();
         let back: LogisticRegression = serde_json::from_str(&json).unwrap();
         assert_eq!(back.predict_proba(row), m.predict_proba(row));
     }
@@ -471,20 +411,13 @@ mod tests {
         assert!(m.converged);
         assert!(m.coef[0] > 1.0);
         // ∂/∂b = C Σ (μ_i − y_i) = 0 at the optimum
-        let g: f64 = x
-            .iter()
-            .zip(&y)
-            .map(|(r, &l)| m.predict_proba(r) - if l { 1.0 } else { 0.0 })
-            .sum();
+        let g: f64 = x.iter().zip(&y).map(|(r, &l)| m.predict_proba(r) - if l { 1.0 } else { 0.0 }).sum();
         assert!(g.abs() < 1e-8, "intercept gradient {g}");
         // ∂/∂w = w + C Σ (μ_i − y_i) z_i = 0
         let gw: f64 = m.coef[0]
             + x.iter()
                 .zip(&y)
-                .map(|(r, &l)| {
-                    (m.predict_proba(r) - if l { 1.0 } else { 0.0 }) * (r[0] - m.means[0])
-                        / m.scales[0]
-                })
+                .map(|(r, &l)| (m.predict_proba(r) - if l { 1.0 } else { 0.0 }) * (r[0] - m.means[0]) / m.scales[0])
                 .sum::<f64>();
         assert!(gw.abs() < 1e-8, "weight gradient {gw}");
     }
@@ -493,18 +426,12 @@ mod tests {
     fn rejects_bad_input() {
         let x = vec![vec![1.0], vec![2.0]];
         assert!(LogisticRegression::fit(&x, &[true, true], &LogisticOptions::default()).is_err());
-        assert!(LogisticRegression::fit(
-            &[vec![1.0], vec![f64::NAN]],
-            &[true, false],
-            &LogisticOptions::default()
-        )
-        .is_err());
-        assert!(LogisticRegression::fit(
-            &[vec![1.0], vec![1.0, 2.0]],
-            &[true, false],
-            &LogisticOptions::default()
-        )
-        .is_err());
+        assert!(
+            LogisticRegression::fit(&[vec![1.0], vec![f64::NAN]], &[true, false], &LogisticOptions::default()).is_err()
+        );
+        assert!(
+            LogisticRegression::fit(&[vec![1.0], vec![1.0, 2.0]], &[true, false], &LogisticOptions::default()).is_err()
+        );
     }
 
     const SKLEARN_LOGREG: &str = r#"
@@ -527,14 +454,7 @@ print(json.dumps(out))
     fn matches_sklearn_logistic_regression() {
         let Some(py) = sklearn_python() else { return };
         let mut cases = Vec::new();
-        let (x1, y1) = synth(
-            1,
-            3000,
-            &[1.5, -0.7, 0.2, 0.0],
-            -0.3,
-            &[1.0, 5.0, 0.01, 2.0],
-            &[0.0, 10.0, 1.0, -4.0],
-        );
+        let (x1, y1) = synth(1, 3000, &[1.5, -0.7, 0.2, 0.0], -0.3, &[1.0, 5.0, 0.01, 2.0], &[0.0, 10.0, 1.0, -4.0]);
         cases.push((x1.clone(), y1.clone(), 1.0, None));
         cases.push((x1, y1, 0.01, None));
         let (x2, y2) = synth(2, 800, &[4.0, 3.0], 1.0, &[1.0, 1.0], &[0.0, 0.0]);
@@ -543,17 +463,11 @@ print(json.dumps(out))
         cases.push((x2.clone(), y2.clone(), 10.0, Some(w)));
         cases.push((x2, y2, 1e4, None));
         let input = serde_json::Value::Array(
-            cases
-                .iter()
-                .map(|(x, y, c, w)| serde_json::json!({"x": x, "y": y, "c": c, "w": w}))
-                .collect(),
+            cases.iter().map(|(x, y, c, w)| serde_json::json!({"x": x, "y": y, "c": c, "w": w})).collect(),
         );
         let out = run_python(&py, SKLEARN_LOGREG, &input);
         for (ci, ((x, y, c, w), o)) in cases.iter().zip(out.as_array().unwrap()).enumerate() {
-            let opts = LogisticOptions {
-                c: *c,
-                ..Default::default()
-            };
+            let opts = LogisticOptions { c: *c, ..Default::default() };
             let m = LogisticRegression::fit_weighted(x, y, w.as_deref(), &opts).unwrap();
             let ctx = format!("case {ci} C={c}");
             assert!(m.converged, "{ctx}");
@@ -561,10 +475,7 @@ print(json.dumps(out))
                 assert_close(m.coef[j], pc.as_f64().unwrap(), 1e-6, &ctx);
             }
             assert_close(m.intercept, o["intercept"].as_f64().unwrap(), 1e-6, &ctx);
-            eprintln!(
-                "{ctx}: coef {:?} intercept {} (sklearn {})",
-                m.coef, m.intercept, o
-            );
+            eprintln!("{ctx}: coef {:?} intercept {} (sklearn {})", m.coef, m.intercept, o);
         }
     }
 }

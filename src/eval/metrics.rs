@@ -146,9 +146,7 @@ impl Confusion {
 
 fn validate_target(target: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&target) {
-        return Err(EvalError::InvalidArgument(format!(
-            "target FPR must be in [0, 1], got {target}"
-        )));
+        return Err(EvalError::InvalidArgument(format!("target FPR must be in [0, 1], got {target}")));
     }
     Ok(())
 }
@@ -170,9 +168,7 @@ impl BinaryCurve {
             }
         }
         if pairs.is_empty() {
-            return Err(EvalError::Empty {
-                n_nan: n_nan as usize,
-            });
+            return Err(EvalError::Empty { n_nan: n_nan as usize });
         }
         // Descending by score. Order inside a tie block is irrelevant: only
         // block totals are recorded.
@@ -194,14 +190,7 @@ impl BinaryCurve {
                 fps.push(fp);
             }
         }
-        Ok(BinaryCurve {
-            thresholds,
-            tps,
-            fps,
-            n_pos: tp,
-            n_neg: fp,
-            n_nan,
-        })
+        Ok(BinaryCurve { thresholds, tps, fps, n_pos: tp, n_neg: fp, n_nan })
     }
 
     fn need_both(&self) -> Result<()> {
@@ -230,14 +219,7 @@ impl BinaryCurve {
             tpr.push(self.tps[i] as f64 / p);
             thresholds.push(self.thresholds[i]);
         }
-        Ok(RocCurve {
-            fpr,
-            tpr,
-            thresholds,
-            n_pos: self.n_pos,
-            n_neg: self.n_neg,
-            n_nan: self.n_nan,
-        })
+        Ok(RocCurve { fpr, tpr, thresholds, n_pos: self.n_pos, n_neg: self.n_neg, n_nan: self.n_nan })
     }
 
     /// Area under the ROC curve, trapezoidal over tie blocks — identical to
@@ -297,11 +279,7 @@ impl BinaryCurve {
         let (p, n) = (self.n_pos as f64, self.n_neg as f64);
         // fps is non-decreasing, so the admissible points form a prefix, and
         // tps is non-decreasing, so the last admissible point has max TPR.
-        let mut best = OperatingPoint {
-            threshold: f64::INFINITY,
-            fpr: 0.0,
-            tpr: 0.0,
-        };
+        let mut best = OperatingPoint { threshold: f64::INFINITY, fpr: 0.0, tpr: 0.0 };
         for i in 0..self.thresholds.len() {
             let fpr = self.fps[i] as f64 / n;
             if fpr > target {
@@ -309,11 +287,7 @@ impl BinaryCurve {
             }
             let tpr = self.tps[i] as f64 / p;
             if tpr > best.tpr {
-                best = OperatingPoint {
-                    threshold: self.thresholds[i],
-                    fpr,
-                    tpr,
-                };
+                best = OperatingPoint { threshold: self.thresholds[i], fpr, tpr };
             }
         }
         Ok(best)
@@ -333,19 +307,8 @@ impl BinaryCurve {
         }
         // Number of distinct scores >= threshold (thresholds are decreasing).
         let k = self.thresholds.partition_point(|&s| s >= threshold);
-        let (tp, fp) = if k == 0 {
-            (0, 0)
-        } else {
-            (self.tps[k - 1], self.fps[k - 1])
-        };
-        Ok(Confusion::from_counts(
-            threshold,
-            tp,
-            fp,
-            self.n_neg - fp,
-            self.n_pos - tp,
-            self.n_nan,
-        ))
+        let (tp, fp) = if k == 0 { (0, 0) } else { (self.tps[k - 1], self.fps[k - 1]) };
+        Ok(Confusion::from_counts(threshold, tp, fp, self.n_neg - fp, self.n_pos - tp, self.n_nan))
     }
 }
 
@@ -391,9 +354,7 @@ pub fn confusion_at(scores: &[f64], labels: &[bool], threshold: f64) -> Result<C
         }
     }
     if tp + fp + tn + fn_ == 0 {
-        return Err(EvalError::Empty {
-            n_nan: n_nan as usize,
-        });
+        return Err(EvalError::Empty { n_nan: n_nan as usize });
     }
     Ok(Confusion::from_counts(threshold, tp, fp, tn, fn_, n_nan))
 }
@@ -413,17 +374,11 @@ pub fn confusion_at(scores: &[f64], labels: &[bool], threshold: f64) -> Result<C
 /// outside `[0, 1]`, or `h_(k+1) = +inf` (no threshold can exclude it).
 pub fn threshold_for_fpr(human_scores: &[f64], target: f64) -> Result<FprThreshold> {
     validate_target(target)?;
-    let mut h: Vec<f64> = human_scores
-        .iter()
-        .copied()
-        .filter(|s| !s.is_nan())
-        .collect();
+    let mut h: Vec<f64> = human_scores.iter().copied().filter(|s| !s.is_nan()).collect();
     let n_nan = (human_scores.len() - h.len()) as u64;
     let n = h.len();
     if n == 0 {
-        return Err(EvalError::Empty {
-            n_nan: n_nan as usize,
-        });
+        return Err(EvalError::Empty { n_nan: n_nan as usize });
     }
     let nf = n as f64;
     // Largest k with k/n <= target, computed with the same float division used
@@ -478,10 +433,7 @@ mod tests {
         assert_eq!(roc.thresholds[0], f64::INFINITY);
         assert_eq!(&roc.thresholds[1..], &s);
         assert_eq!(roc.tpr, vec![0.0, 1. / 3., 1. / 3., 2. / 3., 1.0, 1.0, 1.0]);
-        assert_eq!(
-            roc.fpr,
-            vec![0.0, 0.0, 1. / 3., 1. / 3., 1. / 3., 2. / 3., 1.0]
-        );
+        assert_eq!(roc.fpr, vec![0.0, 0.0, 1. / 3., 1. / 3., 1. / 3., 2. / 3., 1.0]);
         // AUC = pairs (m > h) / 9: m=0.9 beats 3 h, m=0.7 beats 2, m=0.6 beats 2
         //     = 7/9
         assert_close(auroc(&s, &y).unwrap(), 7.0 / 9.0, 1e-15, "auc");
@@ -490,18 +442,8 @@ mod tests {
         assert_close(average_precision(&s, &y).unwrap(), 29.0 / 36.0, 1e-15, "ap");
         // FPR <= 0   → point (0, 1/3) at threshold 0.9
         // FPR <= 1/3 → best TPR 1 at threshold 0.6
-        let op = BinaryCurve::new(&s, &y)
-            .unwrap()
-            .operating_point_at_fpr(0.0)
-            .unwrap();
-        assert_eq!(
-            op,
-            OperatingPoint {
-                threshold: 0.9,
-                fpr: 0.0,
-                tpr: 1.0 / 3.0
-            }
-        );
+        let op = BinaryCurve::new(&s, &y).unwrap().operating_point_at_fpr(0.0).unwrap();
+        assert_eq!(op, OperatingPoint { threshold: 0.9, fpr: 0.0, tpr: 1.0 / 3.0 });
         assert_eq!(tpr_at_fpr(&s, &y, 0.34).unwrap(), 1.0);
         assert_eq!(tpr_at_fpr(&s, &y, 0.33).unwrap(), 1.0 / 3.0);
         // Threshold 0.6: flagged {0.9 M, 0.8 H, 0.7 M, 0.6 M} → tp 3, fp 1, tn 2, fn 0
@@ -539,10 +481,7 @@ mod tests {
         assert_eq!(c.tpr_at_fpr(0.5).unwrap(), 1.0 / 3.0);
         assert_eq!(c.tpr_at_fpr(1.0).unwrap(), 1.0);
         let conf = confusion_at(&s, &y, 0.5).unwrap();
-        assert_eq!(
-            (conf.tp, conf.fp, conf.tn, conf.fn_, conf.n_nan),
-            (2, 3, 0, 1, 1)
-        );
+        assert_eq!((conf.tp, conf.fp, conf.tn, conf.fn_, conf.n_nan), (2, 3, 0, 1, 1));
     }
 
     #[test]
@@ -556,18 +495,9 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(
-            auroc(&[1.0, 2.0], &[T, T]),
-            Err(EvalError::Undefined(_))
-        ));
-        assert!(matches!(
-            auroc(&[f64::NAN], &[T]),
-            Err(EvalError::Empty { n_nan: 1 })
-        ));
-        assert!(matches!(
-            auroc(&[1.0], &[T, F]),
-            Err(EvalError::LengthMismatch { .. })
-        ));
+        assert!(matches!(auroc(&[1.0, 2.0], &[T, T]), Err(EvalError::Undefined(_))));
+        assert!(matches!(auroc(&[f64::NAN], &[T]), Err(EvalError::Empty { n_nan: 1 })));
+        assert!(matches!(auroc(&[1.0], &[T, F]), Err(EvalError::LengthMismatch { .. })));
         assert!(tpr_at_fpr(&[1.0, 2.0], &[T, F], 1.5).is_err());
         // AP defined without negatives
         assert_eq!(average_precision(&[1.0, 2.0], &[T, T]).unwrap(), 1.0);
@@ -595,10 +525,7 @@ mod tests {
         // target 0 → strictly above the max.
         assert_eq!(threshold_for_fpr(&h, 0.0).unwrap().n_flagged, 0);
         // target 1 → everything may be flagged.
-        assert_eq!(
-            threshold_for_fpr(&h, 1.0).unwrap().threshold,
-            f64::NEG_INFINITY
-        );
+        assert_eq!(threshold_for_fpr(&h, 1.0).unwrap().threshold, f64::NEG_INFINITY);
         // minimality: one ulp lower must violate the target.
         let r = threshold_for_fpr(&h, 0.2).unwrap();
         let lower = r.threshold.next_down();
@@ -612,10 +539,7 @@ mod tests {
             let n = 1 + rng.below(40) as usize;
             let s: Vec<f64> = (0..n).map(|_| rng.below(6) as f64).collect();
             let y: Vec<bool> = (0..n).map(|_| rng.below(2) == 1).collect();
-            let (p, ng) = (
-                y.iter().filter(|&&b| b).count(),
-                y.iter().filter(|&&b| !b).count(),
-            );
+            let (p, ng) = (y.iter().filter(|&&b| b).count(), y.iter().filter(|&&b| !b).count());
             if p == 0 || ng == 0 {
                 continue;
             }
@@ -634,19 +558,9 @@ mod tests {
                     }
                 }
             }
-            assert_close(
-                auroc(&s, &y).unwrap(),
-                wins / (p * ng) as f64,
-                1e-12,
-                &format!("case {case}"),
-            );
+            assert_close(auroc(&s, &y).unwrap(), wins / (p * ng) as f64, 1e-12, &format!("case {case}"));
             // threshold_for_fpr invariant on the human subset
-            let h: Vec<f64> = s
-                .iter()
-                .zip(&y)
-                .filter(|(_, &l)| !l)
-                .map(|(&v, _)| v)
-                .collect();
+            let h: Vec<f64> = s.iter().zip(&y).filter(|(_, &l)| !l).map(|(&v, _)| v).collect();
             for &t in &[0.0, 0.1, 0.25, 0.5, 0.9] {
                 let r = threshold_for_fpr(&h, t).unwrap();
                 assert!(r.achieved_fpr <= t);
@@ -669,8 +583,7 @@ mod tests {
         for _ in 0..2000 {
             let h: Vec<f64> = (0..50).map(|_| rng.normal()).collect();
             let r = threshold_for_fpr(&h, 0.05).unwrap();
-            let back: FprThreshold =
-                serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+            let back: FprThreshold = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
             assert_eq!(
                 back.threshold.to_bits(),
                 r.threshold.to_bits(),
@@ -709,18 +622,11 @@ print(json.dumps(out))
         let mut rng = Rng::new(2024);
         let targets = [0.0, 0.01, 0.05, 0.1, 0.5];
         let mut cases = Vec::new();
-        for (ci, &n) in [7usize, 30, 100, 500, 2000, 5000, 20000, 3]
-            .iter()
-            .enumerate()
-        {
+        for (ci, &n) in [7usize, 30, 100, 500, 2000, 5000, 20000, 3].iter().enumerate() {
             let mut s: Vec<f64> = Vec::with_capacity(n);
             let mut y: Vec<bool> = Vec::with_capacity(n);
             for i in 0..n {
-                let lab = if i < 2 {
-                    i == 0
-                } else {
-                    rng.uniform() < 0.3 + 0.05 * ci as f64
-                };
+                let lab = if i < 2 { i == 0 } else { rng.uniform() < 0.3 + 0.05 * ci as f64 };
                 let shift = if lab { 0.8 } else { 0.0 };
                 let v = match ci % 3 {
                     // heavy ties: few distinct values
@@ -763,18 +669,8 @@ print(json.dumps(out))
                     None => assert!(roc.thresholds[i].is_infinite(), "{ctx}"),
                 }
             }
-            assert_close(
-                curve.auroc().unwrap(),
-                o["auc"].as_f64().unwrap(),
-                1e-9,
-                &ctx,
-            );
-            assert_close(
-                curve.average_precision().unwrap(),
-                o["ap"].as_f64().unwrap(),
-                1e-9,
-                &ctx,
-            );
+            assert_close(curve.auroc().unwrap(), o["auc"].as_f64().unwrap(), 1e-9, &ctx);
+            assert_close(curve.average_precision().unwrap(), o["ap"].as_f64().unwrap(), 1e-9, &ctx);
             for (ti, t) in targets.into_iter().enumerate() {
                 let py_t = o["tpr_at"][ti].as_f64().unwrap();
                 assert_close(curve.tpr_at_fpr(t).unwrap(), py_t, 1e-12, &ctx);
@@ -785,9 +681,6 @@ print(json.dumps(out))
             assert_close(c.f1, o["f1"].as_f64().unwrap(), 1e-12, &ctx);
             assert_close(c.accuracy, o["acc"].as_f64().unwrap(), 1e-12, &ctx);
         }
-        eprintln!(
-            "sklearn metrics comparison: {} random cases agree",
-            cases.len()
-        );
+        eprintln!("sklearn metrics comparison: {} random cases agree", cases.len());
     }
 }

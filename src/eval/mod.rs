@@ -33,8 +33,8 @@ pub mod report;
 pub use calibration::{Calibrator, IsotonicRegression, PlattScaling};
 pub use logistic::{LogisticOptions, LogisticRegression};
 pub use metrics::{
-    auroc, average_precision, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve,
-    Confusion, FprThreshold, OperatingPoint, RocCurve,
+    auroc, average_precision, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve, Confusion,
+    FprThreshold, OperatingPoint, RocCurve,
 };
 pub use plot::{plot_histograms, plot_roc, plot_roc_with, RocPlotOptions};
 pub use report::{build_report, Report, ReportOptions, ReportRow, SignalInput, ThresholdSpec};
@@ -83,11 +83,7 @@ pub type Result<T, E = EvalError> = std::result::Result<T, E>;
 
 pub(crate) fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
     if got != expected {
-        return Err(EvalError::LengthMismatch {
-            what,
-            got,
-            expected,
-        });
+        return Err(EvalError::LengthMismatch { what, got, expected });
     }
     Ok(())
 }
@@ -159,35 +155,18 @@ pub(crate) mod testutil {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn python");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(serde_json::to_string(input).unwrap().as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(serde_json::to_string(input).unwrap().as_bytes()).unwrap();
         let out = child.wait_with_output().expect("python output");
-        assert!(
-            out.status.success(),
-            "python failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("python printed JSON")
     }
 
     /// Parses a JSON array of numbers where `null` stands for a non-finite value.
     pub fn f64s(v: &serde_json::Value) -> Vec<Option<f64>> {
-        v.as_array()
-            .expect("array")
-            .iter()
-            .map(|x| x.as_f64())
-            .collect()
+        v.as_array().expect("array").iter().map(|x| x.as_f64()).collect()
     }
 
     pub fn assert_close(a: f64, b: f64, tol: f64, ctx: &str) {
-        assert!(
-            (a - b).abs() <= tol || (a.is_infinite() && a == b),
-            "{ctx}: {a} vs {b} (diff {})",
-            (a - b).abs()
-        );
+        assert!((a - b).abs() <= tol || (a.is_infinite() && a == b), "{ctx}: {a} vs {b} (diff {})", (a - b).abs());
     }
 }

@@ -58,10 +58,7 @@ impl Default for RocPlotOptions {
 }
 
 fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
-    x.windows(2)
-        .zip(y.windows(2))
-        .map(|(xw, yw)| (xw[1] - xw[0]) * (yw[0] + yw[1]) / 2.0)
-        .sum()
+    x.windows(2).zip(y.windows(2)).map(|(xw, yw)| (xw[1] - xw[0]) * (yw[0] + yw[1]) / 2.0).sum()
 }
 
 fn series_color(i: usize) -> RGBColor {
@@ -87,23 +84,15 @@ pub fn plot_roc<P: AsRef<Path>>(path: P, curves: &[(&str, &[f64], &[f64])]) -> R
 }
 
 /// ROC curves with explicit options (title, size, log-FPR axis, AUC in legend).
-pub fn plot_roc_with<P: AsRef<Path>>(
-    path: P,
-    curves: &[(&str, &[f64], &[f64])],
-    opts: &RocPlotOptions,
-) -> Result<()> {
+pub fn plot_roc_with<P: AsRef<Path>>(path: P, curves: &[(&str, &[f64], &[f64])], opts: &RocPlotOptions) -> Result<()> {
     for (name, fpr, tpr) in curves {
         check_len("tpr", tpr.len(), fpr.len())?;
         if fpr.is_empty() {
-            return Err(EvalError::InvalidArgument(format!(
-                "curve {name:?} is empty"
-            )));
+            return Err(EvalError::InvalidArgument(format!("curve {name:?} is empty")));
         }
     }
     if opts.log_x && !(opts.min_fpr > 0.0 && opts.min_fpr < 1.0) {
-        return Err(EvalError::InvalidArgument(
-            "min_fpr must be in (0, 1)".into(),
-        ));
+        return Err(EvalError::InvalidArgument("min_fpr must be in (0, 1)".into()));
     }
     ensure_font();
     let root = BitMapBackend::new(path.as_ref(), (opts.width, opts.height)).into_drawing_area();
@@ -129,30 +118,17 @@ pub fn plot_roc_with<P: AsRef<Path>>(
                 .draw()
                 .map_err(perr)?;
             $chart
-                .draw_series(LineSeries::new(
-                    $diag,
-                    ShapeStyle::from(&RGBColor(160, 160, 160)).stroke_width(1),
-                ))
+                .draw_series(LineSeries::new($diag, ShapeStyle::from(&RGBColor(160, 160, 160)).stroke_width(1)))
                 .map_err(perr)?;
             for (i, (name, fpr, tpr)) in curves.iter().enumerate() {
                 let color = series_color(i);
-                let pts: Vec<(f64, f64)> = fpr
-                    .iter()
-                    .zip(tpr.iter())
-                    .map(|(&x, &y)| ($clamp(x), y))
-                    .collect();
+                let pts: Vec<(f64, f64)> = fpr.iter().zip(tpr.iter()).map(|(&x, &y)| ($clamp(x), y)).collect();
                 $chart
-                    .draw_series(LineSeries::new(
-                        pts,
-                        ShapeStyle::from(&color).stroke_width(2),
-                    ))
+                    .draw_series(LineSeries::new(pts, ShapeStyle::from(&color).stroke_width(2)))
                     .map_err(perr)?
                     .label(legend_name(name, fpr, tpr))
                     .legend(move |(x, y)| {
-                        PathElement::new(
-                            vec![(x, y), (x + 20, y)],
-                            ShapeStyle::from(&color).stroke_width(3),
-                        )
+                        PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&color).stroke_width(3))
                     });
             }
             $chart
@@ -167,16 +143,10 @@ pub fn plot_roc_with<P: AsRef<Path>>(
     }
 
     let mut builder = ChartBuilder::on(&root);
-    builder
-        .caption(&opts.title, ("sans-serif", 24))
-        .margin(15)
-        .x_label_area_size(50)
-        .y_label_area_size(60);
+    builder.caption(&opts.title, ("sans-serif", 24)).margin(15).x_label_area_size(50).y_label_area_size(60);
     if opts.log_x {
         let lo = opts.min_fpr;
-        let mut chart = builder
-            .build_cartesian_2d((lo..1.0f64).log_scale(), 0.0..1.0f64)
-            .map_err(perr)?;
+        let mut chart = builder.build_cartesian_2d((lo..1.0f64).log_scale(), 0.0..1.0f64).map_err(perr)?;
         let diag: Vec<(f64, f64)> = (0..=200)
             .map(|i| {
                 let x = lo * (1.0 / lo).powf(i as f64 / 200.0);
@@ -185,9 +155,7 @@ pub fn plot_roc_with<P: AsRef<Path>>(
             .collect();
         draw_body!(chart, |x: f64| x.max(lo), diag);
     } else {
-        let mut chart = builder
-            .build_cartesian_2d(0.0..1.0f64, 0.0..1.0f64)
-            .map_err(perr)?;
+        let mut chart = builder.build_cartesian_2d(0.0..1.0f64, 0.0..1.0f64).map_err(perr)?;
         draw_body!(chart, |x: f64| x, vec![(0.0, 0.0), (1.0, 1.0)]);
     }
     root.present().map_err(perr)?;
@@ -204,24 +172,13 @@ pub fn plot_histograms<P: AsRef<Path>>(
     machine_scores: &[f64],
 ) -> Result<()> {
     const BINS: usize = 50;
-    let finite = |v: &[f64]| {
-        v.iter()
-            .copied()
-            .filter(|x| x.is_finite())
-            .collect::<Vec<f64>>()
-    };
+    let finite = |v: &[f64]| v.iter().copied().filter(|x| x.is_finite()).collect::<Vec<f64>>();
     let (h, m) = (finite(human_scores), finite(machine_scores));
     if h.is_empty() && m.is_empty() {
-        return Err(EvalError::InvalidArgument(
-            "no finite scores to plot".into(),
-        ));
+        return Err(EvalError::InvalidArgument("no finite scores to plot".into()));
     }
-    let (mut lo, mut hi) = h
-        .iter()
-        .chain(m.iter())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-            (a.min(x), b.max(x))
-        });
+    let (mut lo, mut hi) =
+        h.iter().chain(m.iter()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
     if hi - lo <= 0.0 {
         lo -= 0.5;
         hi += 0.5;
@@ -272,33 +229,18 @@ pub fn plot_histograms<P: AsRef<Path>>(
         }
     };
     let series = [
-        (
-            format!("human (n={}{})", h.len(), dropped(human_scores, &h)),
-            &dh,
-            human_color,
-        ),
-        (
-            format!("machine (n={}{})", m.len(), dropped(machine_scores, &m)),
-            &dm,
-            machine_color,
-        ),
+        (format!("human (n={}{})", h.len(), dropped(human_scores, &h)), &dh, human_color),
+        (format!("machine (n={}{})", m.len(), dropped(machine_scores, &m)), &dm, machine_color),
     ];
     for (label, dens, color) in series {
         chart
-            .draw_series(
-                dens.iter()
-                    .enumerate()
-                    .filter(|(_, &d)| d > 0.0)
-                    .map(|(i, &d)| {
-                        let x0 = lo + i as f64 * width;
-                        Rectangle::new([(x0, 0.0), (x0 + width, d)], color.mix(0.45).filled())
-                    }),
-            )
+            .draw_series(dens.iter().enumerate().filter(|(_, &d)| d > 0.0).map(|(i, &d)| {
+                let x0 = lo + i as f64 * width;
+                Rectangle::new([(x0, 0.0), (x0 + width, d)], color.mix(0.45).filled())
+            }))
             .map_err(perr)?
             .label(label)
-            .legend(move |(x, y)| {
-                Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.mix(0.6).filled())
-            });
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.mix(0.6).filled()));
     }
     chart
         .configure_series_labels()
@@ -321,9 +263,7 @@ mod tests {
     fn out_dir() -> std::path::PathBuf {
         let d = std::env::var_os("SVALBARD_PLOT_DIR")
             .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("svalbard-eval-plots-{}", std::process::id()))
-            });
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("svalbard-eval-plots-{}", std::process::id())));
         std::fs::create_dir_all(&d).unwrap();
         d
     }
@@ -338,21 +278,12 @@ mod tests {
         let mut rng = Rng::new(3);
         let n = 2000;
         let labels: Vec<bool> = (0..n).map(|i| i % 2 == 0).collect();
-        let s1: Vec<f64> = labels
-            .iter()
-            .map(|&l| rng.normal() + if l { 1.5 } else { 0.0 })
-            .collect();
-        let s2: Vec<f64> = labels
-            .iter()
-            .map(|&l| rng.normal() + if l { 0.6 } else { 0.0 })
-            .collect();
+        let s1: Vec<f64> = labels.iter().map(|&l| rng.normal() + if l { 1.5 } else { 0.0 }).collect();
+        let s2: Vec<f64> = labels.iter().map(|&l| rng.normal() + if l { 0.6 } else { 0.0 }).collect();
         let r1 = roc_curve(&s1, &labels).unwrap();
         let r2 = roc_curve(&s2, &labels).unwrap();
         let dir = out_dir();
-        let curves = [
-            ("strong", &r1.fpr[..], &r1.tpr[..]),
-            ("weak", &r2.fpr[..], &r2.tpr[..]),
-        ];
+        let curves = [("strong", &r1.fpr[..], &r1.tpr[..]), ("weak", &r2.fpr[..], &r2.tpr[..])];
         let p = dir.join("roc.png");
         plot_roc(&p, &curves).unwrap();
         assert!(is_png(&p));
@@ -360,27 +291,12 @@ mod tests {
         plot_roc_with(
             &p,
             &curves,
-            &RocPlotOptions {
-                log_x: true,
-                min_fpr: 1e-3,
-                title: "ROC (log FPR)".into(),
-                ..Default::default()
-            },
+            &RocPlotOptions { log_x: true, min_fpr: 1e-3, title: "ROC (log FPR)".into(), ..Default::default() },
         )
         .unwrap();
         assert!(is_png(&p));
-        let human: Vec<f64> = s1
-            .iter()
-            .zip(&labels)
-            .filter(|(_, &l)| !l)
-            .map(|(&s, _)| s)
-            .collect();
-        let mut machine: Vec<f64> = s1
-            .iter()
-            .zip(&labels)
-            .filter(|(_, &l)| l)
-            .map(|(&s, _)| s)
-            .collect();
+        let human: Vec<f64> = s1.iter().zip(&labels).filter(|(_, &l)| !l).map(|(&s, _)| s).collect();
+        let mut machine: Vec<f64> = s1.iter().zip(&labels).filter(|(_, &l)| l).map(|(&s, _)| s).collect();
         machine.push(f64::NAN);
         let p = dir.join("hist.png");
         plot_histograms(&p, "strong", &human, &machine).unwrap();

@@ -48,11 +48,7 @@ pub struct ReportOptions {
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions {
-            fpr_targets: vec![0.01, 0.05],
-            group_by: None,
-            include_overall: true,
-        }
+        ReportOptions { fpr_targets: vec![0.01, 0.05], group_by: None, include_overall: true }
     }
 }
 
@@ -132,10 +128,7 @@ fn row_for(
         n_nan: 0,
         auroc: None,
         auprc: None,
-        tpr_at_fpr: targets
-            .iter()
-            .map(|&fpr| TprAtFpr { fpr, tpr: None })
-            .collect(),
+        tpr_at_fpr: targets.iter().map(|&fpr| TprAtFpr { fpr, tpr: None }).collect(),
         threshold,
         precision: None,
         recall: None,
@@ -188,9 +181,7 @@ pub fn build_report(
 ) -> Result<Report> {
     for t in &opts.fpr_targets {
         if !(0.0..=1.0).contains(t) {
-            return Err(EvalError::InvalidArgument(format!(
-                "FPR target {t} not in [0, 1]"
-            )));
+            return Err(EvalError::InvalidArgument(format!("FPR target {t} not in [0, 1]")));
         }
     }
     if let Some(g) = groups {
@@ -210,50 +201,24 @@ pub fn build_report(
             None => None,
             Some(ThresholdSpec::Fixed(t)) => Some(t),
             Some(ThresholdSpec::HumanFpr(target)) => {
-                let human: Vec<f64> = sig
-                    .scores
-                    .iter()
-                    .zip(labels)
-                    .filter(|(_, &l)| !l)
-                    .map(|(&s, _)| s)
-                    .collect();
+                let human: Vec<f64> = sig.scores.iter().zip(labels).filter(|(_, &l)| !l).map(|(&s, _)| s).collect();
                 match threshold_for_fpr(&human, target) {
                     Ok(r) => Some(r.threshold),
-                    Err(EvalError::InvalidArgument(m)) => {
-                        return Err(EvalError::InvalidArgument(m))
-                    }
+                    Err(EvalError::InvalidArgument(m)) => return Err(EvalError::InvalidArgument(m)),
                     Err(_) => None,
                 }
             }
         };
         if opts.include_overall || groups.is_none() {
-            rows.push(row_for(
-                &sig.name,
-                ALL_GROUP,
-                &sig.scores,
-                labels,
-                threshold,
-                &opts.fpr_targets,
-            ));
+            rows.push(row_for(&sig.name, ALL_GROUP, &sig.scores, labels, threshold, &opts.fpr_targets));
         }
         for (key, idx) in &by_group {
             let s: Vec<f64> = idx.iter().map(|&i| sig.scores[i]).collect();
             let l: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
-            rows.push(row_for(
-                &sig.name,
-                key,
-                &s,
-                &l,
-                threshold,
-                &opts.fpr_targets,
-            ));
+            rows.push(row_for(&sig.name, key, &s, &l, threshold, &opts.fpr_targets));
         }
     }
-    Ok(Report {
-        group_by: opts.group_by.clone(),
-        fpr_targets: opts.fpr_targets.clone(),
-        rows,
-    })
+    Ok(Report { group_by: opts.group_by.clone(), fpr_targets: opts.fpr_targets.clone(), rows })
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -301,18 +266,8 @@ impl Report {
         }
         header.extend(["threshold", "FPR", "F1", "accuracy"].map(String::from));
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "| {} |",
-            header
-                .iter()
-                .map(|h| md_escape(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let align: Vec<&str> = (0..header.len())
-            .map(|i| if i < 2 { "---" } else { "---:" })
-            .collect();
+        let _ = writeln!(out, "| {} |", header.iter().map(|h| md_escape(h)).collect::<Vec<_>>().join(" | "));
+        let align: Vec<&str> = (0..header.len()).map(|i| if i < 2 { "---" } else { "---:" }).collect();
         let _ = writeln!(out, "| {} |", align.join(" | "));
         for r in &self.rows {
             let mut cells = vec![
@@ -350,24 +305,13 @@ mod tests {
         // group b: scores 0.6 M, 0.7 H, NaN M          (inverted, one NaN)
         // group c: scores 0.3 H                         (human only)
         let labels = vec![true, false, true, false, true, false, true, false];
-        let groups: Vec<String> = ["a", "a", "a", "a", "b", "b", "b", "c"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let groups: Vec<String> = ["a", "a", "a", "a", "b", "b", "b", "c"].iter().map(|s| s.to_string()).collect();
         let s1 = vec![0.9, 0.1, 0.8, 0.2, 0.6, 0.7, f64::NAN, 0.3];
         let s2: Vec<f64> = s1.iter().map(|x| 1.0 - x).collect();
         (
             vec![
-                SignalInput {
-                    name: "sig1".into(),
-                    scores: s1,
-                    threshold: Some(ThresholdSpec::Fixed(0.5)),
-                },
-                SignalInput {
-                    name: "sig2".into(),
-                    scores: s2,
-                    threshold: None,
-                },
+                SignalInput { name: "sig1".into(), scores: s1, threshold: Some(ThresholdSpec::Fixed(0.5)) },
+                SignalInput { name: "sig2".into(), scores: s2, threshold: None },
             ],
             labels,
             groups,
@@ -377,17 +321,11 @@ mod tests {
     #[test]
     fn builds_rows_and_renders() {
         let (sig, labels, groups) = sample();
-        let opts = ReportOptions {
-            group_by: Some("source".into()),
-            ..Default::default()
-        };
+        let opts = ReportOptions { group_by: Some("source".into()), ..Default::default() };
         let rep = build_report(&sig, &labels, Some(&groups), &opts).unwrap();
         assert_eq!(rep.rows.len(), 2 * 4);
         let all = &rep.rows[0];
-        assert_eq!(
-            (all.signal.as_str(), all.group.as_str()),
-            ("sig1", ALL_GROUP)
-        );
+        assert_eq!((all.signal.as_str(), all.group.as_str()), ("sig1", ALL_GROUP));
         assert_eq!((all.n, all.n_human, all.n_machine, all.n_nan), (7, 4, 3, 1));
         // overall sig1: M {0.9,0.8,0.6} vs H {0.1,0.2,0.7,0.3}: wins 4+4+3 = 11... 0.6 beats 0.1,0.2,0.3 = 3
         // 0.9: 4, 0.8: 4 → 11/12
@@ -410,7 +348,9 @@ mod tests {
         assert_eq!(rep.rows[4].f1, None); // sig2 has no threshold
 
         let md = rep.to_markdown();
-        assert!(md.starts_with("| signal | source | n | human | machine | NaN | AUROC | AUPRC | TPR@1%FPR | TPR@5%FPR |"));
+        assert!(
+            md.starts_with("| signal | source | n | human | machine | NaN | AUROC | AUPRC | TPR@1%FPR | TPR@5%FPR |")
+        );
         assert!(md.contains("| sig1 | c | 1 | 1 | 0 | 0 | n/a | n/a |"));
         let json = rep.to_json();
         let back: Report = serde_json::from_str(&json).unwrap();

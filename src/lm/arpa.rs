@@ -126,7 +126,12 @@ pub(crate) fn read_arpa<R: BufRead>(r: R) -> Result<Estimated, LmError> {
     }
     for (k, g) in grams.iter().enumerate() {
         if g.prob.len() != counts[k] {
-            return Err(LmError::Format(format!("ARPA: {}-grams: header says {}, found {}", k + 1, counts[k], g.prob.len())));
+            return Err(LmError::Format(format!(
+                "ARPA: {}-grams: header says {}, found {}",
+                k + 1,
+                counts[k],
+                g.prob.len()
+            )));
         }
     }
     if grams.len() > super::table::MAX_ORDER {

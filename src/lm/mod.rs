@@ -172,7 +172,10 @@ impl NgramModel {
 
     /// Train a model and keep it in memory (exact values, vocabulary kept, so
     /// [`NgramModel::write_arpa`] and [`NgramModel::save_binary`] work).
-    pub fn train<I: IntoIterator<Item = String>>(texts: I, opts: &TrainOptions) -> Result<(Self, TrainSummary), LmError> {
+    pub fn train<I: IntoIterator<Item = String>>(
+        texts: I,
+        opts: &TrainOptions,
+    ) -> Result<(Self, TrainSummary), LmError> {
         let t0 = Instant::now();
         let (est, stats) = train::estimate(texts, opts)?;
         let s = summary(&est, stats, 0, t0);
@@ -223,7 +226,9 @@ impl NgramModel {
     pub fn write_arpa(&self, path: &Path) -> Result<(), LmError> {
         match &self.storage {
             Storage::Exact { est, .. } => arpa::write_arpa(est, File::create(path)?),
-            Storage::Mapped { .. } => Err(LmError::Unsupported("write_arpa on a binary model (no vocabulary stored)".into())),
+            Storage::Mapped { .. } => {
+                Err(LmError::Unsupported("write_arpa on a binary model (no vocabulary stored)".into()))
+            }
         }
     }
 
@@ -425,7 +430,8 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 fn write_binary_from(est: &Estimated, out: &Path) -> Result<u64, LmError> {
-    let built: Vec<table::PackedBuilt> = (1..=est.order()).map(|k| table::build_packed(&est.hashed_entries(k))).collect();
+    let built: Vec<table::PackedBuilt> =
+        (1..=est.order()).map(|k| table::build_packed(&est.hashed_entries(k))).collect();
     table::write_binary(out, &built)
 }
 

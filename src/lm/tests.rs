@@ -177,8 +177,8 @@ fn arpa_backoff_by_hand() {
 fn corpus_big() -> Vec<String> {
     // A deterministic pseudo-random corpus with repetition so pruning has work to do.
     let words = [
-        "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "and", "then", "it", "was", "late", "we", "saw",
-        "birds", "in", "sky", "don't", "stop",
+        "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "and", "then", "it", "was", "late", "we",
+        "saw", "birds", "in", "sky", "don't", "stop",
     ];
     let mut x: u64 = 12345;
     let mut docs = Vec::new();

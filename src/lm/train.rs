@@ -109,11 +109,7 @@ type Corpus = (Vec<String>, Vec<u32>, u64, u64, u64, u64);
 
 /// Tokenize the corpus and return `(vocab, id stream, docs, sentences, words, unk)`.
 /// The stream holds each sentence as `<s> w1 .. wn </s>`.
-fn read_corpus<I: IntoIterator<Item = String>>(
-    texts: I,
-    opts: &TrainOptions,
-    max_ids: u64,
-) -> Result<Corpus, LmError> {
+fn read_corpus<I: IntoIterator<Item = String>>(texts: I, opts: &TrainOptions, max_ids: u64) -> Result<Corpus, LmError> {
     let eos = word_hash(EOS);
     let mut stream: Vec<u64> = Vec::new();
     let mut counts: HashMap<u64, (String, u64)> = HashMap::new();
@@ -143,8 +139,11 @@ fn read_corpus<I: IntoIterator<Item = String>>(
         }
     }
     // Vocabulary: specials, then words by descending count.
-    let mut words: Vec<(u64, String, u64)> =
-        counts.into_iter().filter(|(_, (_, c))| *c >= opts.min_count.max(1) as u64).map(|(h, (t, c))| (h, t, c)).collect();
+    let mut words: Vec<(u64, String, u64)> = counts
+        .into_iter()
+        .filter(|(_, (_, c))| *c >= opts.min_count.max(1) as u64)
+        .map(|(h, (t, c))| (h, t, c))
+        .collect();
     words.sort_unstable_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
     let limit = opts.max_vocab.unwrap_or(usize::MAX).min((max_ids - 3) as usize);
     words.truncate(limit);
@@ -248,7 +247,10 @@ struct Level {
 }
 
 /// Train: tokenize, count, estimate. Returns the estimated model and stats.
-pub(crate) fn estimate<I: IntoIterator<Item = String>>(texts: I, opts: &TrainOptions) -> Result<(Estimated, Stats), LmError> {
+pub(crate) fn estimate<I: IntoIterator<Item = String>>(
+    texts: I,
+    opts: &TrainOptions,
+) -> Result<(Estimated, Stats), LmError> {
     let n = opts.order;
     if n == 0 || n > super::table::MAX_ORDER {
         return Err(LmError::Config(format!("order must be in 1..={}", super::table::MAX_ORDER)));
@@ -433,11 +435,9 @@ pub(crate) fn estimate<I: IntoIterator<Item = String>>(texts: I, opts: &TrainOpt
             .enumerate()
             .map(|(i, &p)| if k == 1 && i as u32 == BOS_ID { -99.0 } else { p.log10() as f32 })
             .collect();
-        let bo: Vec<f32> = if k == n { vec![0.0; keys.len()] } else { out_bo[k - 1].iter().map(|&b| b.log10() as f32).collect() };
+        let bo: Vec<f32> =
+            if k == n { vec![0.0; keys.len()] } else { out_bo[k - 1].iter().map(|&b| b.log10() as f32).collect() };
         grams.push(Grams { ids, prob, bo });
     }
-    Ok((
-        Estimated { vocab, grams },
-        Stats { docs, sentences, words, unk_words, seen, kept, discounts },
-    ))
+    Ok((Estimated { vocab, grams }, Stats { docs, sentences, words, unk_words, seen, kept, discounts }))
 }

@@ -35,7 +35,14 @@ pub struct HashScratch {
 }
 
 /// svalbard-hash-v1: sorted bucket ids and their L2-normalised `1 + ln(count)` values.
-pub fn hash_v1(text: &str, max_bytes: usize, buckets: u32, s: &mut HashScratch, ids: &mut Vec<i64>, values: &mut Vec<f32>) {
+pub fn hash_v1(
+    text: &str,
+    max_bytes: usize,
+    buckets: u32,
+    s: &mut HashScratch,
+    ids: &mut Vec<i64>,
+    values: &mut Vec<f32>,
+) {
     ids.clear();
     values.clear();
     let mask = (buckets - 1) as u64;

@@ -129,7 +129,10 @@ pub fn session(rt: &Runtime, model: &[u8], device: Device, intra_threads: usize)
             Err(e) => failures.push(format!("{p:?}: {e}")),
         }
     }
-    Err(Error::Model(format!("no execution provider could run the model ({device:?} requested): {}", failures.join("; "))))
+    Err(Error::Model(format!(
+        "no execution provider could run the model ({device:?} requested): {}",
+        failures.join("; ")
+    )))
 }
 
 fn try_session(rt: &Runtime, model: &[u8], provider: Provider, intra_threads: usize) -> Result<Session> {
@@ -138,15 +141,19 @@ fn try_session(rt: &Runtime, model: &[u8], provider: Provider, intra_threads: us
         Provider::Cpu => b,
         Provider::Cuda => {
             if !ep::CUDA::is_available().unwrap_or(false) {
-                return Err(model_err("this ONNX Runtime build has no CUDA execution provider (install with setup_ort.sh --gpu)"));
+                return Err(model_err(
+                    "this ONNX Runtime build has no CUDA execution provider (install with setup_ort.sh --gpu)",
+                ));
             }
-            b.with_execution_providers([ep::CUDA::default().build().error_on_failure()]).map_err(|e| model_err(e.to_string()))?
+            b.with_execution_providers([ep::CUDA::default().build().error_on_failure()])
+                .map_err(|e| model_err(e.to_string()))?
         }
         Provider::TensorRt => {
             if !ep::TensorRT::is_available().unwrap_or(false) {
                 return Err(model_err("this ONNX Runtime build has no TensorRT execution provider"));
             }
-            b.with_execution_providers([ep::TensorRT::default().build().error_on_failure()]).map_err(|e| model_err(e.to_string()))?
+            b.with_execution_providers([ep::TensorRT::default().build().error_on_failure()])
+                .map_err(|e| model_err(e.to_string()))?
         }
     };
     let mut b = b;
@@ -170,11 +177,19 @@ pub fn session_pool(rt: &Runtime, model: &[u8], device: Device, workers: usize) 
     // A GPU session serves every worker through its own batching; extra ones would only duplicate weights.
     let n = if provider == Provider::Cpu { workers.max(1) } else { 1 };
     for _ in 1..n {
-        sessions.push(Mutex::new(session(rt, model, match provider {
-            Provider::Cpu => Device::Cpu,
-            Provider::Cuda => Device::Cuda,
-            Provider::TensorRt => Device::Tensorrt,
-        }, 1)?.0));
+        sessions.push(Mutex::new(
+            session(
+                rt,
+                model,
+                match provider {
+                    Provider::Cpu => Device::Cpu,
+                    Provider::Cuda => Device::Cuda,
+                    Provider::TensorRt => Device::Tensorrt,
+                },
+                1,
+            )?
+            .0,
+        ));
     }
     tracing::info!(?provider, sessions = sessions.len(), "ONNX sessions ready");
     Ok(SessionPool { sessions, provider, input_names, output_names })

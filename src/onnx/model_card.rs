@@ -94,8 +94,8 @@ impl ModelCard {
             )));
         }
         let file = if path.is_dir() { path.join("model.toml") } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;
         let mut card: ModelCard =
             toml::from_str(&text).map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;
         card.dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -108,7 +108,11 @@ impl ModelCard {
         match self.input.kind {
             InputKind::HashedNgrams => {
                 if self.input.features.as_deref() != Some(crate::onnx::encode::HASH_V1) {
-                    return bad(format!("unknown features {:?} (supported: {})", self.input.features, crate::onnx::encode::HASH_V1));
+                    return bad(format!(
+                        "unknown features {:?} (supported: {})",
+                        self.input.features,
+                        crate::onnx::encode::HASH_V1
+                    ));
                 }
                 if !self.input.buckets.is_some_and(|b| b.is_power_of_two()) {
                     return bad("input.buckets must be a power of two".into());

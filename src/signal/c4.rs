@@ -36,9 +36,16 @@ impl Default for C4Config {
             min_sentences: 5,
             min_words_per_line: 3,
             max_word_length: 1000,
-            policy_substrings: ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
-                .map(String::from)
-                .to_vec(),
+            policy_substrings: [
+                "terms of use",
+                "privacy policy",
+                "cookie policy",
+                "uses cookies",
+                "use of cookies",
+                "use cookies",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -120,8 +127,11 @@ fn word_stats(line: &str, max_len: usize) -> (usize, bool) {
 
 /// Sentences in a kept line (which ends with terminal punctuation, so it has at least one).
 fn count_sentences(line: &str) -> usize {
-    let closers = |c: char| matches!(c, '.' | '!' | '?' | '"' | '\'' | ')' | ']' | '\u{201D}' | '\u{2019}' | '\u{00BB}');
-    let openers = |c: char| c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '\'' | '(' | '\u{201C}' | '\u{2018}' | '\u{00AB}');
+    let closers =
+        |c: char| matches!(c, '.' | '!' | '?' | '"' | '\'' | ')' | ']' | '\u{201D}' | '\u{2019}' | '\u{00BB}');
+    let openers = |c: char| {
+        c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '\'' | '(' | '\u{201C}' | '\u{2018}' | '\u{00AB}')
+    };
     let mut n = 1;
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
@@ -206,14 +216,14 @@ mod tests {
     #[test]
     fn keeps_and_drops_lines() {
         let text = [
-            "This line is kept because it ends well.",     // kept, 1 sentence
-            "This one has no terminal punctuation",         // dropped
-            "Too short.",                                   // dropped (2 words)
-            "Enable JavaScript to see this page.",          // dropped (javascript)
-            "This site uses cookies to improve things.",    // dropped (policy)
-            "Ends with an ellipsis...",                     // dropped
-            "A cited fact is here.[12]",                    // kept after citation removal
-            "Two sentences here. And a second one!",        // kept, 2 sentences
+            "This line is kept because it ends well.",   // kept, 1 sentence
+            "This one has no terminal punctuation",      // dropped
+            "Too short.",                                // dropped (2 words)
+            "Enable JavaScript to see this page.",       // dropped (javascript)
+            "This site uses cookies to improve things.", // dropped (policy)
+            "Ends with an ellipsis...",                  // dropped
+            "A cited fact is here.[12]",                 // kept after citation removal
+            "Two sentences here. And a second one!",     // kept, 2 sentences
         ]
         .join("\n");
         let (cols, fired) = run(&c4(), &text);

@@ -38,7 +38,13 @@ pub struct ClassifierConfig {
 
 impl Default for ClassifierConfig {
     fn default() -> Self {
-        ClassifierConfig { model: BUILTIN_FAST.into(), action: Action::Reject, threshold: None, device: Device::Auto, batch_size: 64 }
+        ClassifierConfig {
+            model: BUILTIN_FAST.into(),
+            action: Action::Reject,
+            threshold: None,
+            device: Device::Auto,
+            batch_size: 64,
+        }
     }
 }
 
@@ -59,7 +65,8 @@ pub struct Classifier {
 impl Classifier {
     pub fn new(config: &ClassifierConfig, library: Option<&std::path::Path>, workers: usize) -> Result<Self> {
         let (card, model_bytes) = if config.model == BUILTIN_FAST {
-            let mut card: ModelCard = toml::from_str(FAST_CARD).map_err(|e| Error::Model(format!("built-in card: {e}")))?;
+            let mut card: ModelCard =
+                toml::from_str(FAST_CARD).map_err(|e| Error::Model(format!("built-in card: {e}")))?;
             card.dir = PathBuf::from("<builtin>");
             (card, FAST_ONNX.to_vec())
         } else {
@@ -70,9 +77,10 @@ impl Classifier {
             (card, bytes)
         };
         let encoder = match card.input.kind {
-            InputKind::HashedNgrams => {
-                Encoder::Hashed { max_bytes: card.max_bytes(), buckets: card.input.buckets.expect("checked by the card") }
-            }
+            InputKind::HashedNgrams => Encoder::Hashed {
+                max_bytes: card.max_bytes(),
+                buckets: card.input.buckets.expect("checked by the card"),
+            },
             InputKind::Tokens => {
                 let path = card.dir.join(card.input.tokenizer.as_deref().expect("checked by the card"));
                 let mut tokenizer = tokenizers::Tokenizer::from_file(&path)
@@ -105,7 +113,12 @@ impl Classifier {
             )));
         }
         let id: &'static str = Box::leak(card.name.clone().into_boxed_str());
-        let spec = SignalSpec::new(id, config.action, &["p_machine"], &[("machine", "p_machine at or above the model's threshold")]);
+        let spec = SignalSpec::new(
+            id,
+            config.action,
+            &["p_machine"],
+            &[("machine", "p_machine at or above the model's threshold")],
+        );
         Ok(Classifier {
             threshold: config.threshold.unwrap_or(card.decision.threshold),
             batch_size: config.batch_size.max(1),
@@ -165,12 +178,17 @@ impl Classifier {
         let mut inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> =
             vec![(names[0].as_str().into(), Tensor::from_array((shape, ids)).map_err(err)?.into())];
         match self.encoder {
-            Encoder::Hashed { .. } => inputs.push((names[1].as_str().into(), Tensor::from_array((shape, second)).map_err(err)?.into())),
+            Encoder::Hashed { .. } => {
+                inputs.push((names[1].as_str().into(), Tensor::from_array((shape, second)).map_err(err)?.into()))
+            }
             Encoder::Tokens { .. } => {
                 let mask: Vec<i64> = second.iter().map(|&m| m as i64).collect();
                 inputs.push((names[1].as_str().into(), Tensor::from_array((shape, mask)).map_err(err)?.into()));
                 if let Some(tt) = names.get(2) {
-                    inputs.push((tt.as_str().into(), Tensor::from_array((shape, vec![0i64; b * width])).map_err(err)?.into()));
+                    inputs.push((
+                        tt.as_str().into(),
+                        Tensor::from_array((shape, vec![0i64; b * width])).map_err(err)?.into(),
+                    ));
                 }
             }
         }
@@ -183,7 +201,10 @@ impl Classifier {
             let dims: Vec<i64> = shape.iter().copied().collect();
             let per_row = if dims.len() <= 1 { 1 } else { dims[1..].iter().product::<i64>() as usize };
             if data.len() != b * per_row {
-                return Err(Error::Model(format!("model {}: output {output:?} has shape {dims:?} for {b} rows", self.card.name)));
+                return Err(Error::Model(format!(
+                    "model {}: output {output:?} has shape {dims:?} for {b} rows",
+                    self.card.name
+                )));
             }
             Ok((0..b)
                 .map(|r| {

@@ -83,7 +83,8 @@ impl DocSignal for FineWeb {
             // Lines are short or long by chars; bytes bound chars from above.
             short += (line.len() <= c.short_line_chars || char_count(line.as_bytes()) <= c.short_line_chars) as usize;
         }
-        let (_, dup_chars) = count_duplicates(lines().map(|l| (hash_bytes(l.as_bytes()), char_count(l.as_bytes()))), sets.set_a);
+        let (_, dup_chars) =
+            count_duplicates(lines().map(|l| (hash_bytes(l.as_bytes()), char_count(l.as_bytes()))), sets.set_a);
         let a = doc.analysis;
         out[0] = ratio(punct, n);
         out[1] = ratio(short, n);

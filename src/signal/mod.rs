@@ -62,7 +62,10 @@ impl SignalSpec {
             columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
             rules: rules
                 .iter()
-                .map(|(code, description)| RuleSpec { code: format!("{id}.{code}"), description: description.to_string() })
+                .map(|(code, description)| RuleSpec {
+                    code: format!("{id}.{code}"),
+                    description: description.to_string(),
+                })
                 .collect(),
         }
     }
@@ -221,15 +224,17 @@ impl Scorer {
         let mut rows = vec![0f32; n * doc_cols.max(1)];
         let mut fired = vec![0 as RuleMask; n];
         if !self.doc_signals.is_empty() {
-            rows.par_chunks_mut(doc_cols.max(1)).zip(fired.par_iter_mut()).zip(texts.par_iter()).with_min_len(8).for_each(
-                |((row, mask), text)| {
+            rows.par_chunks_mut(doc_cols.max(1))
+                .zip(fired.par_iter_mut())
+                .zip(texts.par_iter())
+                .with_min_len(8)
+                .for_each(|((row, mask), text)| {
                     SCRATCH.with(|cell| {
                         let mut scratch = cell.borrow_mut();
                         *mask = self.score_doc(text, row, &mut scratch);
                         scratch.trim();
                     })
-                },
-            );
+                });
         }
         let mut columns: Vec<Vec<f32>> = Vec::with_capacity(self.columns.len());
         for c in 0..doc_cols {
@@ -299,7 +304,8 @@ pub(crate) mod test_util {
         let doc = Doc { text, analysis };
         let bits = signal.score(&doc, &mut out, &mut ScratchSets { set_a, set_b, hashes });
         let cols = spec.columns.iter().cloned().zip(out).collect();
-        let fired = spec.rules.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, r)| r.code.clone()).collect();
+        let fired =
+            spec.rules.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, r)| r.code.clone()).collect();
         (cols, fired)
     }
 

@@ -270,10 +270,13 @@ mod tests {
         // The widened schema lives in its own, last part.
         let last = read_part(&d.path().join(&parts.last().unwrap().path)).unwrap();
         assert_eq!(last[0].num_columns(), 2);
-        let leftovers: Vec<_> = std::fs::read_dir(d.path().join(CLEAN)).unwrap().filter_map(|e| {
-            let n = e.unwrap().file_name().to_string_lossy().into_owned();
-            n.ends_with(TMP_SUFFIX).then_some(n)
-        }).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(d.path().join(CLEAN))
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                n.ends_with(TMP_SUFFIX).then_some(n)
+            })
+            .collect();
         assert!(leftovers.is_empty());
     }
 
@@ -303,8 +306,10 @@ mod tests {
         keep.write(&batch(1, false)).unwrap();
         keep.finish().unwrap();
         assert_eq!(remove_partial_outputs(d.path(), &[1]).unwrap(), 2);
-        let left: Vec<String> =
-            std::fs::read_dir(d.path().join(CLEAN)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let left: Vec<String> = std::fs::read_dir(d.path().join(CLEAN))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(left, vec!["part-00000-0000.arrow"]);
     }
 }

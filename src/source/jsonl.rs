@@ -36,10 +36,10 @@ pub fn open(index: usize, input: &InputFile, compression: Compression, config: &
             let _ = map.advise(memmap2::Advice::Sequential);
             ByteSource::Mapped { map: Arc::new(map), pos: 0 }
         }
-        Compression::Gzip => stream(flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file))),
-        Compression::Zstd => {
-            stream(zstd::stream::read::Decoder::new(file).map_err(|e| Error::input(&input.path, e))?)
+        Compression::Gzip => {
+            stream(flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file)))
         }
+        Compression::Zstd => stream(zstd::stream::read::Decoder::new(file).map_err(|e| Error::input(&input.path, e))?),
     };
     Ok(Box::new(JsonlSource {
         index,
@@ -241,9 +241,11 @@ impl JsonlSource {
             };
             match p {
                 Parsed::Blank => blank_lines += 1,
-                Parsed::Bad(error) => {
-                    quarantined.push(Quarantined { location: format!("line {line_no}"), error, raw: data[s..e].to_vec() })
-                }
+                Parsed::Bad(error) => quarantined.push(Quarantined {
+                    location: format!("line {line_no}"),
+                    error,
+                    raw: data[s..e].to_vec(),
+                }),
                 Parsed::Doc { id, text, extra } => {
                     match id {
                         Some(id) => ids.append_value(id),
@@ -289,14 +291,7 @@ impl JsonlSource {
         columns.extend(extra_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         let docs = RecordBatch::try_new(schema, columns).expect("columns match the schema");
         release_mapped(&chunk.bytes);
-        DocBatch {
-            input: self.index,
-            docs,
-            quarantined,
-            bytes: data.len() as u64,
-            blank_lines,
-            damage: chunk.damage,
-        }
+        DocBatch { input: self.index, docs, quarantined, bytes: data.len() as u64, blank_lines, damage: chunk.damage }
     }
 }
 
@@ -306,7 +301,11 @@ fn parse_line(line: &[u8], buf: &mut Vec<u8>, cfg: &InputConfig) -> Parsed {
         return Parsed::Blank;
     }
     if line.len() > cfg.max_doc_bytes {
-        return Parsed::Bad(format!("record of {} bytes exceeds input.max_doc_bytes = {}", line.len(), cfg.max_doc_bytes));
+        return Parsed::Bad(format!(
+            "record of {} bytes exceeds input.max_doc_bytes = {}",
+            line.len(),
+            cfg.max_doc_bytes
+        ));
     }
     buf.clear();
     buf.extend_from_slice(line);
@@ -325,7 +324,9 @@ fn parse_line(line: &[u8], buf: &mut Vec<u8>, cfg: &InputConfig) -> Parsed {
     };
     let text = match obj.get(cfg.text_field.as_str()) {
         Some(BorrowedValue::String(s)) => s.to_string(),
-        Some(other) => return Parsed::Bad(format!("field {:?} is a {}, not a string", cfg.text_field, type_name(other))),
+        Some(other) => {
+            return Parsed::Bad(format!("field {:?} is a {}, not a string", cfg.text_field, type_name(other)))
+        }
         None => return Parsed::Bad(format!("missing text field {:?}", cfg.text_field)),
     };
     let id = match obj.get(cfg.id_field.as_str()) {
@@ -415,7 +416,10 @@ mod tests {
         check_sample(&batches);
         assert_eq!(batches.len(), 1);
         let b = &batches[0];
-        assert_eq!(col(b, "id"), vec![Some("a".into()), Some("s.jsonl:4".into()), Some("7".into()), Some("last".into())]);
+        assert_eq!(
+            col(b, "id"),
+            vec![Some("a".into()), Some("s.jsonl:4".into()), Some("7".into()), Some("last".into())]
+        );
         assert_eq!(col(b, "text")[2].as_deref(), Some("été"));
         assert_eq!(col(b, "url"), vec![Some("u1".into()), None, None, None]);
         assert_eq!(col(b, "n"), vec![None, Some("5".into()), None, None]);

@@ -110,7 +110,8 @@ impl Iterator for ParquetSource {
         let end = (self.next_group + self.window).min(self.row_groups.len());
         let groups = &self.row_groups[self.next_group..end];
         self.next_group = end;
-        let decoded: Vec<Vec<DocBatch>> = groups.par_iter().map(|&(g, first, rows)| self.decode_group(g, first, rows)).collect();
+        let decoded: Vec<Vec<DocBatch>> =
+            groups.par_iter().map(|&(g, first, rows)| self.decode_group(g, first, rows)).collect();
         self.pending.extend(decoded.into_iter().flatten());
         self.pending.pop_front()
     }
@@ -129,7 +130,11 @@ impl ParquetSource {
             input: self.index,
             docs: RecordBatch::new_empty(self.schema()),
             quarantined: (row..first_row + rows as u64)
-                .map(|r| Quarantined { location: format!("row {r}"), error: format!("row group {group}: {e}"), raw: Vec::new() })
+                .map(|r| Quarantined {
+                    location: format!("row {r}"),
+                    error: format!("row group {group}: {e}"),
+                    raw: Vec::new(),
+                })
                 .collect(),
             bytes: 0,
             blank_lines: 0,
@@ -160,7 +165,8 @@ impl ParquetSource {
 
     /// Normalise one decoded batch: id and text as Utf8 first, null or oversize texts to quarantine.
     fn to_docs(&self, b: &RecordBatch, first_row: u64) -> Result<DocBatch, String> {
-        let text = cast(b.column_by_name(&self.text_name).expect("projected"), &DataType::Utf8).map_err(|e| e.to_string())?;
+        let text =
+            cast(b.column_by_name(&self.text_name).expect("projected"), &DataType::Utf8).map_err(|e| e.to_string())?;
         let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
         let ids = match &self.id_name {
             Some(n) => Some(cast(b.column_by_name(n).expect("projected"), &DataType::Utf8).map_err(|e| e.to_string())?),
@@ -174,7 +180,11 @@ impl ParquetSource {
         for i in 0..text.len() {
             let row = first_row + i as u64;
             let ok = if text.is_null(i) {
-                quarantined.push(Quarantined { location: format!("row {row}"), error: "text is null".into(), raw: Vec::new() });
+                quarantined.push(Quarantined {
+                    location: format!("row {row}"),
+                    error: "text is null".into(),
+                    raw: Vec::new(),
+                });
                 false
             } else if text.value(i).len() > self.config.max_doc_bytes {
                 quarantined.push(Quarantined {
@@ -195,7 +205,8 @@ impl ParquetSource {
         }
         let keep = arrow::array::BooleanArray::from(keep);
         let filter = |a: &ArrayRef| arrow::compute::filter(a, &keep).map_err(|e| e.to_string());
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(id_out.finish()), filter(&(Arc::new(text.clone()) as ArrayRef))?];
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(id_out.finish()), filter(&(Arc::new(text.clone()) as ArrayRef))?];
         for f in &self.passthrough {
             columns.push(filter(b.column_by_name(f.name()).expect("projected"))?);
         }
@@ -243,7 +254,11 @@ pub(crate) mod tests {
     }
 
     fn input(path: &std::path::Path) -> InputFile {
-        InputFile { path: path.into(), format: detect_format(path).unwrap(), size: std::fs::metadata(path).unwrap().len() }
+        InputFile {
+            path: path.into(),
+            format: detect_format(path).unwrap(),
+            size: std::fs::metadata(path).unwrap().len(),
+        }
     }
 
     #[test]
@@ -259,7 +274,10 @@ pub(crate) mod tests {
         assert_eq!(q.len(), 10);
         assert_eq!(q[1].location, "row 100");
         let b = &batches[0];
-        assert_eq!(b.docs.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), vec!["id", "text", "url"]);
+        assert_eq!(
+            b.docs.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(),
+            vec!["id", "text", "url"]
+        );
         let ids: Vec<String> = batches
             .iter()
             .flat_map(|b| {
@@ -283,9 +301,10 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("not a readable Parquet file"), "{e}");
         let e = open(0, &input(&p), &InputConfig { text_field: "body".into(), ..Default::default() }).err().unwrap();
         assert!(e.to_string().contains("no column \"body\""), "{e}");
-        let e = open(0, &input(&p), &InputConfig { text_field: "id".into(), id_field: "x".into(), ..Default::default() })
-            .err()
-            .unwrap();
+        let e =
+            open(0, &input(&p), &InputConfig { text_field: "id".into(), id_field: "x".into(), ..Default::default() })
+                .err()
+                .unwrap();
         assert!(e.to_string().contains("not a string"), "{e}");
     }
 }

@@ -117,10 +117,7 @@ pub struct WarcRecord {
 impl WarcRecord {
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// `WARC-Target-URI`, with the `<...>` brackets some writers (wget) put around it removed.
@@ -332,7 +329,10 @@ impl<R: BufRead> WarcReader<R> {
                 break;
             }
             if cut {
-                return self.malformed(offset, format!("header line at offset {line_start} longer than {MAX_HEADER_LINE} bytes"));
+                return self.malformed(
+                    offset,
+                    format!("header line at offset {line_start} longer than {MAX_HEADER_LINE} bytes"),
+                );
             }
             block += line.len();
             if block > MAX_HEADER_BLOCK {
@@ -360,7 +360,10 @@ impl<R: BufRead> WarcReader<R> {
                 }
                 _ => {
                     let shown: String = text.chars().take(60).collect();
-                    return self.malformed(offset, format!("header line at offset {line_start} is not `Name: value`: {shown:?}"));
+                    return self.malformed(
+                        offset,
+                        format!("header line at offset {line_start} is not `Name: value`: {shown:?}"),
+                    );
                 }
             }
         }
@@ -552,8 +555,12 @@ pub fn dechunk(data: &[u8]) -> Result<Vec<u8>, String> {
         };
         let line = String::from_utf8_lossy(&data[i..i + nl]);
         let size_str = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_str, 16)
-            .map_err(|_| format!("chunked encoding: bad chunk size {:?} at payload byte {i}", size_str.chars().take(20).collect::<String>()))?;
+        let size = usize::from_str_radix(size_str, 16).map_err(|_| {
+            format!(
+                "chunked encoding: bad chunk size {:?} at payload byte {i}",
+                size_str.chars().take(20).collect::<String>()
+            )
+        })?;
         i += nl + 1;
         if size == 0 {
             return Ok(out); // trailers ignored
@@ -575,7 +582,9 @@ fn decode_content_encoding(payload: Vec<u8>, encoding: &str) -> Result<Vec<u8>, 
     let mut out = Vec::new();
     let res = match enc.as_str() {
         "" | "identity" => return Ok(payload),
-        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&payload[..]).take(MAX_DECODED_PAYLOAD).read_to_end(&mut out),
+        "gzip" | "x-gzip" => {
+            flate2::read::MultiGzDecoder::new(&payload[..]).take(MAX_DECODED_PAYLOAD).read_to_end(&mut out)
+        }
         "deflate" => {
             // "deflate" is zlib-wrapped per the RFC, raw deflate in practice for some servers.
             let r = flate2::read::ZlibDecoder::new(&payload[..]).take(MAX_DECODED_PAYLOAD).read_to_end(&mut out);
@@ -629,7 +638,8 @@ fn response_html_text(body: &[u8]) -> Option<Result<String, String>> {
 fn charset_param(content_type: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("charset")).then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_ascii_lowercase())
+        (k.trim().eq_ignore_ascii_case("charset"))
+            .then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_ascii_lowercase())
     })
 }
 
@@ -665,10 +675,7 @@ pub fn decode_windows_1252(bytes: &[u8]) -> String {
         '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}',
         '\u{203A}', '\u{0153}', '\u{9D}', '\u{017E}', '\u{0178}',
     ];
-    bytes
-        .iter()
-        .map(|&b| if (0x80..0xA0).contains(&b) { HIGH[(b - 0x80) as usize] } else { b as char })
-        .collect()
+    bytes.iter().map(|&b| if (0x80..0xA0).contains(&b) { HIGH[(b - 0x80) as usize] } else { b as char }).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,8 +688,8 @@ use html5ever::TokenizerResult;
 
 /// Elements whose content is never text.
 const DROP_ALWAYS: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "math", "head", "iframe", "object", "embed", "canvas",
-    "select", "datalist", "button", "textarea", "audio", "video", "map", "noembed", "noframes",
+    "script", "style", "noscript", "template", "svg", "math", "head", "iframe", "object", "embed", "canvas", "select",
+    "datalist", "button", "textarea", "audio", "video", "map", "noembed", "noframes",
 ];
 /// Boilerplate containers (dropped when `drop_boilerplate`).
 const DROP_BOILERPLATE: &[&str] = &["nav", "aside", "menu", "dialog"];
@@ -690,18 +697,51 @@ const DROP_BOILERPLATE: &[&str] = &["nav", "aside", "menu", "dialog"];
 const DROP_OUTSIDE_ARTICLE: &[&str] = &["header", "footer"];
 /// Elements that start/end a paragraph (blank line around them).
 const PARAGRAPH: &[&str] = &[
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "dl", "section", "article",
-    "main", "figure", "address", "details", "fieldset", "hr",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "section",
+    "article",
+    "main",
+    "figure",
+    "address",
+    "details",
+    "fieldset",
+    "hr",
 ];
 /// Elements that start/end a line.
 const LINE: &[&str] = &[
-    "div", "li", "tr", "dt", "dd", "figcaption", "caption", "summary", "legend", "form", "label", "option", "body",
-    "center", "header", "footer", "title",
+    "div",
+    "li",
+    "tr",
+    "dt",
+    "dd",
+    "figcaption",
+    "caption",
+    "summary",
+    "legend",
+    "form",
+    "label",
+    "option",
+    "body",
+    "center",
+    "header",
+    "footer",
+    "title",
 ];
 /// Void elements: never have an end tag, so never open a dropped region.
-const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
-];
+const VOID: &[&str] =
+    &["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"];
 
 #[derive(Default)]
 struct TextState {
@@ -775,7 +815,10 @@ impl TextSink {
         if attr(tag, "hidden").is_some() || attr(tag, "aria-hidden").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             return true;
         }
-        matches!(attr(tag, "role").map(|r| r.to_ascii_lowercase()).as_deref(), Some("navigation" | "banner" | "contentinfo"))
+        matches!(
+            attr(tag, "role").map(|r| r.to_ascii_lowercase()).as_deref(),
+            Some("navigation" | "banner" | "contentinfo")
+        )
     }
 }
 
@@ -995,7 +1038,8 @@ mod tests {
     #[test]
     fn whirlwind_wet() {
         let Some(web) = web_data() else { return };
-        let recs: Vec<WarcRecord> = read_all(&web.join("whirlwind.warc.wet.gz")).into_iter().map(|r| r.unwrap()).collect();
+        let recs: Vec<WarcRecord> =
+            read_all(&web.join("whirlwind.warc.wet.gz")).into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(recs.len(), 2);
         let docs: Vec<WebDocument> = recs.iter().filter_map(record_to_document).map(|d| d.unwrap()).collect();
         assert_eq!(docs.len(), 1);
@@ -1012,7 +1056,9 @@ mod tests {
     fn dolma_samples() {
         let Some(web) = web_data() else { return };
         // (file, records, html responses)
-        for (file, n_records, n_responses) in [("dolma_sample-0000.warc.gz", 48, 22), ("dolma_sample-0001.warc.gz", 34, 15)] {
+        for (file, n_records, n_responses) in
+            [("dolma_sample-0000.warc.gz", 48, 22), ("dolma_sample-0001.warc.gz", 34, 15)]
+        {
             let recs: Vec<WarcRecord> = read_all(&web.join(file)).into_iter().map(|r| r.unwrap()).collect();
             assert_eq!(recs.len(), n_records, "{file}");
             let responses = recs.iter().filter(|r| r.record_type == "response").count();
@@ -1147,14 +1193,22 @@ mod tests {
     #[test]
     fn plain_and_gz_streams_and_open() {
         let mut data = record("warcinfo", &[], b"software: test");
-        data.extend(record("conversion", &[("WARC-Target-URI", "http://a/"), ("WARC-Date", "2021-01-02T03:04:05Z")], b"text a"));
+        data.extend(record(
+            "conversion",
+            &[("WARC-Target-URI", "http://a/"), ("WARC-Date", "2021-01-02T03:04:05Z")],
+            b"text a",
+        ));
         // Multi-member gzip: one member per record.
         let mut gzdata = Vec::new();
         for rec in WarcReader::new(Cursor::new(&data)) {
             let rec = rec.unwrap();
             let mut one = record(&rec.record_type, &[], &rec.body);
             if rec.record_type == "conversion" {
-                one = record("conversion", &[("WARC-Target-URI", "http://a/"), ("WARC-Date", "2021-01-02T03:04:05Z")], &rec.body);
+                one = record(
+                    "conversion",
+                    &[("WARC-Target-URI", "http://a/"), ("WARC-Date", "2021-01-02T03:04:05Z")],
+                    &rec.body,
+                );
             }
             gzdata.extend(gz(&one));
         }
@@ -1186,14 +1240,17 @@ mod tests {
     }
 
     fn http_record(http: &[u8]) -> WarcRecord {
-        let data = record("response", &[("WARC-Target-URI", "<http://x/>"), ("WARC-Date", "2020-01-01T00:00:00Z")], http);
+        let data =
+            record("response", &[("WARC-Target-URI", "<http://x/>"), ("WARC-Date", "2020-01-01T00:00:00Z")], http);
         WarcReader::new(Cursor::new(data)).next().unwrap().unwrap()
     }
 
     #[test]
     fn http_responses() {
         // Chunked, latin-1.
-        let mut http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=ISO-8859-1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut http =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=ISO-8859-1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
         let html: &[u8] = b"<html><body><p>Caf\xe9 cr\xe8me</p><script>var x='<p>no</p>';</script><nav>Menu</nav><p>End &amp; more</p></body></html>";
         let (a, b) = html.split_at(30);
         http.extend(format!("{:x}\r\n", a.len()).as_bytes());
@@ -1214,13 +1271,24 @@ mod tests {
         assert_eq!(d.text, "Título\n\na\nb");
 
         // Non-HTML, non-200, request records → None; broken HTTP → Err.
-        assert!(record_to_document(&http_record(b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n\r\n%PDF")).is_none());
-        assert!(record_to_document(&http_record(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>x</p>")).is_none());
+        assert!(
+            record_to_document(&http_record(b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n\r\n%PDF")).is_none()
+        );
+        assert!(record_to_document(&http_record(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>x</p>"))
+            .is_none());
         assert!(record_to_document(&http_record(b"garbage")).unwrap().is_err());
-        let dns = record("response", &[("WARC-Target-URI", "dns:example.com"), ("Content-Type", "text/dns")], b"20240101000000\nexample.com. 300 IN A 1.2.3.4");
+        let dns = record(
+            "response",
+            &[("WARC-Target-URI", "dns:example.com"), ("Content-Type", "text/dns")],
+            b"20240101000000\nexample.com. 300 IN A 1.2.3.4",
+        );
         let dns = WarcReader::new(Cursor::new(dns)).next().unwrap().unwrap();
         assert!(record_to_document(&dns).is_none());
-        assert!(record_to_document(&http_record(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc")).unwrap().is_err());
+        assert!(record_to_document(&http_record(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc"
+        ))
+        .unwrap()
+        .is_err());
     }
 
     #[test]

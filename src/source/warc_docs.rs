@@ -65,7 +65,11 @@ impl Iterator for WarcSource {
                 }
                 Some(Err(e)) => {
                     let fatal = e.is_fatal();
-                    quarantined.push(Quarantined { location: format!("byte {}", e.offset()), error: e.to_string(), raw: Vec::new() });
+                    quarantined.push(Quarantined {
+                        location: format!("byte {}", e.offset()),
+                        error: e.to_string(),
+                        raw: Vec::new(),
+                    });
                     if fatal {
                         damage = Some(e.to_string());
                         self.done = true;
@@ -90,7 +94,11 @@ impl Iterator for WarcSource {
                     quarantined.push(Quarantined { location: format!("byte {offset}"), error, raw });
                 }
                 Some(Ok(doc)) => {
-                    ids.append_value(if doc.record_id.is_empty() { format!("byte {offset}") } else { doc.record_id.clone() });
+                    ids.append_value(if doc.record_id.is_empty() {
+                        format!("byte {offset}")
+                    } else {
+                        doc.record_id.clone()
+                    });
                     texts.append_value(&doc.text);
                     urls.append_value(&doc.url);
                     dates.append_value(&doc.date);

@@ -181,7 +181,8 @@ pub fn build_manifest(
 impl Manifest {
     /// Pretty JSON with a trailing newline: the exact bytes written and signed.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>, VaultError> {
-        let mut v = serde_json::to_vec_pretty(self).map_err(|e| VaultError::Invalid(format!("serialising manifest: {e}")))?;
+        let mut v =
+            serde_json::to_vec_pretty(self).map_err(|e| VaultError::Invalid(format!("serialising manifest: {e}")))?;
         v.push(b'\n');
         Ok(v)
     }
@@ -206,7 +207,8 @@ impl Manifest {
     }
 
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Manifest, VaultError> {
-        serde_json::from_slice(bytes).map_err(|e| VaultError::Invalid(format!("{MANIFEST_FILE} is not a valid manifest: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| VaultError::Invalid(format!("{MANIFEST_FILE} is not a valid manifest: {e}")))
     }
 }
 

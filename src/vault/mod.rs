@@ -161,7 +161,11 @@ pub fn verify(run_dir: &Path, pubkey_path: Option<&Path>) -> Result<VerifyReport
 }
 
 /// [`verify`] with options.
-pub fn verify_with(run_dir: &Path, pubkey_path: Option<&Path>, opts: VerifyOptions) -> Result<VerifyReport, VaultError> {
+pub fn verify_with(
+    run_dir: &Path,
+    pubkey_path: Option<&Path>,
+    opts: VerifyOptions,
+) -> Result<VerifyReport, VaultError> {
     let manifest_path = run_dir.join(MANIFEST_FILE);
     let manifest_bytes = fs::read(&manifest_path).map_err(|e| VaultError::io(&manifest_path, e))?;
     // Load the key first: a bad key file is an error of the caller, not a problem of the run.
@@ -170,26 +174,28 @@ pub fn verify_with(run_dir: &Path, pubkey_path: Option<&Path>, opts: VerifyOptio
     let mut problems = Vec::new();
     let mut bytes_checked = 0u64;
 
-    let mut check = |entry: &FileEntry, full: &Path, problems: &mut Vec<Problem>| {
-        match hash_file(full) {
-            Ok((hash, bytes)) => {
-                bytes_checked += bytes;
-                if hash != entry.blake3 || bytes != entry.bytes {
-                    problems.push(Problem::Changed {
-                        path: entry.path.clone(),
-                        expected: entry.blake3.clone(),
-                        actual: hash,
-                        expected_bytes: entry.bytes,
-                        actual_bytes: bytes,
-                    });
-                }
+    let mut check = |entry: &FileEntry, full: &Path, problems: &mut Vec<Problem>| match hash_file(full) {
+        Ok((hash, bytes)) => {
+            bytes_checked += bytes;
+            if hash != entry.blake3 || bytes != entry.bytes {
+                problems.push(Problem::Changed {
+                    path: entry.path.clone(),
+                    expected: entry.blake3.clone(),
+                    actual: hash,
+                    expected_bytes: entry.bytes,
+                    actual_bytes: bytes,
+                });
             }
-            Err(VaultError::Io { source, .. }) => {
-                let reason = if source.kind() == std::io::ErrorKind::NotFound { "not found".to_string() } else { source.to_string() };
-                problems.push(Problem::Missing { path: entry.path.clone(), reason });
-            }
-            Err(e) => problems.push(Problem::Missing { path: entry.path.clone(), reason: e.to_string() }),
         }
+        Err(VaultError::Io { source, .. }) => {
+            let reason = if source.kind() == std::io::ErrorKind::NotFound {
+                "not found".to_string()
+            } else {
+                source.to_string()
+            };
+            problems.push(Problem::Missing { path: entry.path.clone(), reason });
+        }
+        Err(e) => problems.push(Problem::Missing { path: entry.path.clone(), reason: e.to_string() }),
     };
 
     let mut listed = BTreeSet::new();
@@ -258,7 +264,11 @@ mod tests {
     impl TempDir {
         fn new(tag: &str) -> TempDir {
             static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!("svalbard-vault-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+            let p = std::env::temp_dir().join(format!(
+                "svalbard-vault-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
             let _ = fs::remove_dir_all(&p);
             fs::create_dir_all(&p).unwrap();
             TempDir(p)
@@ -429,7 +439,11 @@ mod tests {
         let a = SigningKey::from_bytes(&[1u8; 32]);
         let b = SigningKey::from_bytes(&[2u8; 32]);
         let stranger = SigningKey::from_bytes(&[3u8; 32]);
-        let keys = TrustedKeys::from_hex_list(&[hex::encode(a.verifying_key().to_bytes()), hex::encode(b.verifying_key().to_bytes())]).unwrap();
+        let keys = TrustedKeys::from_hex_list(&[
+            hex::encode(a.verifying_key().to_bytes()),
+            hex::encode(b.verifying_key().to_bytes()),
+        ])
+        .unwrap();
         assert_eq!(keys.len(), 2);
         let text = "A poem, written by a person.\nSecond line é.";
         assert_eq!(verify_text_signature(&keys, text, &sign_text(&a, text)), Some(0));

@@ -46,7 +46,8 @@ pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf), VaultError> {
         }
     }
     let key = SigningKey::generate(&mut rand_core::OsRng);
-    let secret_pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| VaultError::Key(format!("encoding secret key: {e}")))?;
+    let secret_pem =
+        key.to_pkcs8_pem(LineEnding::LF).map_err(|e| VaultError::Key(format!("encoding secret key: {e}")))?;
     let public_pem = key
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
@@ -81,16 +82,19 @@ pub fn load_secret_key(path: &Path) -> Result<SigningKey, VaultError> {
     if let Some(seed) = hex32(&text) {
         return Ok(SigningKey::from_bytes(&seed));
     }
-    SigningKey::from_pkcs8_pem(&text).map_err(|e| VaultError::Key(format!("{}: not an Ed25519 PKCS#8 PEM secret key: {e}", path.display())))
+    SigningKey::from_pkcs8_pem(&text)
+        .map_err(|e| VaultError::Key(format!("{}: not an Ed25519 PKCS#8 PEM secret key: {e}", path.display())))
 }
 
 /// Reads a public key file (SPKI PEM, or 64 hex characters).
 pub fn load_public_key(path: &Path) -> Result<VerifyingKey, VaultError> {
     let text = fs::read_to_string(path).map_err(|e| VaultError::io(path, e))?;
     if let Some(raw) = hex32(&text) {
-        return VerifyingKey::from_bytes(&raw).map_err(|e| VaultError::Key(format!("{}: invalid Ed25519 public key: {e}", path.display())));
+        return VerifyingKey::from_bytes(&raw)
+            .map_err(|e| VaultError::Key(format!("{}: invalid Ed25519 public key: {e}", path.display())));
     }
-    VerifyingKey::from_public_key_pem(&text).map_err(|e| VaultError::Key(format!("{}: not an Ed25519 SPKI PEM public key: {e}", path.display())))
+    VerifyingKey::from_public_key_pem(&text)
+        .map_err(|e| VaultError::Key(format!("{}: not an Ed25519 SPKI PEM public key: {e}", path.display())))
 }
 
 /// Signs `run_dir/manifest.json` (its exact bytes) and writes `run_dir/manifest.sig`.
@@ -127,7 +131,8 @@ impl TrustedKeys {
     pub fn from_hex_list<S: AsRef<str>>(hex_keys: &[S]) -> Result<TrustedKeys, VaultError> {
         let mut keys = Vec::with_capacity(hex_keys.len());
         for (i, h) in hex_keys.iter().enumerate() {
-            let raw = hex32(h.as_ref()).ok_or_else(|| VaultError::Key(format!("trusted key #{i} is not 64 hex characters")))?;
+            let raw = hex32(h.as_ref())
+                .ok_or_else(|| VaultError::Key(format!("trusted key #{i} is not 64 hex characters")))?;
             keys.push(VerifyingKey::from_bytes(&raw).map_err(|e| VaultError::Key(format!("trusted key #{i}: {e}")))?);
         }
         Ok(TrustedKeys { keys })

@@ -55,7 +55,8 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 /// All part files of a category, sorted.
 pub fn parts(out: &Path, category: &str) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(out.join(category)) else { return Vec::new() };
-    let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
+    let mut v: Vec<PathBuf> =
+        rd.map(|e| e.unwrap().path()).filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
     v.sort();
     v
 }
