@@ -12,6 +12,7 @@ use crate::signal::classifier::ClassifierConfig;
 use crate::signal::fineweb::FineWebConfig;
 use crate::signal::gopher_quality::GopherQualityConfig;
 use crate::signal::gopher_repetition::GopherRepetitionConfig;
+use crate::signal::ngram_lm::NgramLmConfig;
 use crate::signal::vocab::VocabConfig;
 use crate::signal::Action;
 
@@ -126,6 +127,7 @@ pub struct SignalsConfig {
     pub c4: C4Config,
     pub fineweb: FineWebConfig,
     pub vocab: VocabConfig,
+    pub ngram_lm: NgramLmConfig,
     /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
     pub classifiers: Vec<ClassifierConfig>,
 }
@@ -138,6 +140,7 @@ impl Default for SignalsConfig {
             c4: Default::default(),
             fineweb: Default::default(),
             vocab: Default::default(),
+            ngram_lm: Default::default(),
             classifiers: vec![ClassifierConfig::default()],
         }
     }

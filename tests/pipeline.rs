@@ -308,3 +308,47 @@ fn vault_sign_verify_and_tamper() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("changed") && err.contains("clean/part-00000-0000.arrow"), "{err}");
 }
+
+#[test]
+fn ngram_lm_signal_from_a_trained_model_and_from_arpa() {
+    let bin = env!("CARGO_BIN_EXE_svalbard");
+    let d = tempfile::tempdir().unwrap();
+    let train = d.path().join("train.jsonl");
+    write_jsonl(&train, &(0..40).map(|i| (format!("t{i}"), format!("{PROSE} Note {i}."))).collect::<Vec<_>>());
+    let model = d.path().join("m/lm.bin");
+    let out = std::process::Command::new(bin)
+        .args(["lm", "train", train.to_str().unwrap(), "--out", model.to_str().unwrap(), "--order", "3", "--min-count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // A tiny ARPA model: p(a) = 0.1, p(b) = 0.01, p(</s>) = 0.1, <unk> 0.001.
+    let arpa = d.path().join("tiny.arpa");
+    std::fs::write(&arpa, "\\data\\\nngram 1=5\n\n\\1-grams:\n-1\t<s>\t0\n-1\ta\t0\n-2\tb\t0\n-1\t</s>\t0\n-3\t<unk>\t0\n\n\\end\\\n").unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &[("seen".into(), PROSE.into()), ("other".into(), "zebra quantum lattice marmalade".into()), ("ab".into(), "a b".into())]);
+    for (m, check_arpa) in [(&model, false), (&arpa, true)] {
+        let mut config = Config::default();
+        config.signals.classifiers.clear();
+        config.signals.ngram_lm.enabled = true;
+        config.signals.ngram_lm.model = Some(m.clone());
+        let o = d.path().join(format!("o{check_arpa}"));
+        let stats = run(&[&input], &o, config);
+        assert_eq!(stats.totals.docs_in, 3);
+        let batches: Vec<_> = ["clean", "rejected"].iter().flat_map(|c| read_category(&o, c)).collect();
+        let mut ppl = std::collections::HashMap::new();
+        for b in &batches {
+            let ids = strings(std::slice::from_ref(b), "id");
+            let col = b.column_by_name("ngram_lm_perplexity").unwrap().as_any().downcast_ref::<arrow::array::Float32Array>().unwrap().clone();
+            for (i, id) in ids.iter().enumerate() {
+                ppl.insert(id.clone(), col.value(i));
+            }
+        }
+        if check_arpa {
+            // "a b": log10 p = -1 (a) -2 (b) -1 (</s>) over 3 tokens → ppl = 10^(4/3).
+            assert!((ppl["ab"] as f64 - 10f64.powf(4.0 / 3.0)).abs() < 1e-2, "{}", ppl["ab"]);
+        } else {
+            // Text the model was trained on is far more predictable than unseen words.
+            assert!(ppl["seen"] < ppl["other"] / 10.0, "{ppl:?}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! and calls the library.
 
 mod filter;
+mod lm;
 mod validate;
 mod vault;
 
@@ -35,6 +36,7 @@ pub struct Cli {
 pub enum Command {
     Filter(filter::FilterArgs),
     Validate(validate::ValidateArgs),
+    Lm(lm::LmArgs),
     Manifest(vault::ManifestArgs),
     Keygen(vault::KeygenArgs),
     Sign(vault::SignArgs),
@@ -60,6 +62,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Filter(a) => filter::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Lm(a) => lm::run(a),
         Command::Manifest(a) => vault::manifest(a),
         Command::Keygen(a) => vault::keygen(a),
         Command::Sign(a) => vault::sign(a),

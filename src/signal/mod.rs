@@ -12,6 +12,7 @@ pub mod classifier;
 pub mod fineweb;
 pub mod gopher_quality;
 pub mod gopher_repetition;
+pub mod ngram_lm;
 pub mod vocab;
 
 use std::cell::RefCell;
@@ -163,6 +164,9 @@ impl Scorer {
         }
         if s.vocab.enabled {
             doc.push(Box::new(vocab::Vocab::new(s.vocab.clone())?));
+        }
+        if s.ngram_lm.enabled {
+            doc.push(Box::new(ngram_lm::NgramLm::new(s.ngram_lm.clone())?));
         }
         let mut batch: Vec<Box<dyn BatchSignal>> = Vec::new();
         let workers = if config.pipeline.threads == 0 { crate::pipeline::num_cores() } else { config.pipeline.threads };
