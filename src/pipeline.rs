@@ -121,6 +121,21 @@ pub fn run(job: &Job) -> Result<RunStats> {
     let scorer = Scorer::from_config(config)?;
     config.validate_rule_names(scorer.rules())?;
     let policy = Policy::new(&scorer);
+    let trusted = if config.trust.public_keys.is_empty() {
+        None
+    } else {
+        Some(
+            crate::vault::sign::TrustedKeys::from_hex_list(&config.trust.public_keys)
+                .map_err(|e| Error::Config(format!("trust.public_keys: {e}")))?,
+        )
+    };
+    let protection = Protection {
+        cutoff: config.vintage.cutoff_date()?,
+        fields: config.vintage.date_fields.clone(),
+        keep_vintage: config.vintage.keep,
+        trusted,
+        signature_field: config.trust.signature_field.clone(),
+    };
     let fingerprint = config_fingerprint(config);
 
     std::fs::create_dir_all(job.output.join(PROGRESS_DIR)).map_err(|e| Error::output(&job.output, e))?;
@@ -167,7 +182,7 @@ pub fn run(job: &Job) -> Result<RunStats> {
                 .spawn_scoped(s, move || write_stage(job, &fingerprint, &bar, scored_rx))
                 .map_err(Error::Io)?
         };
-        let scored = score_stage(&scorer, &policy, &pool, read_rx, scored_tx);
+        let scored = score_stage(&scorer, &policy, &protection, &pool, read_rx, scored_tx);
         let written = writer.join().map_err(|_| Error::Other("writer thread panicked".into()))?;
         reader.join().map_err(|_| Error::Other("reader thread panicked".into()))?;
         // The writer's error is the root cause when it stopped first (the scorer then only sees a closed channel).
@@ -270,13 +285,14 @@ fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Re
 fn score_stage(
     scorer: &Scorer,
     policy: &Policy,
+    protection: &Protection,
     pool: &rayon::ThreadPool,
     rx: Receiver<Read>,
     tx: Sender<Scored>,
 ) -> Result<()> {
     for msg in rx {
         let out = match msg {
-            Read::Batch(b) => pool.install(|| score_batch(scorer, policy, b))?,
+            Read::Batch(b) => pool.install(|| score_batch(scorer, policy, protection, b))?,
             Read::InputEnd(i) => Scored::InputEnd(i),
             Read::InputFailed(i, e) => Scored::InputFailed(i, e),
         };
@@ -288,11 +304,67 @@ fn score_stage(
 }
 
 /// Score one batch, decide, and split it into clean and rejected rows with the score and decision columns.
-fn score_batch(scorer: &Scorer, policy: &Policy, batch: DocBatch) -> Result<Scored> {
+/// What protects a document from the detectors: being vintage (dated before the cutoff, with
+/// `vintage.keep`), or carrying a trusted publisher's signature of its text.
+struct Protection {
+    cutoff: chrono::NaiveDate,
+    fields: Vec<String>,
+    keep_vintage: bool,
+    trusted: Option<crate::vault::sign::TrustedKeys>,
+    signature_field: String,
+}
+
+impl Protection {
+    /// Per document: does it carry a valid signature by a trusted key? None without keys or signature column.
+    fn signed(&self, docs: &RecordBatch, texts: &[&str]) -> Option<Vec<bool>> {
+        use arrow::array::Array;
+        let keys = self.trusted.as_ref()?;
+        let sigs = docs.column_by_name(&self.signature_field)?.as_any().downcast_ref::<StringArray>()?;
+        Some(
+            (0..sigs.len())
+                .map(|i| {
+                    sigs.is_valid(i)
+                        && crate::vault::sign::verify_text_signature(keys, texts[i], sigs.value(i)).is_some()
+                })
+                .collect(),
+        )
+    }
+
+    /// Per document: written before the cutoff? None when the batch has no date column or the date is unreadable.
+    fn of(&self, docs: &RecordBatch) -> Option<Vec<Option<bool>>> {
+        let col = self.fields.iter().find_map(|f| docs.column_by_name(f))?;
+        let dates = col.as_any().downcast_ref::<StringArray>()?;
+        use arrow::array::Array;
+        Some(
+            (0..dates.len())
+                .map(|i| {
+                    dates
+                        .is_valid(i)
+                        .then(|| crate::source::warc::parse_warc_date(dates.value(i)))
+                        .flatten()
+                        .map(|d| d < self.cutoff)
+                })
+                .collect(),
+        )
+    }
+}
+
+fn score_batch(scorer: &Scorer, policy: &Policy, protection: &Protection, batch: DocBatch) -> Result<Scored> {
     let texts = batch.texts();
     let scores = scorer.score(&texts)?;
+    let signed = protection.signed(&batch.docs, &texts);
     drop(texts);
-    let decisions = policy.decide(&scores.fired);
+    let is_vintage = protection.of(&batch.docs);
+    let keep_vintage = protection.keep_vintage;
+    let protected: Option<Vec<bool>> = (signed.is_some() || (keep_vintage && is_vintage.is_some())).then(|| {
+        (0..batch.len())
+            .map(|i| {
+                signed.as_ref().is_some_and(|s| s[i])
+                    || (keep_vintage && is_vintage.as_ref().is_some_and(|v| v[i] == Some(true)))
+            })
+            .collect()
+    });
+    let decisions = policy.decide(&scores.fired, protected.as_deref());
     let mut rules = vec![RuleCount::default(); scorer.rules().len()];
     let reject_mask = policy.reject_mask();
     for (mask, &rejected) in scores.fired.iter().zip(&decisions.rejected) {
@@ -315,6 +387,14 @@ fn score_batch(scorer: &Scorer, policy: &Policy, batch: DocBatch) -> Result<Scor
     for (name, values) in scorer.columns().iter().zip(scores.columns) {
         fields.push(Field::new(name, DataType::Float32, true));
         columns.push(Arc::new(Float32Array::from(values)));
+    }
+    if let Some(v) = &is_vintage {
+        fields.push(Field::new("vintage", DataType::Boolean, true));
+        columns.push(Arc::new(BooleanArray::from(v.clone())));
+    }
+    if let Some(s) = &signed {
+        fields.push(Field::new("signed_human", DataType::Boolean, false));
+        columns.push(Arc::new(BooleanArray::from(s.clone())));
     }
     let verdict =
         StringArray::from_iter_values(

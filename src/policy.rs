@@ -15,6 +15,9 @@ pub struct Policy {
     reject: RuleMask,
     flag: RuleMask,
     codes: Vec<String>,
+    /// Rules of machine-text detectors, which cannot reject a protected document (vintage with
+    /// `vintage.keep`, or signed by a trusted publisher): they only flag it.
+    detector: RuleMask,
 }
 
 /// Verdicts for a batch.
@@ -35,18 +38,33 @@ impl Policy {
                 Action::Off => {}
             }
         }
-        Policy { reject, flag, codes: scorer.rules().iter().map(|r| r.code.clone()).collect() }
+        Policy {
+            reject,
+            flag,
+            codes: scorer.rules().iter().map(|r| r.code.clone()).collect(),
+            detector: scorer.detector_rules(),
+        }
     }
 
     pub fn reject_mask(&self) -> RuleMask {
         self.reject
     }
 
-    pub fn decide(&self, fired: &[RuleMask]) -> Decisions {
-        let rejected = fired.iter().map(|m| m & self.reject != 0).collect();
-        let reasons = StringArray::from_iter_values(fired.iter().map(|m| self.codes_of(m & self.reject)));
-        let flags = StringArray::from_iter_values(fired.iter().map(|m| self.codes_of(m & self.flag)));
-        Decisions { rejected, reasons, flags }
+    /// Verdicts for a batch; `protected[i]` marks documents no detector may reject (quality rules still apply).
+    pub fn decide(&self, fired: &[RuleMask], protected: Option<&[bool]>) -> Decisions {
+        let masks: Vec<(RuleMask, RuleMask)> = fired
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let reject = if protected.is_some_and(|p| p[i]) { self.reject & !self.detector } else { self.reject };
+                (m & reject, m & !reject & (self.flag | self.reject))
+            })
+            .collect();
+        Decisions {
+            rejected: masks.iter().map(|(r, _)| *r != 0).collect(),
+            reasons: StringArray::from_iter_values(masks.iter().map(|(r, _)| self.codes_of(*r))),
+            flags: StringArray::from_iter_values(masks.iter().map(|(_, f)| self.codes_of(*f))),
+        }
     }
 
     /// Comma-separated codes of the set bits, in rule order.
@@ -85,12 +103,19 @@ mod tests {
             bit("c4.too_few_sentences") | bit("gopher_quality.too_few_words") | bit("vocab.excess_rate"),
             bit("fineweb.short_lines"),
         ];
-        let d = policy.decide(&fired);
+        let d = policy.decide(&fired, None);
         assert_eq!(d.rejected, vec![false, false, true, false]);
         assert_eq!(d.reasons.value(2), "gopher_quality.too_few_words");
         assert_eq!(d.flags.value(1), "c4.too_few_sentences");
         assert_eq!(d.flags.value(2), "c4.too_few_sentences,vocab.excess_rate");
         assert_eq!(d.flags.value(3), "");
         assert_eq!(d.reasons.len(), 4);
+
+        // A protected document's detector rejection becomes a flag; quality rules still reject it.
+        let fired = vec![bit("fast.machine"), bit("fast.machine"), bit("fast.machine") | bit("c4.lorem_ipsum")];
+        let d = policy.decide(&fired, Some(&[true, false, true]));
+        assert_eq!(d.rejected, vec![false, true, true]);
+        assert_eq!(d.flags.value(0), "fast.machine");
+        assert_eq!(d.reasons.value(2), "c4.lorem_ipsum");
     }
 }

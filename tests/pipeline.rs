@@ -317,15 +317,36 @@ fn ngram_lm_signal_from_a_trained_model_and_from_arpa() {
     write_jsonl(&train, &(0..40).map(|i| (format!("t{i}"), format!("{PROSE} Note {i}."))).collect::<Vec<_>>());
     let model = d.path().join("m/lm.bin");
     let out = std::process::Command::new(bin)
-        .args(["lm", "train", train.to_str().unwrap(), "--out", model.to_str().unwrap(), "--order", "3", "--min-count", "1"])
+        .args([
+            "lm",
+            "train",
+            train.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+            "--order",
+            "3",
+            "--min-count",
+            "1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     // A tiny ARPA model: p(a) = 0.1, p(b) = 0.01, p(</s>) = 0.1, <unk> 0.001.
     let arpa = d.path().join("tiny.arpa");
-    std::fs::write(&arpa, "\\data\\\nngram 1=5\n\n\\1-grams:\n-1\t<s>\t0\n-1\ta\t0\n-2\tb\t0\n-1\t</s>\t0\n-3\t<unk>\t0\n\n\\end\\\n").unwrap();
+    std::fs::write(
+        &arpa,
+        "\\data\\\nngram 1=5\n\n\\1-grams:\n-1\t<s>\t0\n-1\ta\t0\n-2\tb\t0\n-1\t</s>\t0\n-3\t<unk>\t0\n\n\\end\\\n",
+    )
+    .unwrap();
     let input = d.path().join("in.jsonl");
-    write_jsonl(&input, &[("seen".into(), PROSE.into()), ("other".into(), "zebra quantum lattice marmalade".into()), ("ab".into(), "a b".into())]);
+    write_jsonl(
+        &input,
+        &[
+            ("seen".into(), PROSE.into()),
+            ("other".into(), "zebra quantum lattice marmalade".into()),
+            ("ab".into(), "a b".into()),
+        ],
+    );
     for (m, check_arpa) in [(&model, false), (&arpa, true)] {
         let mut config = Config::default();
         config.signals.classifiers.clear();
@@ -338,7 +359,13 @@ fn ngram_lm_signal_from_a_trained_model_and_from_arpa() {
         let mut ppl = std::collections::HashMap::new();
         for b in &batches {
             let ids = strings(std::slice::from_ref(b), "id");
-            let col = b.column_by_name("ngram_lm_perplexity").unwrap().as_any().downcast_ref::<arrow::array::Float32Array>().unwrap().clone();
+            let col = b
+                .column_by_name("ngram_lm_perplexity")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::Float32Array>()
+                .unwrap()
+                .clone();
             for (i, id) in ids.iter().enumerate() {
                 ppl.insert(id.clone(), col.value(i));
             }
@@ -351,4 +378,155 @@ fn ngram_lm_signal_from_a_trained_model_and_from_arpa() {
             assert!(ppl["seen"] < ppl["other"] / 10.0, "{ppl:?}");
         }
     }
+}
+
+#[test]
+fn vintage_documents_are_kept_whatever_the_detector_says() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    let mut f = std::fs::File::create(&input).unwrap();
+    for (id, date) in [("old", "2019-06-01T12:00:00Z"), ("new", "2024-01-01"), ("undated", "")] {
+        writeln!(f, "{}", serde_json::json!({"id": id, "text": PROSE, "date": date})).unwrap();
+    }
+    drop(f);
+    let mut config = Config::from_toml_str(
+        "[vintage]\nkeep = true\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n",
+    )
+    .unwrap();
+    config.signals.gopher_quality.action = svalbard::signal::Action::Flag;
+    let out = d.path().join("out");
+    let stats = run(&[&input], &out, config);
+    assert_eq!((stats.totals.clean, stats.totals.rejected), (1, 2));
+    let clean = read_category(&out, "clean");
+    assert_eq!(strings(&clean, "id"), vec!["old"]);
+    assert!(strings(&clean, "flags")[0].contains("fast.machine"));
+    let v = clean[0]
+        .column_by_name("vintage")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap()
+        .clone();
+    assert!(v.value(0));
+    assert_eq!(strings(&read_category(&out, "rejected"), "reasons"), vec!["fast.machine"; 2]);
+}
+
+#[test]
+fn shards_cover_every_input_once_and_merge() {
+    let bin = env!("CARGO_BIN_EXE_svalbard");
+    let d = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for k in 0..5 {
+        let p = d.path().join(format!("in{k}.jsonl"));
+        write_jsonl(&p, &good_docs(10 + k));
+        inputs.push(p.display().to_string());
+    }
+    let out = d.path().join("out");
+    let cfg = d.path().join("c.toml");
+    std::fs::write(&cfg, "[signals]\nclassifiers = []\n").unwrap();
+    for shard in ["0/2", "1/2"] {
+        let mut args = vec!["filter".to_string()];
+        args.extend(inputs.iter().cloned());
+        args.extend(
+            ["-o", out.to_str().unwrap(), "-q", "-c", cfg.to_str().unwrap(), "--shard", shard].map(String::from),
+        );
+        let o = std::process::Command::new(bin).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = std::process::Command::new(bin).args(["merge-stats", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(merged["totals"]["docs_in"], 10 + 11 + 12 + 13 + 14);
+    assert_eq!(merged["inputs"].as_array().unwrap().len(), 5);
+    assert_eq!(rows(&out, "clean") + rows(&out, "rejected"), 60);
+}
+
+#[test]
+fn sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_outputs() {
+    let bin = env!("CARGO_BIN_EXE_svalbard");
+    let d = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for k in 0..6 {
+        let p = d.path().join(format!("in{k}.jsonl"));
+        write_jsonl(&p, &good_docs(4000));
+        inputs.push(p.display().to_string());
+    }
+    let cfg = d.path().join("c.toml");
+    std::fs::write(&cfg, "[signals]\nclassifiers = []\n[input]\nbatch_docs = 500\n[output]\nmax_file_bytes = 200000\n")
+        .unwrap();
+    let args = |out: &Path| {
+        let mut a = vec!["filter".to_string()];
+        a.extend(inputs.iter().cloned());
+        a.extend(["-o", out.to_str().unwrap(), "-q", "-c", cfg.to_str().unwrap()].map(String::from));
+        a
+    };
+    let snapshot = |out: &Path| {
+        let mut v: Vec<(String, Vec<u8>)> = ["clean", "rejected", "quarantine"]
+            .iter()
+            .flat_map(|c| parts(out, c))
+            .map(|p| (p.strip_prefix(out).unwrap().display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let reference = d.path().join("reference");
+    assert_eq!(std::process::Command::new(bin).args(args(&reference)).output().unwrap().status.code(), Some(0));
+    let want = snapshot(&reference);
+    assert!(want.len() > 6);
+    for (k, delays_ms) in [[5u64, 0], [40, 0], [120, 60], [300, 30]].iter().enumerate() {
+        let out = d.path().join(format!("killed{k}"));
+        for &ms in delays_ms.iter().filter(|&&ms| ms > 0) {
+            let mut child = std::process::Command::new(bin).args(args(&out)).spawn().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+        let o = std::process::Command::new(bin).args(args(&out)).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(snapshot(&out), want, "outputs differ after kills at {delays_ms:?} ms");
+        let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+        assert_eq!(stats["totals"]["docs_in"], 24000);
+    }
+}
+
+#[test]
+fn documents_signed_by_a_trusted_publisher_are_kept() {
+    use ed25519_dalek::SigningKey;
+    let publisher = SigningKey::from_bytes(&[7u8; 32]);
+    let stranger = SigningKey::from_bytes(&[9u8; 32]);
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    let mut f = std::fs::File::create(&input).unwrap();
+    let sign = |k: &SigningKey, t: &str| svalbard::vault::sign::sign_text(k, t);
+    writeln!(f, "{}", serde_json::json!({"id": "signed", "text": PROSE, "signature": sign(&publisher, PROSE)}))
+        .unwrap();
+    writeln!(f, "{}", serde_json::json!({"id": "stranger", "text": PROSE, "signature": sign(&stranger, PROSE)}))
+        .unwrap();
+    writeln!(
+        f,
+        "{}",
+        serde_json::json!({"id": "tampered", "text": format!("{PROSE}!"), "signature": sign(&publisher, PROSE)})
+    )
+    .unwrap();
+    writeln!(f, "{}", serde_json::json!({"id": "unsigned", "text": PROSE})).unwrap();
+    drop(f);
+    let key_hex = hex::encode(publisher.verifying_key().to_bytes());
+    let config = Config::from_toml_str(&format!(
+        "[trust]\npublic_keys = [\"{key_hex}\"]\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n"
+    ))
+    .unwrap();
+    let out = d.path().join("out");
+    let stats = run(&[&input], &out, config);
+    assert_eq!((stats.totals.clean, stats.totals.rejected), (1, 3));
+    let clean = read_category(&out, "clean");
+    assert_eq!(strings(&clean, "id"), vec!["signed"]);
+    let s = clean[0]
+        .column_by_name("signed_human")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap()
+        .clone();
+    assert!(s.value(0));
+    assert_eq!(strings(&read_category(&out, "rejected"), "id"), vec!["stranger", "tampered", "unsigned"]);
 }

@@ -3,6 +3,7 @@
 
 mod filter;
 mod lm;
+mod merge_stats;
 mod validate;
 mod vault;
 
@@ -37,6 +38,7 @@ pub enum Command {
     Filter(filter::FilterArgs),
     Validate(validate::ValidateArgs),
     Lm(lm::LmArgs),
+    MergeStats(merge_stats::MergeStatsArgs),
     Manifest(vault::ManifestArgs),
     Keygen(vault::KeygenArgs),
     Sign(vault::SignArgs),
@@ -63,6 +65,7 @@ pub fn main() -> i32 {
         Command::Filter(a) => filter::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Lm(a) => lm::run(a),
+        Command::MergeStats(a) => merge_stats::run(a),
         Command::Manifest(a) => vault::manifest(a),
         Command::Keygen(a) => vault::keygen(a),
         Command::Sign(a) => vault::sign(a),

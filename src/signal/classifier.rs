@@ -118,7 +118,8 @@ impl Classifier {
             config.action,
             &["p_machine"],
             &[("machine", "p_machine at or above the model's threshold")],
-        );
+        )
+        .detector();
         Ok(Classifier {
             threshold: config.threshold.unwrap_or(card.decision.threshold),
             batch_size: config.batch_size.max(1),

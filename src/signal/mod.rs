@@ -53,6 +53,8 @@ pub struct SignalSpec {
     pub rules: Vec<RuleSpec>,
     /// The action for this signal's rules unless `[rules]` in the config overrides one.
     pub action: Action,
+    /// A machine-text detector (as opposed to a quality rule): `vintage.keep` overrides its rejections.
+    pub detector: bool,
 }
 
 impl SignalSpec {
@@ -60,6 +62,7 @@ impl SignalSpec {
         SignalSpec {
             id,
             action,
+            detector: false,
             columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
             rules: rules
                 .iter()
@@ -69,6 +72,12 @@ impl SignalSpec {
                 })
                 .collect(),
         }
+    }
+
+    /// Mark the signal as a machine-text detector.
+    pub fn detector(mut self) -> Self {
+        self.detector = true;
+        self
     }
 }
 
@@ -139,6 +148,7 @@ pub struct Scorer {
     columns: Vec<String>,
     rules: Vec<RuleSpec>,
     rule_actions: Vec<Action>,
+    detector_rules: RuleMask,
 }
 
 thread_local! {
@@ -186,8 +196,12 @@ impl Scorer {
         let columns: Vec<String> = specs.iter().flat_map(|s| s.columns.iter().cloned()).collect();
         let mut rules = Vec::new();
         let mut rule_actions = Vec::new();
+        let mut detector_rules: RuleMask = 0;
         for spec in &specs {
             for r in &spec.rules {
+                if spec.detector && rules.len() < RuleMask::BITS as usize {
+                    detector_rules |= 1 << rules.len();
+                }
                 rule_actions.push(overrides.get(&r.code).copied().unwrap_or(spec.action));
                 rules.push(r.clone());
             }
@@ -200,7 +214,7 @@ impl Scorer {
                 return Err(crate::Error::Config(format!("signal {} has more than 64 rules", s.id)));
             }
         }
-        Ok(Scorer { doc_signals, batch_signals, columns, rules, rule_actions })
+        Ok(Scorer { doc_signals, batch_signals, columns, rules, rule_actions, detector_rules })
     }
 
     pub fn columns(&self) -> &[String] {
@@ -214,6 +228,11 @@ impl Scorer {
     /// The action of each rule, after the config's overrides.
     pub fn rule_actions(&self) -> &[Action] {
         &self.rule_actions
+    }
+
+    /// Rules of machine-text detectors (classifiers, language models, vocabulary).
+    pub fn detector_rules(&self) -> RuleMask {
+        self.detector_rules
     }
 
     pub fn signal_ids(&self) -> Vec<&'static str> {

@@ -60,13 +60,15 @@ impl NgramLm {
         if config.head_max_perplexity > config.tail_min_perplexity {
             return Err(Error::Config("signals.ngram_lm.head_max_perplexity > tail_min_perplexity".into()));
         }
-        let model = NgramModel::load(&path).map_err(|e| Error::Model(format!("n-gram model {}: {e}", path.display())))?;
+        let model =
+            NgramModel::load(&path).map_err(|e| Error::Model(format!("n-gram model {}: {e}", path.display())))?;
         let spec = SignalSpec::new(
             "ngram_lm",
             config.action,
             &["perplexity", "sent_logppl_mean", "sent_logppl_std", "bucket"],
             &[("low_perplexity", "perplexity below low_perplexity")],
-        );
+        )
+        .detector();
         Ok(NgramLm { config, model, spec })
     }
 }

@@ -67,7 +67,8 @@ impl Vocab {
             config.action,
             &["excess_count", "excess_rate"],
             &[("excess_rate", "rate of LLM-overused words above max_rate")],
-        );
+        )
+        .detector();
         Ok(Vocab { config, words, spec })
     }
 }

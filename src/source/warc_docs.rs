@@ -1,6 +1,6 @@
 //! Common Crawl input: WARC (`response` records with HTML, text extracted) and WET (`conversion` records)
 //! files become DocBatches with the record metadata as columns: `url`, `warc_date`, `record_id`,
-//! `content_length`, `language` (WET) and `vintage` (crawled before the cutoff, 2022-11-30 by default).
+//! `content_length` and `language` (WET); the pipeline derives `vintage` from `warc_date`.
 //!
 //! Records are read one at a time (bounded memory) and converted to text in parallel per batch. A malformed
 //! or oversize record, or a response whose body cannot be decoded, is quarantined with its offset; a
@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, UInt64Builder};
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder, UInt64Builder};
 use arrow::datatypes::{DataType, Field};
 use rayon::prelude::*;
 
-use super::warc::{is_vintage, record_to_document, WarcReader, WarcRecord};
+use super::warc::{record_to_document, WarcReader, WarcRecord};
 use super::{BatchIter, InputFile};
 use crate::batch::{doc_schema, DocBatch, Quarantined};
 use crate::config::InputConfig;
@@ -38,7 +38,6 @@ fn metadata_fields() -> Vec<Field> {
         Field::new("warc_date", DataType::Utf8, true),
         Field::new("content_length", DataType::UInt64, true),
         Field::new("language", DataType::Utf8, true),
-        Field::new("vintage", DataType::Boolean, true),
     ]
 }
 
@@ -85,7 +84,6 @@ impl Iterator for WarcSource {
         let (mut ids, mut texts) = (StringBuilder::new(), StringBuilder::new());
         let (mut urls, mut dates, mut langs) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
         let mut lengths = UInt64Builder::new();
-        let mut vintage = BooleanBuilder::new();
         for (offset, d) in docs {
             match d {
                 None => {} // warcinfo, request, metadata, non-HTML responses: not documents
@@ -104,7 +102,6 @@ impl Iterator for WarcSource {
                     dates.append_value(&doc.date);
                     lengths.append_value(doc.content_length);
                     langs.append_option(doc.language.as_deref());
-                    vintage.append_option(doc.crawl_date().map(is_vintage));
                 }
             }
         }
@@ -115,7 +112,6 @@ impl Iterator for WarcSource {
             Arc::new(dates.finish()),
             Arc::new(lengths.finish()),
             Arc::new(langs.finish()),
-            Arc::new(vintage.finish()),
         ];
         let schema = doc_schema(&self.config.id_field, &self.config.text_field, metadata_fields());
         let docs = RecordBatch::try_new(schema, columns).expect("columns match the schema");
