@@ -177,9 +177,10 @@ pub fn run(job: &Job) -> Result<RunStats> {
         let writer = {
             let fingerprint = fingerprint.clone();
             let bar = bar.clone();
+            let rule_codes: Vec<String> = scorer.rules().iter().map(|r| r.code.clone()).collect();
             std::thread::Builder::new()
                 .name("svalbard-writer".into())
-                .spawn_scoped(s, move || write_stage(job, &fingerprint, &bar, scored_rx))
+                .spawn_scoped(s, move || write_stage(job, &fingerprint, &rule_codes, &bar, scored_rx))
                 .map_err(Error::Io)?
         };
         let scored = score_stage(&scorer, &policy, &protection, &pool, read_rx, scored_tx);
@@ -465,10 +466,16 @@ impl InputWriters {
     }
 }
 
-fn write_stage(job: &Job, fingerprint: &str, bar: &ProgressBar, rx: Receiver<Scored>) -> Result<Vec<InputStats>> {
+/// `rule_codes` names the rules of the scorer, in the order of each batch's rule counts.
+fn write_stage(
+    job: &Job,
+    fingerprint: &str,
+    rule_codes: &[String],
+    bar: &ProgressBar,
+    rx: Receiver<Scored>,
+) -> Result<Vec<InputStats>> {
     let mut finished = Vec::new();
     let mut current: Option<InputWriters> = None;
-    let mut rule_codes: Option<Vec<String>> = None;
     let result = (|| -> Result<()> {
         for msg in rx.iter() {
             match msg {
@@ -486,11 +493,7 @@ fn write_stage(job: &Job, fingerprint: &str, bar: &ProgressBar, rx: Receiver<Sco
                         w.quarantine.write(&sink::quarantine_batch(&w.stats.path, &quarantined)?)?;
                     }
                     w.stats.counts.add(&counts);
-                    let codes = rule_codes.get_or_insert_with(|| {
-                        let scorer = Scorer::from_config(&job.config).expect("validated before the run");
-                        scorer.rules().iter().map(|r| r.code.clone()).collect()
-                    });
-                    for (code, rc) in codes.iter().zip(&rules) {
+                    for (code, rc) in rule_codes.iter().zip(&rules) {
                         if rc.fired > 0 {
                             let e = w.stats.rules.entry(code.clone()).or_default();
                             e.fired += rc.fired;
