@@ -115,7 +115,70 @@ threshold = 0.6
         json.dump(tok, f, indent=1)
 
 
+def tiny_lm():
+    """The neural_lm signal's fixture: per position t, with valid = attention_mask[t+1] (0 at the last position),
+    token_logprob = -(input_ids[t+1] % 4) / 2 * valid, expected_logprob = -1 * valid, logprob_variance = 0.25 * valid.
+    A WordLevel tokenizer (no start token): <pad> 0, the 1, cat 2, sat 3, on 4, mat 5, dog 6, . 7, ! 8, ? 9, [UNK] 10."""
+    i64 = lambda a: numpy_helper.from_array(np.array(a, dtype=np.int64))  # noqa: E731
+    nodes = [
+        helper.make_node("Shape", ["input_ids"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero1", "one1"], ["b1"]),
+        helper.make_node("Concat", ["b1", "one1"], ["bshape"], axis=0),
+        helper.make_node("ConstantOfShape", ["bshape"], ["zcol"], value=i64([0])),
+        helper.make_node("Slice", ["input_ids", "one1", "big", "one1"], ["ids_tail"]),
+        helper.make_node("Concat", ["ids_tail", "zcol"], ["ids_next"], axis=1),
+        helper.make_node("Slice", ["attention_mask", "one1", "big", "one1"], ["m_tail"]),
+        helper.make_node("Concat", ["m_tail", "zcol"], ["m_next"], axis=1),
+        helper.make_node("Cast", ["m_next"], ["valid"], to=TensorProto.FLOAT),
+        helper.make_node("Mod", ["ids_next", "four"], ["r"]),
+        helper.make_node("Cast", ["r"], ["rf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["rf", "minus_half"], ["lp"]),
+        helper.make_node("Mul", ["lp", "valid"], ["token_logprob"]),
+        helper.make_node("Mul", ["valid", "minus_one"], ["expected_logprob"]),
+        helper.make_node("Mul", ["valid", "quarter"], ["logprob_variance"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_lm",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "t"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "t"])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["b", "t"])
+         for n in ("token_logprob", "expected_logprob", "logprob_variance")],
+        [numpy_helper.from_array(np.array([0], dtype=np.int64), "zero1"),
+         numpy_helper.from_array(np.array([1], dtype=np.int64), "one1"),
+         numpy_helper.from_array(np.array([2**62], dtype=np.int64), "big"),
+         numpy_helper.from_array(np.array(4, dtype=np.int64), "four"),
+         numpy_helper.from_array(np.array(-0.5, dtype=np.float32), "minus_half"),
+         numpy_helper.from_array(np.array(-1.0, dtype=np.float32), "minus_one"),
+         numpy_helper.from_array(np.array(0.25, dtype=np.float32), "quarter")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    card = """name = "tiny_lm"
+version = "test"
+description = "token_logprob = -(next id % 4) / 2, expected_logprob = -1, logprob_variance = 0.25 (0 past the end)"
+onnx = "model.onnx"
+tokenizer = "tokenizer.json"
+max_tokens = 256
+inputs = ["input_ids", "attention_mask"]
+outputs = ["token_logprob", "expected_logprob", "logprob_variance"]
+"""
+    save(model, "tiny_lm", card)
+    vocab = {"<pad>": 0, "the": 1, "cat": 2, "sat": 3, "on": 4, "mat": 5, "dog": 6, ".": 7, "!": 8, "?": 9,
+             "[UNK]": 10}
+    tok = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+        "normalizer": {"type": "Lowercase"},
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": None, "decoder": None,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
+    }
+    with open(os.path.join(OUT, "tiny_lm", "tokenizer.json"), "w") as f:
+        json.dump(tok, f, indent=1)
+
+
 if __name__ == "__main__":
     hashed()
     tokens()
+    tiny_lm()
     print("wrote", os.path.abspath(OUT))

@@ -26,6 +26,8 @@ pub struct Config {
     pub onnx: OnnxConfig,
     pub vintage: VintageConfig,
     pub trust: TrustConfig,
+    /// One calibrated verdict from all signals (the policy file from `svalbard calibrate`).
+    pub ensemble: crate::ensemble::EnsembleConfig,
     /// Per-rule action overrides, e.g. `"c4.too_few_sentences" = "flag"`.
     pub rules: BTreeMap<String, Action>,
 }
@@ -171,6 +173,8 @@ pub struct SignalsConfig {
     pub fineweb: FineWebConfig,
     pub vocab: VocabConfig,
     pub ngram_lm: NgramLmConfig,
+    /// Perplexity, burstiness and curvature under a neural LM (SmolLM2, scripts/build_smollm.sh); off by default.
+    pub neural_lm: crate::signal::neural_lm::NeuralLmConfig,
     /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
     pub classifiers: Vec<ClassifierConfig>,
 }
@@ -184,6 +188,7 @@ impl Default for SignalsConfig {
             fineweb: Default::default(),
             vocab: Default::default(),
             ngram_lm: Default::default(),
+            neural_lm: Default::default(),
             classifiers: vec![ClassifierConfig::default()],
         }
     }

@@ -8,8 +8,10 @@
 pub mod batch;
 pub mod cli;
 pub mod config;
+pub mod ensemble;
 pub mod error;
 pub mod eval;
+pub mod labeled;
 pub mod lm;
 pub mod onnx;
 pub mod pipeline;

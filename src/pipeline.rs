@@ -365,7 +365,7 @@ fn score_batch(scorer: &Scorer, policy: &Policy, protection: &Protection, batch:
             })
             .collect()
     });
-    let decisions = policy.decide(&scores.fired, protected.as_deref());
+    let decisions = policy.decide(&scores.fired, protected.as_deref(), Some(&scores.ensemble_drivers));
     let mut rules = vec![RuleCount::default(); scorer.rules().len()];
     let reject_mask = policy.reject_mask();
     for (mask, &rejected) in scores.fired.iter().zip(&decisions.rejected) {

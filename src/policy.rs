@@ -18,6 +18,8 @@ pub struct Policy {
     /// Rules of machine-text detectors, which cannot reject a protected document (vintage with
     /// `vintage.keep`, or signed by a trusted publisher): they only flag it.
     detector: RuleMask,
+    /// The ensemble's rule, whose code carries the signals that drove it.
+    ensemble: Option<usize>,
 }
 
 /// Verdicts for a batch.
@@ -43,6 +45,7 @@ impl Policy {
             flag,
             codes: scorer.rules().iter().map(|r| r.code.clone()).collect(),
             detector: scorer.detector_rules(),
+            ensemble: scorer.ensemble_rule(),
         }
     }
 
@@ -51,7 +54,8 @@ impl Policy {
     }
 
     /// Verdicts for a batch; `protected[i]` marks documents no detector may reject (quality rules still apply).
-    pub fn decide(&self, fired: &[RuleMask], protected: Option<&[bool]>) -> Decisions {
+    /// `drivers[i]`, when given, explains the ensemble's rule for document i.
+    pub fn decide(&self, fired: &[RuleMask], protected: Option<&[bool]>, drivers: Option<&[String]>) -> Decisions {
         let masks: Vec<(RuleMask, RuleMask)> = fired
             .iter()
             .enumerate()
@@ -60,15 +64,25 @@ impl Policy {
                 (m & reject, m & !reject & (self.flag | self.reject))
             })
             .collect();
+        let detail = |i: usize| drivers.and_then(|d| d.get(i)).map(String::as_str).unwrap_or("");
         Decisions {
             rejected: masks.iter().map(|(r, _)| *r != 0).collect(),
-            reasons: StringArray::from_iter_values(masks.iter().map(|(r, _)| self.codes_of(*r))),
-            flags: StringArray::from_iter_values(masks.iter().map(|(_, f)| self.codes_of(*f))),
+            reasons: StringArray::from_iter_values(
+                masks.iter().enumerate().map(|(i, (r, _))| self.explain(*r, detail(i))),
+            ),
+            flags: StringArray::from_iter_values(
+                masks.iter().enumerate().map(|(i, (_, f))| self.explain(*f, detail(i))),
+            ),
         }
     }
 
     /// Comma-separated codes of the set bits, in rule order.
-    pub fn codes_of(&self, mut mask: RuleMask) -> String {
+    pub fn codes_of(&self, mask: RuleMask) -> String {
+        self.explain(mask, "")
+    }
+
+    /// Like [`Policy::codes_of`], with the ensemble's code followed by `(detail)` when there is one.
+    fn explain(&self, mut mask: RuleMask, detail: &str) -> String {
         let mut s = String::new();
         while mask != 0 {
             let i = mask.trailing_zeros() as usize;
@@ -76,6 +90,11 @@ impl Policy {
                 s.push(',');
             }
             s.push_str(&self.codes[i]);
+            if Some(i) == self.ensemble && !detail.is_empty() {
+                s.push('(');
+                s.push_str(detail);
+                s.push(')');
+            }
             mask &= mask - 1;
         }
         s
@@ -91,6 +110,7 @@ mod tests {
     #[test]
     fn reject_flag_and_override() {
         let mut config = Config::default();
+        config.ensemble.enabled = Some(false);
         config.rules.insert("c4.too_few_sentences".into(), Action::Flag);
         config.rules.insert("fineweb.short_lines".into(), Action::Off);
         let scorer = Scorer::from_config(&config).unwrap();
@@ -103,7 +123,7 @@ mod tests {
             bit("c4.too_few_sentences") | bit("gopher_quality.too_few_words") | bit("vocab.excess_rate"),
             bit("fineweb.short_lines"),
         ];
-        let d = policy.decide(&fired, None);
+        let d = policy.decide(&fired, None, None);
         assert_eq!(d.rejected, vec![false, false, true, false]);
         assert_eq!(d.reasons.value(2), "gopher_quality.too_few_words");
         assert_eq!(d.flags.value(1), "c4.too_few_sentences");
@@ -113,7 +133,7 @@ mod tests {
 
         // A protected document's detector rejection becomes a flag; quality rules still reject it.
         let fired = vec![bit("fast.machine"), bit("fast.machine"), bit("fast.machine") | bit("c4.lorem_ipsum")];
-        let d = policy.decide(&fired, Some(&[true, false, true]));
+        let d = policy.decide(&fired, Some(&[true, false, true]), None);
         assert_eq!(d.rejected, vec![false, true, true]);
         assert_eq!(d.flags.value(0), "fast.machine");
         assert_eq!(d.reasons.value(2), "c4.lorem_ipsum");

@@ -125,8 +125,9 @@ fn cli_missing_library_and_classifier_column() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/libonnxruntime.so") && err.contains("setup_ort.sh"), "{err}");
 
-    // With a threshold of 0 the classifier rejects everything it scores, with its own reason.
-    std::fs::write(&cfg, "[signals.gopher_quality]\naction = \"flag\"\n[signals.gopher_repetition]\naction = \"flag\"\n[signals.c4]\naction = \"flag\"\n[signals.fineweb]\naction = \"flag\"\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n").unwrap();
+    // With a threshold of 0 the classifier rejects everything it scores, with its own reason (the ensemble off:
+    // while it is on, detectors only flag and its calibrated threshold decides).
+    std::fs::write(&cfg, "[ensemble]\nenabled = false\n[signals.gopher_quality]\naction = \"flag\"\n[signals.gopher_repetition]\naction = \"flag\"\n[signals.c4]\naction = \"flag\"\n[signals.fineweb]\naction = \"flag\"\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n").unwrap();
     let o = d.path().join("o2");
     let run = std::process::Command::new(bin)
         .args(["filter", input.to_str().unwrap(), "-o", o.to_str().unwrap(), "-c", cfg.to_str().unwrap(), "-q"])

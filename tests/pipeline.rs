@@ -390,7 +390,7 @@ fn vintage_documents_are_kept_whatever_the_detector_says() {
     }
     drop(f);
     let mut config = Config::from_toml_str(
-        "[vintage]\nkeep = true\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n",
+        "[vintage]\nkeep = true\n[ensemble]\nenabled = false\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n",
     )
     .unwrap();
     config.signals.gopher_quality.action = svalbard::signal::Action::Flag;
@@ -512,7 +512,7 @@ fn documents_signed_by_a_trusted_publisher_are_kept() {
     drop(f);
     let key_hex = hex::encode(publisher.verifying_key().to_bytes());
     let config = Config::from_toml_str(&format!(
-        "[trust]\npublic_keys = [\"{key_hex}\"]\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n"
+        "[trust]\npublic_keys = [\"{key_hex}\"]\n[ensemble]\nenabled = false\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n"
     ))
     .unwrap();
     let out = d.path().join("out");

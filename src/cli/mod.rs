@@ -1,6 +1,8 @@
 //! The command line: a thin clap layer. Each subcommand parses its flags, validates them into a plan,
 //! and calls the library.
 
+mod bench;
+mod calibrate;
 mod filter;
 mod lm;
 mod merge_stats;
@@ -37,6 +39,8 @@ pub struct Cli {
 pub enum Command {
     Filter(filter::FilterArgs),
     Validate(validate::ValidateArgs),
+    Calibrate(calibrate::CalibrateArgs),
+    Bench(bench::BenchArgs),
     Lm(lm::LmArgs),
     MergeStats(merge_stats::MergeStatsArgs),
     Manifest(vault::ManifestArgs),
@@ -64,6 +68,8 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Filter(a) => filter::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Lm(a) => lm::run(a),
         Command::MergeStats(a) => merge_stats::run(a),
         Command::Manifest(a) => vault::manifest(a),

@@ -12,6 +12,7 @@ pub mod classifier;
 pub mod fineweb;
 pub mod gopher_quality;
 pub mod gopher_repetition;
+pub mod neural_lm;
 pub mod ngram_lm;
 pub mod vocab;
 
@@ -21,6 +22,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::ensemble::{Ensemble, EnsembleConfig};
 use crate::error::Result;
 use crate::text::{Analysis, HashSet64};
 
@@ -139,6 +141,10 @@ pub struct ScoreTable {
     pub columns: Vec<Vec<f32>>,
     /// Fired rules per document, over [`Scorer::rules`].
     pub fired: Vec<RuleMask>,
+    /// Per document, the signals that drove the ensemble's "machine" (empty without the ensemble).
+    pub ensemble_drivers: Vec<String>,
+    /// Time spent per stage: "heuristics" (the document signals), each batch signal by id, "ensemble".
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// All enabled signals, in a fixed order, with their columns and rules laid end to end.
@@ -149,6 +155,10 @@ pub struct Scorer {
     rules: Vec<RuleSpec>,
     rule_actions: Vec<Action>,
     detector_rules: RuleMask,
+    /// The calibrated combination of all signals, when enabled; it decides which batch signals are expensive.
+    ensemble: Option<Ensemble>,
+    /// Per batch signal: run only on documents the ensemble's cheap stage is unsure of.
+    expensive: Vec<bool>,
 }
 
 thread_local! {
@@ -183,7 +193,10 @@ impl Scorer {
         for c in &s.classifiers {
             batch.push(Box::new(classifier::Classifier::new(c, config.onnx.library.as_deref(), workers)?));
         }
-        Self::new(doc, batch, &config.rules)
+        if s.neural_lm.enabled {
+            batch.push(Box::new(neural_lm::NeuralLm::new(&s.neural_lm, config.onnx.library.as_deref(), workers)?));
+        }
+        Self::build(doc, batch, &config.rules, Some(&config.ensemble))
     }
 
     pub fn new(
@@ -191,18 +204,52 @@ impl Scorer {
         batch_signals: Vec<Box<dyn BatchSignal>>,
         overrides: &std::collections::BTreeMap<String, Action>,
     ) -> Result<Self> {
-        let specs: Vec<&SignalSpec> =
+        Self::build(doc_signals, batch_signals, overrides, None)
+    }
+
+    fn build(
+        doc_signals: Vec<Box<dyn DocSignal>>,
+        batch_signals: Vec<Box<dyn BatchSignal>>,
+        overrides: &std::collections::BTreeMap<String, Action>,
+        ensemble: Option<&EnsembleConfig>,
+    ) -> Result<Self> {
+        let mut specs: Vec<&SignalSpec> =
             doc_signals.iter().map(|s| s.spec()).chain(batch_signals.iter().map(|s| s.spec())).collect();
-        let columns: Vec<String> = specs.iter().flat_map(|s| s.columns.iter().cloned()).collect();
+        let mut columns: Vec<String> = specs.iter().flat_map(|s| s.columns.iter().cloned()).collect();
+        let ensemble = match ensemble {
+            Some(c) => Ensemble::from_config(c, &columns)?,
+            None => None,
+        };
+        let mut expensive = Vec::new();
+        if let Some(e) = &ensemble {
+            let exp = e.expensive_columns();
+            let mut offset: usize = doc_signals.iter().map(|s| s.spec().columns.len()).sum();
+            for s in &batch_signals {
+                let width = s.spec().columns.len();
+                expensive.push((offset..offset + width).any(|c| exp.contains(&c)));
+                offset += width;
+            }
+            columns.extend(e.spec().columns.iter().cloned());
+            specs.push(e.spec());
+        } else {
+            expensive = vec![false; batch_signals.len()];
+        }
         let mut rules = Vec::new();
         let mut rule_actions = Vec::new();
         let mut detector_rules: RuleMask = 0;
         for spec in &specs {
+            // With the ensemble on, one calibrated threshold decides: the detectors' own rules only flag.
+            let action =
+                if ensemble.is_some() && spec.detector && spec.id != "ensemble" && spec.action == Action::Reject {
+                    Action::Flag
+                } else {
+                    spec.action
+                };
             for r in &spec.rules {
                 if spec.detector && rules.len() < RuleMask::BITS as usize {
                     detector_rules |= 1 << rules.len();
                 }
-                rule_actions.push(overrides.get(&r.code).copied().unwrap_or(spec.action));
+                rule_actions.push(overrides.get(&r.code).copied().unwrap_or(action));
                 rules.push(r.clone());
             }
         }
@@ -214,7 +261,17 @@ impl Scorer {
                 return Err(crate::Error::Config(format!("signal {} has more than 64 rules", s.id)));
             }
         }
-        Ok(Scorer { doc_signals, batch_signals, columns, rules, rule_actions, detector_rules })
+        drop(specs);
+        Ok(Scorer { doc_signals, batch_signals, columns, rules, rule_actions, detector_rules, ensemble, expensive })
+    }
+
+    /// The index of the ensemble's rule in [`Scorer::rules`], when the ensemble is on.
+    pub fn ensemble_rule(&self) -> Option<usize> {
+        self.ensemble.as_ref().map(|_| self.rules.len() - 1)
+    }
+
+    pub fn ensemble(&self) -> Option<&Ensemble> {
+        self.ensemble.as_ref()
     }
 
     pub fn columns(&self) -> &[String] {
@@ -236,12 +293,19 @@ impl Scorer {
     }
 
     pub fn signal_ids(&self) -> Vec<&'static str> {
-        self.doc_signals.iter().map(|s| s.spec().id).chain(self.batch_signals.iter().map(|s| s.spec().id)).collect()
+        self.doc_signals
+            .iter()
+            .map(|s| s.spec().id)
+            .chain(self.batch_signals.iter().map(|s| s.spec().id))
+            .chain(self.ensemble.as_ref().map(|e| e.spec().id))
+            .collect()
     }
 
     /// Score a batch: document signals in parallel over documents, then each batch signal.
     pub fn score(&self, texts: &[&str]) -> Result<ScoreTable> {
         let n = texts.len();
+        let mut timings = Vec::new();
+        let started = std::time::Instant::now();
         let doc_cols: usize = self.doc_signals.iter().map(|s| s.spec().columns.len()).sum();
         // Row-major scratch for the document signals, transposed into columns afterwards.
         let mut rows = vec![0f32; n * doc_cols.max(1)];
@@ -263,19 +327,61 @@ impl Scorer {
         for c in 0..doc_cols {
             columns.push(rows.iter().skip(c).step_by(doc_cols).copied().collect());
         }
+        timings.push(("heuristics", started.elapsed()));
+        // Batch signals: the cheap ones on every document, then (with the ensemble's cascade) the expensive
+        // ones on the documents the cheap stage is unsure of. Unscored cells stay NaN.
+        let mut offsets = Vec::with_capacity(self.batch_signals.len());
         let mut rule_offset: usize = self.doc_signals.iter().map(|s| s.spec().rules.len()).sum();
         for signal in &self.batch_signals {
-            let spec = signal.spec();
-            let mut cols = vec![vec![f32::NAN; n]; spec.columns.len()];
-            let mut local = vec![0u64; n];
-            signal.score_batch(texts, &mut cols, &mut local)?;
-            for (m, l) in fired.iter_mut().zip(&local) {
-                *m |= (*l as RuleMask) << rule_offset;
-            }
-            rule_offset += spec.rules.len();
-            columns.extend(cols);
+            offsets.push((columns.len(), rule_offset));
+            columns.extend(std::iter::repeat_n(vec![f32::NAN; n], signal.spec().columns.len()));
+            rule_offset += signal.spec().rules.len();
         }
-        Ok(ScoreTable { columns, fired })
+        let all: Vec<usize> = (0..n).collect();
+        let mut run = |k: usize, rows: &[usize], columns: &mut Vec<Vec<f32>>| -> Result<()> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let signal = &self.batch_signals[k];
+            let (col, rule) = offsets[k];
+            let started = std::time::Instant::now();
+            let subset: Vec<&str> = rows.iter().map(|&i| texts[i]).collect();
+            let mut cols = vec![vec![f32::NAN; rows.len()]; signal.spec().columns.len()];
+            let mut local = vec![0u64; rows.len()];
+            signal.score_batch(&subset, &mut cols, &mut local)?;
+            timings.push((signal.spec().id, started.elapsed()));
+            for (j, &i) in rows.iter().enumerate() {
+                fired[i] |= (local[j] as RuleMask) << rule;
+                for (c, v) in cols.iter().enumerate() {
+                    columns[col + c][i] = v[j];
+                }
+            }
+            Ok(())
+        };
+        for k in (0..self.batch_signals.len()).filter(|&k| !self.expensive[k]) {
+            run(k, &all, &mut columns)?;
+        }
+        let mut ensemble_drivers = Vec::new();
+        if let Some(e) = &self.ensemble {
+            let started = std::time::Instant::now();
+            let need = e.needs_full(&columns, n);
+            let mut cheap_time = started.elapsed();
+            let rows: Vec<usize> = (0..n).filter(|&i| need[i]).collect();
+            for k in (0..self.batch_signals.len()).filter(|&k| self.expensive[k]) {
+                run(k, &rows, &mut columns)?;
+            }
+            let started = std::time::Instant::now();
+            let scores = e.decide(&columns, &need);
+            cheap_time += started.elapsed();
+            timings.push(("ensemble", cheap_time));
+            for (m, &machine) in fired.iter_mut().zip(&scores.machine) {
+                *m |= (machine as RuleMask) << rule_offset;
+            }
+            columns.push(scores.p_machine);
+            columns.push(scores.stage);
+            ensemble_drivers = scores.drivers;
+        }
+        Ok(ScoreTable { columns, fired, ensemble_drivers, timings })
     }
 
     fn score_doc(&self, text: &str, row: &mut [f32], scratch: &mut Scratch) -> RuleMask {

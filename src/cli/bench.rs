@@ -1,0 +1,230 @@
+//! `svalbard bench`: benchmark every enabled signal, the ensemble and any external detector's scores on
+//! labeled data; write report.json, report.md and PNG plots.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::calibrate::scoring_setup;
+use super::OK;
+use crate::ensemble::{P_MACHINE, STAGE};
+use crate::error::{Error, Result};
+use crate::eval::{
+    build_report, plot_histograms, plot_roc_with, roc_curve, Report, ReportOptions, RocPlotOptions, SignalInput,
+    ThresholdSpec,
+};
+use crate::labeled::{self, Dataset, LabeledSpec};
+use crate::signal::Scorer;
+
+const EXAMPLES: &str = "\
+Examples:
+  svalbard bench --data ../shared/data/detect/dev.jsonl --group-by source,generator --out bench-out/
+  svalbard bench --data scored.parquet --score-columns radar,binoculars --out cmp/   # compare other detectors
+
+Each score column is reported with higher = machine; a svalbard column whose AUROC is below 0.5 on this data
+is reported negated, as -name (e.g. -ngram_lm_perplexity: lower perplexity = machine). External columns
+(--score-columns) are taken as they are. p_machine is judged at the policy's threshold; other columns at the
+threshold that flags --target-fpr of this data's human documents.";
+
+#[derive(Args, Debug)]
+#[command(about = "Benchmark detectors on labeled data: AUROC, AUPRC, TPR at 1%/5% FPR, F1, throughput, plots", after_help = EXAMPLES)]
+pub struct BenchArgs {
+    /// Labeled JSONL/Parquet files.
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<String>,
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value = "label")]
+    pub label_field: String,
+    /// Fields to break the figures down by.
+    #[arg(long, value_delimiter = ',')]
+    pub group_by: Vec<String>,
+    /// Input fields holding other detectors' scores (higher = machine) to evaluate beside svalbard's.
+    #[arg(long, value_delimiter = ',')]
+    pub score_columns: Vec<String>,
+    /// FPR on this data's human documents at which columns without a policy threshold are judged.
+    #[arg(long, default_value_t = 0.01)]
+    pub target_fpr: f64,
+    /// Scoring threads (0 = one per core).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    #[arg(short, long, default_value = "bench-out")]
+    pub out: PathBuf,
+}
+
+/// Columns worth a per-group row and a plot: the ensemble, the models, the language models and external ones.
+fn is_headline(name: &str, external: &[String]) -> bool {
+    let n = name.trim_start_matches('-');
+    n == P_MACHINE
+        || n.ends_with("p_machine")
+        || n.contains("perplexity")
+        || n.contains("curvature")
+        || n.contains("burstiness")
+        || n.starts_with("vocab_")
+        || external.iter().any(|e| e == n)
+}
+
+pub fn run(a: BenchArgs) -> Result<i32> {
+    let (config, pool) = scoring_setup(a.config.as_ref(), a.threads)?;
+    let scorer = Scorer::from_config(&config)?;
+    let spec = LabeledSpec { label_field: &a.label_field, group_fields: &a.group_by, score_fields: &a.score_columns };
+    let data = pool.install(|| labeled::score_inputs(&config, &scorer, &a.data, &spec))?;
+    if data.is_empty() {
+        return Err(Error::Config("the --data holds no documents".into()));
+    }
+    let policy_threshold = scorer.ensemble().map(|e| {
+        let p = e.policy();
+        config.ensemble.threshold.unwrap_or(p.full.as_ref().unwrap_or(&p.cheap).threshold)
+    });
+    let signals = signal_inputs(&data, scorer.columns().len(), policy_threshold, a.target_fpr)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::output(&a.out, e))?;
+
+    let mut reports =
+        vec![("overall".to_string(), build_report(&signals, &data.labels, None, &ReportOptions::default())?)];
+    let headline: Vec<SignalInput> =
+        signals.iter().filter(|s| is_headline(&s.name, &a.score_columns)).cloned().collect();
+    for g in &a.group_by {
+        let opts = ReportOptions { group_by: Some(g.clone()), include_overall: false, ..Default::default() };
+        reports.push((g.clone(), build_report(&headline, &data.labels, Some(&data.groups[g]), &opts)?));
+    }
+    let throughput = throughput(&data);
+    let plots = plot(&a.out, &headline, &data.labels)?;
+
+    let n_machine = data.labels.iter().filter(|&&l| l).count();
+    let report = json!({
+        "data": a.data,
+        "documents": data.len(),
+        "human": data.len() - n_machine,
+        "machine": n_machine,
+        "unreadable_records": data.unreadable,
+        "policy_threshold": policy_threshold,
+        "throughput": throughput,
+        "reports": reports.iter().map(|(k, r)| (k.clone(), serde_json::to_value(r).expect("report serializes"))).collect::<serde_json::Map<_, _>>(),
+        "plots": plots,
+        "svalbard_version": env!("CARGO_PKG_VERSION"),
+    });
+    crate::sink::write_atomic(
+        &a.out.join("report.json"),
+        serde_json::to_string_pretty(&report).expect("json").as_bytes(),
+    )?;
+    let md = markdown(&a, &data, &reports, &throughput, &plots);
+    crate::sink::write_atomic(&a.out.join("report.md"), md.as_bytes())?;
+    println!("{md}");
+    Ok(OK)
+}
+
+/// One report input per score column, oriented so that higher = machine.
+fn signal_inputs(
+    data: &Dataset,
+    n_own: usize,
+    policy_threshold: Option<f64>,
+    target_fpr: f64,
+) -> Result<Vec<SignalInput>> {
+    let mut out = Vec::new();
+    for (c, name) in data.columns.iter().enumerate() {
+        if name == STAGE {
+            continue;
+        }
+        let mut scores: Vec<f64> = data.values[c].iter().map(|&x| x as f64).collect();
+        let mut name = name.clone();
+        if c < n_own && name != P_MACHINE && crate::eval::auroc(&scores, &data.labels).is_ok_and(|a| a < 0.5) {
+            scores.iter_mut().for_each(|x| *x = -*x);
+            name = format!("-{name}");
+        }
+        let threshold = match policy_threshold {
+            Some(t) if name == P_MACHINE => ThresholdSpec::Fixed(t),
+            _ => ThresholdSpec::HumanFpr(target_fpr),
+        };
+        out.push(SignalInput { name, scores, threshold: Some(threshold) });
+    }
+    Ok(out)
+}
+
+fn throughput(data: &Dataset) -> serde_json::Value {
+    let per = |secs: f64| {
+        json!({
+            "seconds": secs,
+            "docs_per_s": data.len() as f64 / secs.max(1e-9),
+            "mb_per_s": data.bytes as f64 / 1e6 / secs.max(1e-9),
+        })
+    };
+    let mut stages = serde_json::Map::new();
+    for (k, t) in &data.timings {
+        stages.insert(k.clone(), per(t.as_secs_f64()));
+    }
+    json!({ "total": per(data.score_time.as_secs_f64()), "bytes": data.bytes, "per_stage": stages })
+}
+
+/// ROC curves (linear and log-FPR) of the headline columns, strongest first (at most 8), and histograms.
+fn plot(out: &std::path::Path, signals: &[SignalInput], labels: &[bool]) -> Result<Vec<String>> {
+    let mut ranked: Vec<(f64, &SignalInput)> =
+        signals.iter().filter_map(|s| crate::eval::auroc(&s.scores, labels).ok().map(|a| (a, s))).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.truncate(8);
+    let curves: Vec<(String, Vec<f64>, Vec<f64>)> = ranked
+        .iter()
+        .map(|(_, s)| roc_curve(&s.scores, labels).map(|r| (s.name.clone(), r.fpr, r.tpr)))
+        .collect::<std::result::Result<_, _>>()?;
+    let refs: Vec<(&str, &[f64], &[f64])> =
+        curves.iter().map(|(n, f, t)| (n.as_str(), f.as_slice(), t.as_slice())).collect();
+    let mut files = Vec::new();
+    if !refs.is_empty() {
+        plot_roc_with(out.join("roc.png"), &refs, &RocPlotOptions { title: "ROC".into(), ..Default::default() })?;
+        let log = RocPlotOptions { title: "ROC (log FPR)".into(), log_x: true, min_fpr: 1e-3, ..Default::default() };
+        plot_roc_with(out.join("roc_log.png"), &refs, &log)?;
+        files.extend(["roc.png".to_string(), "roc_log.png".to_string()]);
+    }
+    for (_, s) in &ranked {
+        let human: Vec<f64> = s.scores.iter().zip(labels).filter(|(_, &l)| !l).map(|(&x, _)| x).collect();
+        let machine: Vec<f64> = s.scores.iter().zip(labels).filter(|(_, &l)| l).map(|(&x, _)| x).collect();
+        let file = format!("hist_{}.png", s.name.trim_start_matches('-'));
+        if plot_histograms(out.join(&file), &s.name, &human, &machine).is_ok() {
+            files.push(file);
+        }
+    }
+    Ok(files)
+}
+
+fn markdown(
+    a: &BenchArgs,
+    data: &Dataset,
+    reports: &[(String, Report)],
+    throughput: &serde_json::Value,
+    plots: &[String],
+) -> String {
+    let n_machine = data.labels.iter().filter(|&&l| l).count();
+    let mut s = format!(
+        "# svalbard bench\n\nData: {} ({} documents: {} human, {} machine).\n\n",
+        a.data.join(", "),
+        data.len(),
+        data.len() - n_machine,
+        n_machine
+    );
+    s.push_str("## Throughput (scoring only)\n\n| stage | seconds | docs/s | MB/s |\n|---|---:|---:|---:|\n");
+    let row = |name: &str, v: &serde_json::Value| {
+        format!(
+            "| {name} | {:.2} | {:.1} | {:.2} |\n",
+            v["seconds"].as_f64().unwrap_or(f64::NAN),
+            v["docs_per_s"].as_f64().unwrap_or(f64::NAN),
+            v["mb_per_s"].as_f64().unwrap_or(f64::NAN)
+        )
+    };
+    s.push_str(&row("all signals", &throughput["total"]));
+    if let Some(m) = throughput["per_stage"].as_object() {
+        for (k, v) in m {
+            s.push_str(&row(k, v));
+        }
+    }
+    for (k, r) in reports {
+        s.push_str(&format!(
+            "\n## {}\n\n{}\n",
+            if k == "overall" { "All documents".to_string() } else { format!("By {k}") },
+            r.to_markdown()
+        ));
+    }
+    for p in plots {
+        s.push_str(&format!("\n![{p}]({p})\n"));
+    }
+    s
+}

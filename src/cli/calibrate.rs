@@ -1,0 +1,145 @@
+//! `svalbard calibrate`: fit the ensemble's policy file on labeled data.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::OK;
+use crate::config::Config;
+use crate::ensemble::fit::{self, FitOptions, Method};
+use crate::error::{Error, Result};
+use crate::labeled::{self, Dataset, LabeledSpec};
+use crate::signal::Scorer;
+
+const EXAMPLES: &str = "\
+Example (what scripts/build_policy.sh runs to make models/policy.json):
+  svalbard calibrate --train bench-data/policy/train.jsonl \\
+      --holdout bench-data/policy/holdout.jsonl --reference bench-data/policy/web_calib.jsonl \\
+      --loso-field source --out models/policy.json
+
+The regressions are fitted on --train, calibrated on --holdout, and the threshold is the one that flags
+--target-fpr of the human documents of --reference (default: of --holdout). Signals named by --expensive
+(when the config enables them) form the full stage of the cascade; the others the cheap stage.";
+
+#[derive(Args, Debug)]
+#[command(about = "Fit the ensemble policy (weights, calibration, threshold, cascade band) on labeled data", after_help = EXAMPLES)]
+pub struct CalibrateArgs {
+    /// Labeled JSONL/Parquet to fit the regressions on.
+    #[arg(long, required = true, num_args = 1..)]
+    pub train: Vec<String>,
+    /// Labeled data to calibrate probabilities on (and to measure the policy on).
+    #[arg(long, required = true, num_args = 1..)]
+    pub holdout: Vec<String>,
+    /// Human reference text the threshold is chosen on (its machine rows are ignored); default: --holdout.
+    #[arg(long, num_args = 1..)]
+    pub reference: Vec<String>,
+    /// TOML configuration: which signals run (the ensemble section is ignored while fitting).
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value = "label")]
+    pub label_field: String,
+    /// Signal ids whose columns only the full stage reads.
+    #[arg(long, value_delimiter = ',', default_value = "minilm,neural_lm")]
+    pub expensive: Vec<String>,
+    /// False-positive rate on human reference text the thresholds are chosen for.
+    #[arg(long, default_value_t = 0.01)]
+    pub target_fpr: f64,
+    #[arg(long, value_enum, default_value = "platt")]
+    pub method: Method,
+    /// Inverse L2 regularisation strength of the regressions.
+    #[arg(long, default_value_t = 1.0)]
+    pub c: f64,
+    /// The cascade's uncertain band on the cheap stage's probability, LO,HI (default: fitted).
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    pub band: Option<Vec<f64>>,
+    /// Field to leave out one value of at a time (e.g. source) for the leave-one-group-out table.
+    #[arg(long)]
+    pub loso_field: Option<String>,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Scoring threads (0 = one per core).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    /// Where to write the policy (JSON).
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+/// The config with its thread count applied, and a pool to score on.
+pub(super) fn scoring_setup(config: Option<&PathBuf>, threads: Option<usize>) -> Result<(Config, rayon::ThreadPool)> {
+    let mut config = match config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(t) = threads {
+        config.pipeline.threads = t;
+    }
+    config.validate()?;
+    let n = if config.pipeline.threads == 0 { crate::pipeline::num_cores() } else { config.pipeline.threads };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| Error::Other(format!("thread pool: {e}")))?;
+    Ok((config, pool))
+}
+
+pub fn run(a: CalibrateArgs) -> Result<i32> {
+    if !(0.0..1.0).contains(&a.target_fpr) {
+        return Err(Error::Config(format!("--target-fpr {} must be in [0, 1)", a.target_fpr)));
+    }
+    let band = match a.band.as_deref() {
+        Some([lo, hi]) if 0.0 <= *lo && lo <= hi && *hi <= 1.0 => Some([*lo, *hi]),
+        Some(b) => return Err(Error::Config(format!("--band {b:?}: expected LO,HI with 0 <= LO <= HI <= 1"))),
+        None => None,
+    };
+    let (mut config, pool) = scoring_setup(a.config.as_ref(), a.threads)?;
+    // The policy is fitted on the signals themselves, every one on every document.
+    config.ensemble.enabled = Some(false);
+    let scorer = Scorer::from_config(&config)?;
+    let groups: Vec<String> = a.loso_field.iter().cloned().collect();
+    let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: &[] };
+    let score = |inputs: &[String], what: &str| -> Result<Dataset> {
+        let d = pool.install(|| labeled::score_inputs(&config, &scorer, inputs, &spec))?;
+        tracing::info!(docs = d.len(), seconds = d.score_time.as_secs_f64(), "scored the {what} data");
+        if d.is_empty() {
+            return Err(Error::Config(format!("the {what} data holds no documents")));
+        }
+        Ok(d)
+    };
+    let train = score(&a.train, "training")?;
+    let holdout = score(&a.holdout, "holdout")?;
+    let reference = if a.reference.is_empty() { holdout.clone() } else { score(&a.reference, "reference")? };
+    let (cheap_columns, expensive_columns) = fit::split_columns(scorer.columns(), &a.expensive);
+    let opts = FitOptions {
+        target_fpr: a.target_fpr,
+        method: a.method,
+        c: a.c,
+        cheap_columns,
+        expensive_columns,
+        band,
+        loso_field: a.loso_field.clone(),
+        description: a.description.clone(),
+    };
+    let mut policy = fit::fit_policy(&train, &holdout, &reference, &opts)?;
+    policy.fitted_on.train = a.train.clone();
+    policy.fitted_on.holdout = a.holdout.clone();
+    policy.fitted_on.fpr_reference = if a.reference.is_empty() { a.holdout.clone() } else { a.reference.clone() };
+    let json = policy.to_json();
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+    }
+    crate::sink::write_atomic(&a.out, json.as_bytes())?;
+    fit::check_binds(&a.out, scorer.columns())?;
+    println!("{}", serde_json::to_string_pretty(&policy.metrics).expect("metrics serialize"));
+    eprintln!(
+        "svalbard: wrote {} (cheap stage: {} columns, threshold {:.4}{})",
+        a.out.display(),
+        policy.cheap.features.len(),
+        policy.cheap.threshold,
+        match &policy.full {
+            Some(f) => format!("; full stage: {} columns, threshold {:.4}", f.features.len(), f.threshold),
+            None => String::new(),
+        }
+    );
+    Ok(OK)
+}

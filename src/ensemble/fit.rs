@@ -1,0 +1,423 @@
+//! Fitting a policy (`svalbard calibrate`): regressions on the training set, calibration on the holdout, the
+//! threshold for the target false-positive rate on human reference text, the cascade's band, and what it all
+//! measures on the holdout (per stage, the cascade, leave-one-group-out).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use super::{Ensemble, EnsembleConfig, FitInfo, PolicyFile, Stage, Transform, POLICY_FORMAT};
+use crate::error::{Error, Result};
+use crate::eval::{
+    auroc, threshold_for_fpr, tpr_at_fpr, Calibrator, IsotonicRegression, LogisticOptions, LogisticRegression,
+    PlattScaling,
+};
+use crate::labeled::Dataset;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Platt,
+    Isotonic,
+}
+
+pub struct FitOptions {
+    pub target_fpr: f64,
+    pub method: Method,
+    /// Inverse L2 strength of the regressions.
+    pub c: f64,
+    /// Columns every document gets (the cheap stage's features).
+    pub cheap_columns: Vec<String>,
+    /// Columns of the expensive signals (the full stage adds them); empty = one stage.
+    pub expensive_columns: Vec<String>,
+    /// Overrides the fitted uncertain band.
+    pub band: Option<[f64; 2]>,
+    /// Group field for the leave-one-group-out table.
+    pub loso_field: Option<String>,
+    pub description: String,
+}
+
+/// Transformed, NaN-filled rows of `columns` for the rows `keep` selects.
+fn rows(data: &Dataset, columns: &[String], transforms: &[Transform], fill: &[f64]) -> Result<Vec<Vec<f64>>> {
+    let idx: Vec<usize> = columns
+        .iter()
+        .map(|c| {
+            data.columns.iter().position(|x| x == c).ok_or_else(|| Error::Config(format!("no score column {c:?}")))
+        })
+        .collect::<Result<_>>()?;
+    Ok((0..data.len())
+        .map(|d| {
+            idx.iter()
+                .enumerate()
+                .map(|(k, &c)| {
+                    let x = data.values[c][d] as f64;
+                    if x.is_finite() {
+                        transforms[k].apply(x)
+                    } else {
+                        fill[k]
+                    }
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Per column: its transform, and the mean of its transformed finite training values (the NaN fill).
+fn prepare(train: &Dataset, columns: &[String]) -> Result<(Vec<Transform>, Vec<f64>)> {
+    let mut transforms = Vec::new();
+    let mut fill = Vec::new();
+    for c in columns {
+        let v = train.column(c).ok_or_else(|| Error::Config(format!("no score column {c:?}")))?;
+        let mut t = Transform::for_column(c);
+        let finite: Vec<f64> = v.iter().map(|&x| x as f64).filter(|x| x.is_finite()).collect();
+        // Counts (words, lines, characters) are heavy-tailed: compare them on a log scale.
+        if t == Transform::Identity && finite.iter().all(|&x| x >= 0.0) && finite.iter().any(|&x| x > 50.0) {
+            t = Transform::Log;
+        }
+        let mean =
+            if finite.is_empty() { 0.0 } else { finite.iter().map(|&x| t.apply(x)).sum::<f64>() / finite.len() as f64 };
+        transforms.push(t);
+        fill.push(mean);
+    }
+    Ok((transforms, fill))
+}
+
+/// Fit one stage: regression on `train` (classes weighted equally), calibration on `holdout`, and the
+/// threshold for `target_fpr` on the human rows of `reference`.
+fn fit_stage(
+    train: &Dataset,
+    holdout: &Dataset,
+    reference: &Dataset,
+    columns: &[String],
+    opts: &FitOptions,
+) -> Result<Stage> {
+    let (transforms, fill) = prepare(train, columns)?;
+    let x = rows(train, columns, &transforms, &fill)?;
+    let n_machine = train.labels.iter().filter(|&&l| l).count() as f64;
+    let n_human = train.len() as f64 - n_machine;
+    if n_machine == 0.0 || n_human == 0.0 {
+        return Err(Error::Config("the training data needs both human and machine documents".into()));
+    }
+    let weights: Vec<f64> = train
+        .labels
+        .iter()
+        .map(|&l| if l { train.len() as f64 / (2.0 * n_machine) } else { train.len() as f64 / (2.0 * n_human) })
+        .collect();
+    let model = LogisticRegression::fit_weighted(
+        &x,
+        &train.labels,
+        Some(&weights),
+        &LogisticOptions { c: opts.c, ..Default::default() },
+    )?
+    .with_feature_names(columns.to_vec());
+    let raw = |d: &Dataset| -> Result<Vec<f64>> {
+        Ok(rows(d, columns, &transforms, &fill)?.iter().map(|r| model.decision_function(r)).collect())
+    };
+    let held = raw(holdout)?;
+    let calibration = match opts.method {
+        Method::Platt => Calibrator::Platt(PlattScaling::fit(&held, &holdout.labels)?),
+        Method::Isotonic => Calibrator::Isotonic(IsotonicRegression::fit(&held, &holdout.labels)?),
+    };
+    let mut stage = Stage { features: columns.to_vec(), transforms, fill, model, calibration, threshold: 1.0 };
+    let human: Vec<f64> = stage_probabilities(&stage, reference)?
+        .into_iter()
+        .zip(&reference.labels)
+        .filter(|(_, &l)| !l)
+        .map(|(p, _)| p)
+        .collect();
+    stage.threshold = threshold_for_fpr(&human, opts.target_fpr)?.threshold.min(1.0);
+    Ok(stage)
+}
+
+/// Calibrated probabilities of a stage on every row of `data`.
+pub fn stage_probabilities(stage: &Stage, data: &Dataset) -> Result<Vec<f64>> {
+    Ok(rows(data, &stage.features, &stage.transforms, &stage.fill)?.iter().map(|r| stage.probability(r)).collect())
+}
+
+/// AUROC, TPR at 1 % and 5 % FPR of scores on a labeled set (null where undefined).
+fn headline(scores: &[f64], labels: &[bool]) -> serde_json::Value {
+    json!({
+        "n": labels.len(),
+        "auroc": auroc(scores, labels).ok(),
+        "tpr_at_1pct_fpr": tpr_at_fpr(scores, labels, 0.01).ok(),
+        "tpr_at_5pct_fpr": tpr_at_fpr(scores, labels, 0.05).ok(),
+    })
+}
+
+fn rate(flags: impl Iterator<Item = bool>) -> f64 {
+    let (mut k, mut n) = (0usize, 0usize);
+    for f in flags {
+        k += f as usize;
+        n += 1;
+    }
+    if n == 0 {
+        f64::NAN
+    } else {
+        k as f64 / n as f64
+    }
+}
+
+/// Fit a policy. `reference` holds the human text the threshold is chosen on (its machine rows are ignored).
+pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts: &FitOptions) -> Result<PolicyFile> {
+    let cheap = fit_stage(train, holdout, reference, &opts.cheap_columns, opts)?;
+    let full_columns: Vec<String> =
+        opts.cheap_columns.iter().chain(&opts.expensive_columns).cloned().collect::<Vec<_>>();
+    let full = if opts.expensive_columns.is_empty() {
+        None
+    } else {
+        Some(fit_stage(train, holdout, reference, &full_columns, opts)?)
+    };
+    let mut metrics = serde_json::Map::new();
+    let p_cheap = stage_probabilities(&cheap, holdout)?;
+    metrics.insert("cheap_holdout".into(), headline(&p_cheap, &holdout.labels));
+    let ref_cheap = stage_probabilities(&cheap, reference)?;
+    let human_ref =
+        |p: &[f64], t: f64| rate(p.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p >= t));
+    metrics.insert("cheap_reference_fpr".into(), json!(human_ref(&ref_cheap, cheap.threshold)));
+    let mut band = None;
+    if let Some(full) = &full {
+        let p_full = stage_probabilities(full, holdout)?;
+        metrics.insert("full_holdout".into(), headline(&p_full, &holdout.labels));
+        metrics.insert(
+            "full_reference_fpr".into(),
+            json!(human_ref(&stage_probabilities(full, reference)?, full.threshold)),
+        );
+        // The band: below `lo` the cheap stage misses at most 2 % of the holdout's machine text; at or above
+        // `hi` it flags at most a tenth of the target FPR of human reference text.
+        let b = match opts.band {
+            Some(b) => b,
+            None => {
+                let mut machine: Vec<f64> =
+                    p_cheap.iter().zip(&holdout.labels).filter(|(_, &l)| l).map(|(&p, _)| p).collect();
+                machine.sort_by(f64::total_cmp);
+                let lo = machine.get(machine.len() / 50).copied().unwrap_or(0.0);
+                let human: Vec<f64> =
+                    ref_cheap.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
+                let hi = threshold_for_fpr(&human, opts.target_fpr / 10.0)?.threshold.min(1.0);
+                [lo.min(hi), hi]
+            }
+        };
+        band = Some(b);
+        metrics.insert("cascade".into(), cascade_metrics(&cheap, full, b, holdout, reference)?);
+    }
+    if let Some(field) = &opts.loso_field {
+        metrics.insert("leave_one_group_out".into(), loso(train, holdout, reference, field, opts)?);
+    }
+    let count = |d: &Dataset, machine: bool| d.labels.iter().filter(|&&l| l == machine).count() as u64;
+    Ok(PolicyFile {
+        format: POLICY_FORMAT.into(),
+        description: opts.description.clone(),
+        target_fpr: opts.target_fpr,
+        cheap,
+        full,
+        band,
+        fitted_on: FitInfo {
+            n_train_human: count(train, false),
+            n_train_machine: count(train, true),
+            n_holdout_human: count(holdout, false),
+            n_holdout_machine: count(holdout, true),
+            n_fpr_reference: count(reference, false),
+            svalbard_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        },
+        metrics: serde_json::Value::Object(metrics),
+    })
+}
+
+/// The cascade against the full stage on every document: share sent to the full stage, and TPR / FPR at the
+/// policy's decisions.
+fn cascade_metrics(
+    cheap: &Stage,
+    full: &Stage,
+    band: [f64; 2],
+    holdout: &Dataset,
+    reference: &Dataset,
+) -> Result<serde_json::Value> {
+    let decide = |d: &Dataset, cascade: bool| -> Result<(Vec<bool>, f64)> {
+        let pc = stage_probabilities(cheap, d)?;
+        let pf = stage_probabilities(full, d)?;
+        let mut sent = 0usize;
+        let machine = pc
+            .iter()
+            .zip(&pf)
+            .map(|(&c, &f)| {
+                if !cascade || (c >= band[0] && c < band[1]) {
+                    sent += 1;
+                    f >= full.threshold
+                } else {
+                    c >= band[1]
+                }
+            })
+            .collect();
+        Ok((machine, sent as f64 / d.len().max(1) as f64))
+    };
+    let summary = |cascade: bool| -> Result<serde_json::Value> {
+        let (m, sent) = decide(holdout, cascade)?;
+        let (r, _) = decide(reference, cascade)?;
+        Ok(json!({
+            "share_scored_by_expensive_signals": sent,
+            "holdout_tpr": rate(m.iter().zip(&holdout.labels).filter(|(_, &l)| l).map(|(&m, _)| m)),
+            "holdout_fpr": rate(m.iter().zip(&holdout.labels).filter(|(_, &l)| !l).map(|(&m, _)| m)),
+            "reference_fpr": rate(r.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&m, _)| m)),
+        }))
+    };
+    Ok(json!({ "band": band, "cascade": summary(true)?, "all_signals": summary(false)? }))
+}
+
+/// Leave one group out: refit without the group's training rows, test on the group's holdout rows (with all
+/// holdout human rows added when the group has no human text of its own).
+fn loso(
+    train: &Dataset,
+    holdout: &Dataset,
+    reference: &Dataset,
+    field: &str,
+    opts: &FitOptions,
+) -> Result<serde_json::Value> {
+    let tg = train
+        .groups
+        .get(field)
+        .ok_or_else(|| Error::Config(format!("no group field {field:?} in the training data")))?;
+    let hg = holdout
+        .groups
+        .get(field)
+        .ok_or_else(|| Error::Config(format!("no group field {field:?} in the holdout data")))?;
+    let groups: BTreeSet<&String> = tg.iter().filter(|g| !g.is_empty()).collect();
+    let columns: Vec<String> = opts.cheap_columns.iter().chain(&opts.expensive_columns).cloned().collect();
+    let mut out = BTreeMap::new();
+    for g in groups {
+        let keep: Vec<bool> = tg.iter().map(|x| x != g).collect();
+        let sub = train.select(&keep);
+        if sub.labels.iter().all(|&l| l) || sub.labels.iter().all(|&l| !l) {
+            continue;
+        }
+        let in_group: Vec<bool> = hg.iter().map(|x| x == g).collect();
+        let has_human = in_group.iter().zip(&holdout.labels).any(|(&i, &l)| i && !l);
+        let test_rows: Vec<bool> =
+            in_group.iter().zip(&holdout.labels).map(|(&i, &l)| i || (!has_human && !l)).collect();
+        let test = holdout.select(&test_rows);
+        if test.labels.iter().all(|&l| l) || test.labels.iter().all(|&l| !l) {
+            continue;
+        }
+        let stage = fit_stage(&sub, holdout, reference, &columns, opts)?;
+        let p = stage_probabilities(&stage, &test)?;
+        let mut h = headline(&p, &test.labels);
+        h["humans"] = json!(if has_human { "the group's own" } else { "all holdout human rows" });
+        out.insert(g.clone(), h);
+    }
+    Ok(json!({ "field": field, "groups": out }))
+}
+
+/// The policy's columns split by the enabled config: those of expensive signals are the ones the `expensive`
+/// list names (by signal id prefix).
+pub fn split_columns(all: &[String], expensive_signals: &[String]) -> (Vec<String>, Vec<String>) {
+    let is_expensive = |c: &String| expensive_signals.iter().any(|s| c.starts_with(&format!("{s}_")));
+    let own = |c: &&String| c.as_str() != super::P_MACHINE && c.as_str() != super::STAGE;
+    (
+        all.iter().filter(own).filter(|c| !is_expensive(c)).cloned().collect(),
+        all.iter().filter(own).filter(|c| is_expensive(c)).cloned().collect(),
+    )
+}
+
+/// Check a fitted policy binds to the columns it was fitted on (the same check `filter` makes).
+pub fn check_binds(policy_path: &std::path::Path, columns: &[String]) -> Result<Ensemble> {
+    Ensemble::new(&EnsembleConfig { policy: policy_path.display().to_string(), ..Default::default() }, columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::testutil::Rng;
+
+    /// Two informative columns (one cheap, one expensive) and one noise column.
+    fn synthetic(n: usize, seed: u64) -> Dataset {
+        let mut rng = Rng::new(seed);
+        let mut d = Dataset {
+            columns: vec!["a_score".into(), "b_score".into(), "noise".into()],
+            values: vec![Vec::new(), Vec::new(), Vec::new()],
+            ..Default::default()
+        };
+        let mut group = Vec::new();
+        for i in 0..n {
+            let machine = i % 2 == 0;
+            let shift = if machine { 1.0 } else { 0.0 };
+            d.values[0].push((rng.normal() + 1.5 * shift) as f32);
+            d.values[1].push((rng.normal() + 3.0 * shift) as f32);
+            d.values[2].push(rng.normal() as f32);
+            d.labels.push(machine);
+            group.push(if i % 3 == 0 { "x" } else { "y" }.to_string());
+        }
+        d.groups.insert("source".into(), group);
+        d
+    }
+
+    fn options(expensive: bool) -> FitOptions {
+        FitOptions {
+            target_fpr: 0.05,
+            method: Method::Platt,
+            c: 1.0,
+            cheap_columns: vec!["a_score".into(), "noise".into()],
+            expensive_columns: if expensive { vec!["b_score".into()] } else { vec![] },
+            band: None,
+            loso_field: Some("source".into()),
+            description: "test".into(),
+        }
+    }
+
+    #[test]
+    fn fits_a_calibrated_policy_whose_threshold_meets_the_target_fpr() {
+        let (train, holdout, reference) = (synthetic(4000, 1), synthetic(2000, 2), synthetic(4000, 3));
+        let p = fit_policy(&train, &holdout, &reference, &options(true)).unwrap();
+        let full = p.full.as_ref().unwrap();
+        // The informative columns carry the weight; the noise column next to none.
+        assert!(p.cheap.model.coef[0] > 0.5 && p.cheap.model.coef[1].abs() < 0.1, "{:?}", p.cheap.model.coef);
+        // The threshold holds the reference FPR at or under the target, and near it.
+        let fpr = p.metrics["full_reference_fpr"].as_f64().unwrap();
+        assert!(fpr <= 0.05 && fpr > 0.03, "{fpr}");
+        // Separations: the full stage (d' = sqrt(1.5^2 + 3^2) = 3.35) beats the cheap one (d' = 1.5).
+        let cheap_auc = p.metrics["cheap_holdout"]["auroc"].as_f64().unwrap();
+        let full_auc = p.metrics["full_holdout"]["auroc"].as_f64().unwrap();
+        assert!((cheap_auc - 0.856).abs() < 0.03 && (full_auc - 0.991).abs() < 0.01, "{cheap_auc} {full_auc}");
+        // Calibration: among holdout rows with p in [0.4, 0.6], about half are machine.
+        let probs = stage_probabilities(full, &holdout).unwrap();
+        let mid: Vec<bool> =
+            probs.iter().zip(&holdout.labels).filter(|(p, _)| (0.4..0.6).contains(*p)).map(|(_, &l)| l).collect();
+        let share = rate(mid.iter().copied());
+        assert!(mid.len() > 20 && (share - 0.5).abs() < 0.2, "{share} of {}", mid.len());
+        // The cascade sends only part of the documents on, at little cost.
+        let c = &p.metrics["cascade"];
+        let sent = c["cascade"]["share_scored_by_expensive_signals"].as_f64().unwrap();
+        assert!(sent < 0.9 && sent > 0.1, "{sent}");
+        let lost = c["all_signals"]["holdout_tpr"].as_f64().unwrap() - c["cascade"]["holdout_tpr"].as_f64().unwrap();
+        assert!(lost < 0.03, "{lost}");
+        let b = p.band.unwrap();
+        assert!(b[0] < b[1]);
+        let groups = &p.metrics["leave_one_group_out"]["groups"];
+        assert!(groups["x"]["auroc"].as_f64().unwrap() > 0.95);
+        // And it survives a round trip through its file and binds to its columns.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.json");
+        std::fs::write(&path, p.to_json()).unwrap();
+        let e = check_binds(&path, &train.columns).unwrap();
+        assert_eq!(e.expensive_columns(), vec![1]);
+    }
+
+    #[test]
+    fn one_stage_without_expensive_columns_and_isotonic() {
+        let mut o = options(false);
+        o.method = Method::Isotonic;
+        o.loso_field = None;
+        let p = fit_policy(&synthetic(2000, 4), &synthetic(2000, 5), &synthetic(2000, 6), &o).unwrap();
+        assert!(p.full.is_none() && p.band.is_none());
+        assert!(matches!(p.cheap.calibration, Calibrator::Isotonic(_)));
+    }
+
+    #[test]
+    fn splits_columns_by_signal() {
+        let all: Vec<String> = ["c4_lines", "minilm_p_machine", "fast_p_machine", "p_machine", "neural_lm_perplexity"]
+            .map(String::from)
+            .to_vec();
+        let (cheap, exp) = split_columns(&all, &["minilm".into(), "neural_lm".into()]);
+        assert_eq!(cheap, vec!["c4_lines", "fast_p_machine"]);
+        assert_eq!(exp, vec!["minilm_p_machine", "neural_lm_perplexity"]);
+    }
+}

@@ -1,0 +1,197 @@
+//! The ensemble end to end: the built-in policy deciding in `filter` (p_machine, reasons, protection), and
+//! `calibrate` → `filter` with the cascade → `bench` on labeled data made here.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow::array::{Array, Float32Array};
+use common::*;
+use svalbard::config::Config;
+use svalbard::pipeline::{self, Job};
+use svalbard::source::plan_inputs;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_svalbard")
+}
+
+fn floats(batches: &[arrow::array::RecordBatch], column: &str) -> Vec<f32> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name(column).unwrap().as_any().downcast_ref::<Float32Array>().unwrap().clone();
+            (0..c.len()).map(move |i| c.value(i))
+        })
+        .collect()
+}
+
+#[test]
+fn builtin_policy_decides_with_reasons_and_respects_vintage() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    let mut f = std::fs::File::create(&input).unwrap();
+    for (id, date) in [("old", "2019-06-01"), ("new", "2024-01-01")] {
+        writeln!(f, "{}", serde_json::json!({"id": id, "text": PROSE, "date": date})).unwrap();
+    }
+    drop(f);
+    // Threshold 0: the ensemble calls everything machine; the vintage document is protected.
+    let mut config = Config::from_toml_str("[vintage]\nkeep = true\n[ensemble]\nthreshold = 0.0\n").unwrap();
+    config.signals.gopher_quality.action = svalbard::signal::Action::Flag;
+    config.signals.c4.action = svalbard::signal::Action::Flag;
+    let out = d.path().join("out");
+    let job = Job::new(plan_inputs(&[input.display().to_string()]).unwrap(), out.clone(), config);
+    let stats = pipeline::run(&job).unwrap();
+    assert!(stats.signals.contains(&"ensemble".to_string()));
+    assert_eq!((stats.totals.clean, stats.totals.rejected), (1, 1));
+    let rejected = read_category(&out, "rejected");
+    let reasons = strings(&rejected, "reasons");
+    // The fast model's own rule only flags while the ensemble is on; the ensemble's reason names its drivers.
+    assert!(reasons[0].starts_with("ensemble.machine") && !reasons[0].contains("fast.machine"), "{reasons:?}");
+    let p = floats(&rejected, "p_machine")[0];
+    assert!((0.0..=1.0).contains(&p), "{p}");
+    assert_eq!(floats(&rejected, "ensemble_stage"), vec![1.0]);
+    let clean = read_category(&out, "clean");
+    assert_eq!(strings(&clean, "id"), vec!["old"]);
+    assert!(strings(&clean, "flags")[0].contains("ensemble.machine"));
+}
+
+/// Labeled documents: human prose, and machine prose heavy with the words LLMs over-use.
+fn labeled(path: &Path, n: usize) {
+    let human = [
+        "We walked down to the harbour after lunch and watched the boats come in.",
+        "The council has not yet said when the road will reopen, and shopkeepers are worried.",
+        "My grandmother kept bees for forty years and never once wore gloves.",
+        "The train was late again, so I read the paper twice and ate both sandwiches.",
+        "Rain fell all night; by morning the creek had burst its banks near the old mill.",
+    ];
+    let machine = [
+        "Let us delve into the intricate tapestry of innovation, showcasing pivotal insights.",
+        "This underscores the multifaceted landscape, fostering a nuanced and comprehensive understanding.",
+        "In the realm of technology, it is crucial to navigate the evolving landscape with meticulous care.",
+        "Furthermore, the findings highlight a pivotal shift, underscoring the seamless integration of ideas.",
+        "Embark on a journey to unlock the transformative potential that lies within this vibrant tapestry.",
+    ];
+    let mut f = std::fs::File::create(path).unwrap();
+    for i in 0..n {
+        let is_machine = i % 2 == 1;
+        let pool = if is_machine { &machine } else { &human };
+        let text: Vec<&str> = (0..4 + i % 5).map(|k| pool[(i * 7 + k * 3) % 5]).collect();
+        let label = if is_machine { "machine" } else { "human" };
+        let source = if i % 4 < 2 { "a" } else { "b" };
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({"id": format!("d{i}"), "text": text.join(" "), "label": label, "source": source})
+        )
+        .unwrap();
+    }
+}
+
+fn svalbard(args: &[&str]) -> std::process::Output {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn calibrate_then_cascade_then_bench() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("labeled.jsonl");
+    labeled(&data, 200);
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/tiny_hashed");
+    let signals = format!(
+        "[[signals.classifiers]]\nmodel = \"builtin:fast\"\n[[signals.classifiers]]\nmodel = \"{}\"\n",
+        tiny.display()
+    );
+    let fit_cfg = d.path().join("fit.toml");
+    std::fs::write(&fit_cfg, &signals).unwrap();
+    let policy = d.path().join("policy.json");
+    let (data_s, policy_s) = (data.to_str().unwrap(), policy.to_str().unwrap());
+    svalbard(&[
+        "calibrate",
+        "--train",
+        data_s,
+        "--holdout",
+        data_s,
+        "-c",
+        fit_cfg.to_str().unwrap(),
+        "--expensive",
+        "tiny_hashed",
+        "--loso-field",
+        "source",
+        "--out",
+        policy_s,
+    ]);
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&policy).unwrap()).unwrap();
+    assert!(p["full"]["features"].as_array().unwrap().iter().any(|f| f == "tiny_hashed_p_machine"));
+    assert!(!p["cheap"]["features"].as_array().unwrap().iter().any(|f| f == "tiny_hashed_p_machine"));
+    // The excess-vocabulary texts are easy: the cheap stage separates them.
+    assert!(p["metrics"]["cheap_holdout"]["auroc"].as_f64().unwrap() > 0.95, "{}", p["metrics"]);
+    assert!(p["metrics"]["leave_one_group_out"]["groups"]["a"]["auroc"].is_number());
+
+    // Filter with a band override: [0, 0] sends nothing to the expensive signal, [0, m) the documents whose cheap
+    // probability is below m. The expensive column is scored exactly where the full stage decides.
+    let filter = |band: &str, out: &Path| -> HashMap<String, (f32, f32, f32)> {
+        let cfg = d.path().join("run.toml");
+        std::fs::write(&cfg, format!("{signals}[ensemble]\npolicy = \"{policy_s}\"\nband = {band}\n")).unwrap();
+        svalbard(&["filter", data_s, "-o", out.to_str().unwrap(), "-c", cfg.to_str().unwrap(), "-q"]);
+        let mut rows = HashMap::new();
+        for cat in ["clean", "rejected"] {
+            let b = read_category(out, cat);
+            if b.is_empty() {
+                continue;
+            }
+            let ids = strings(&b, "id");
+            let (p, s, t) =
+                (floats(&b, "p_machine"), floats(&b, "ensemble_stage"), floats(&b, "tiny_hashed_p_machine"));
+            for (k, id) in ids.into_iter().enumerate() {
+                rows.insert(id, (p[k], s[k], t[k]));
+            }
+        }
+        rows
+    };
+    let cheap = filter("[0.0, 0.0]", &d.path().join("o1"));
+    assert_eq!(cheap.len(), 200);
+    assert!(cheap.values().all(|(_, s, t)| *s == 1.0 && t.is_nan()));
+    let mut ps: Vec<f32> = cheap.values().map(|r| r.0).collect();
+    ps.sort_by(f32::total_cmp);
+    let m = ps[100];
+    let mixed = filter(&format!("[0.0, {m}]"), &d.path().join("o2"));
+    let mut sent = 0;
+    for (id, (_, stage, tiny_p)) in &mixed {
+        let in_band = cheap[id].0 < m;
+        assert_eq!(*stage == 2.0, in_band, "{id}");
+        assert_eq!(tiny_p.is_finite(), in_band, "{id}");
+        sent += in_band as usize;
+    }
+    assert!(sent > 0 && sent < 200, "{sent}");
+
+    // bench: report.json, report.md and plots, per group, with throughput per stage.
+    let cfg = d.path().join("run.toml");
+    let out = d.path().join("bench");
+    svalbard(&[
+        "bench",
+        "--data",
+        data_s,
+        "-c",
+        cfg.to_str().unwrap(),
+        "--group-by",
+        "source",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["documents"], 200);
+    let rows = r["reports"]["overall"]["rows"].as_array().unwrap();
+    let pm = rows.iter().find(|x| x["signal"] == "p_machine").unwrap();
+    assert!(pm["auroc"].as_f64().unwrap() > 0.9, "{pm}");
+    assert_eq!(r["reports"]["source"]["group_by"], "source");
+    assert!(r["throughput"]["per_stage"]["tiny_hashed"]["docs_per_s"].as_f64().unwrap() > 0.0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| p_machine |") && md.contains("roc.png"));
+    let png: PathBuf = out.join("roc.png");
+    assert_eq!(&std::fs::read(png).unwrap()[..4], b"\x89PNG");
+}
