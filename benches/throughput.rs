@@ -44,12 +44,36 @@ fn parse_only(path: &Path, threads: usize) -> f64 {
     map.len() as f64 / 1e6 / t.elapsed().as_secs_f64()
 }
 
-fn filter(input: &Path, threads: usize, classifier: bool, out: &Path) -> f64 {
+/// What a case enables, applied to the default config.
+type Setup = fn(&mut Config);
+
+fn heuristics(c: &mut Config) {
+    c.signals.classifiers.clear();
+}
+
+fn with_fast(_: &mut Config) {}
+
+/// The n-gram LM alone: its own cost, against the same parse baseline.
+fn ngram_only(c: &mut Config) {
+    let s = &mut c.signals;
+    s.classifiers.clear();
+    s.gopher_quality.enabled = false;
+    s.gopher_repetition.enabled = false;
+    s.c4.enabled = false;
+    s.fineweb.enabled = false;
+    s.vocab.enabled = false;
+    s.ngram_lm.enabled = true;
+    s.ngram_lm.model = Some(ngram_model());
+}
+
+fn ngram_model() -> PathBuf {
+    PathBuf::from(std::env::var("SVALBARD_BENCH_NGRAM").unwrap_or_else(|_| ".svalbard/models/ngram-human-4.bin".into()))
+}
+
+fn filter(input: &Path, threads: usize, setup: Setup, out: &Path) -> f64 {
     let mut config = Config::default();
     config.pipeline.threads = threads;
-    if !classifier {
-        config.signals.classifiers.clear();
-    }
+    setup(&mut config);
     let _ = std::fs::remove_dir_all(out);
     let job = Job::new(plan_inputs(&[input.display().to_string()]).unwrap(), out.to_path_buf(), config);
     let stats = pipeline::run(&job).unwrap();
@@ -85,17 +109,22 @@ fn main() {
     for threads in [1usize, 2] {
         let base = median((0..reps).map(|_| parse_only(&jsonl, threads)).collect());
         println!("{:<44} {:>8} {:>9.1} {:>10}", "baseline: mmap + simd-json parse only", threads, base, "1.00");
-        let case = |name: &str, input: &Path, classifier: bool| {
+        let case = |name: &str, input: &Path, setup: Setup| {
             if !input.exists() {
                 return;
             }
-            let v = median((0..reps).map(|_| filter(input, threads, classifier, &out)).collect());
+            let v = median((0..reps).map(|_| filter(input, threads, setup, &out)).collect());
             println!("{:<44} {:>8} {:>9.1} {:>10.2}", name, threads, v, v / base);
         };
-        case("filter JSONL, heuristics", &jsonl, false);
-        case("filter JSONL, heuristics + fast classifier", &jsonl, true);
-        case("filter Parquet (zstd), heuristics", &parquet, false);
-        case("filter Parquet (zstd), heuristics + fast", &parquet, true);
+        case("filter JSONL, heuristics", &jsonl, heuristics);
+        case("filter JSONL, heuristics + fast classifier", &jsonl, with_fast);
+        case("filter Parquet (zstd), heuristics", &parquet, heuristics);
+        case("filter Parquet (zstd), heuristics + fast", &parquet, with_fast);
+        if ngram_model().exists() {
+            case("filter JSONL, ngram_lm only", &jsonl, ngram_only);
+        } else {
+            println!("(no {}: scripts/build_ngram.sh builds it; ngram_lm case skipped)", ngram_model().display());
+        }
     }
     let _ = std::fs::remove_dir_all(&out);
 }

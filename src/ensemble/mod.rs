@@ -259,9 +259,11 @@ impl Ensemble {
         let policy = PolicyFile::load(&config.policy)?;
         let missing: Vec<&str> = policy.columns().into_iter().filter(|c| !columns.iter().any(|x| x == c)).collect();
         if config.enabled.is_none() && !missing.is_empty() {
+            let shown = missing.iter().take(3).copied().collect::<Vec<_>>().join(",");
+            let more = if missing.len() > 3 { format!(" and {} more", missing.len() - 3) } else { String::new() };
             tracing::warn!(
                 policy = %config.policy,
-                missing = %missing.join(","),
+                missing = %format!("{shown}{more}"),
                 "the ensemble is off: the enabled signals do not write every column its policy reads \
                  (set [ensemble] enabled = true to make this an error)"
             );

@@ -20,7 +20,8 @@
 //! - `neural_lm_perplexity` = exp(−mean log p(x_t)) (low = machine-like),
 //! - `neural_lm_burstiness` = standard deviation (population) of the per-sentence mean log-prob, sentences
 //!   ending at `.`, `!`, `?` or a newline (a token belongs to the sentence holding its last byte); with fewer
-//!   than two sentences, the standard deviation of the per-token surprisal −log p(x_t) instead,
+//!   than two sentences, the standard deviation of the per-token surprisal −log p(x_t) instead (low =
+//!   machine-like: human text is burstier; weak, see models/smollm2/README.md),
 //! - `neural_lm_curvature` = (Σ log p(x_t) − Σ μ_t) / sqrt(Σ σ²_t), Fast-DetectGPT's analytic sampling
 //!   discrepancy with the same model as sampler and scorer (high = machine-like).
 //!
@@ -379,7 +380,7 @@ pub fn doc_scores(token_logprob: &[f32], expected: &[f32], variance: &[f32], sen
     // Sentence means, over the predicted tokens (token t+1 is predicted at position t).
     let mut sums: Vec<(f64, u32)> = Vec::new();
     let mut index: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
-    for t in 0..m {
+    for (t, &x) in lp.iter().enumerate() {
         let s = sentence.get(t + 1).copied().unwrap_or(u32::MAX);
         if s == u32::MAX {
             continue;
@@ -388,7 +389,7 @@ pub fn doc_scores(token_logprob: &[f32], expected: &[f32], variance: &[f32], sen
             sums.push((0.0, 0));
             sums.len() - 1
         });
-        sums[k].0 += lp[t] as f64;
+        sums[k].0 += x as f64;
         sums[k].1 += 1;
     }
     let burstiness = if sums.len() >= 2 {

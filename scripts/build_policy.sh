@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Fit the ensemble policy and benchmark it (README "Ensemble" tables).
+#   bash scripts/build_policy.sh            # default signals (heuristics + fast): writes models/policy.json
+#   bash scripts/build_policy.sh --minilm   # + the minilm classifier as the cascade's expensive stage
+#                                           #   (needs scripts/build_minilm.sh): writes models/policy-minilm.json
+# Data: ../shared/data (or $SVALBARD_DATA), split by scripts/policy_data.py into bench-data/policy/.
+# Benchmarks go to bench-data/bench-<name>-{dev,web_test,books_test}/ (report.md, report.json, PNG plots).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=default; config=(); out=models/policy.json
+if [[ "${1:-}" == "--minilm" ]]; then
+  [[ -f models/minilm/model.onnx ]] || { echo "models/minilm/model.onnx is missing: run scripts/build_minilm.sh" >&2; exit 6; }
+  name=minilm; out=models/policy-minilm.json
+  mkdir -p bench-data/policy
+  cat > bench-data/policy/minilm.toml <<TOML
+[[signals.classifiers]]
+model = "builtin:fast"
+[[signals.classifiers]]
+model = "models/minilm"
+[ensemble]
+policy = "$out"
+TOML
+  config=(-c bench-data/policy/minilm.toml)
+fi
+bash scripts/setup_ort.sh
+cargo build --release --locked 2>&1 | tail -n 1
+bin=target/release/svalbard
+[[ -f bench-data/policy/train.jsonl ]] || python3 scripts/policy_data.py bench-data/policy
+d=bench-data/policy
+"$bin" calibrate "${config[@]}" --train $d/train.jsonl --holdout $d/holdout.jsonl --reference $d/web_calib.jsonl \
+  --loso-field group --description "fitted by scripts/build_policy.sh ($name)" --out "$out" > "bench-data/calibrate-$name.json"
+if [[ "$name" == default ]]; then cargo build --release --locked 2>&1 | tail -n 1; fi  # the built-in policy changed
+for set in dev web_test books_test; do
+  "$bin" bench "${config[@]}" --data $d/$set.jsonl --group-by source,generator --out "bench-data/bench-$name-$set" > /dev/null
+  echo "bench-data/bench-$name-$set/report.md"
+done
