@@ -8,7 +8,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use arrow::array::{Array, Float32Array};
 use common::*;
 use svalbard::config::Config;
 use svalbard::pipeline::{self, Job};
@@ -16,16 +15,6 @@ use svalbard::source::plan_inputs;
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_svalbard")
-}
-
-fn floats(batches: &[arrow::array::RecordBatch], column: &str) -> Vec<f32> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let c = b.column_by_name(column).unwrap().as_any().downcast_ref::<Float32Array>().unwrap().clone();
-            (0..c.len()).map(move |i| c.value(i))
-        })
-        .collect()
 }
 
 #[test]

@@ -6,7 +6,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, Float32Array};
 use svalbard::onnx::Device;
 use svalbard::signal::neural_lm::{NeuralLm, NeuralLmConfig};
 use svalbard::signal::BatchSignal;
@@ -141,15 +140,7 @@ fn cli_writes_the_three_columns() {
     let batches = common::read_category(&o, "clean");
     let ids = common::strings(&batches, "id");
     assert_eq!(ids.len(), 2);
-    let col = |name: &str| -> Vec<f32> {
-        batches
-            .iter()
-            .flat_map(|b| {
-                let c = b.column_by_name(name).unwrap().as_any().downcast_ref::<Float32Array>().unwrap().clone();
-                (0..c.len()).map(move |i| c.value(i))
-            })
-            .collect()
-    };
+    let col = |name: &str| common::floats(&batches, name);
     let (ppl, burst, curv) = (col("neural_lm_perplexity"), col("neural_lm_burstiness"), col("neural_lm_curvature"));
     let a = ids.iter().position(|i| i == "a").unwrap();
     let b = ids.iter().position(|i| i == "b").unwrap();

@@ -77,6 +77,20 @@ pub struct OnnxSpec {
     pub machine_index: usize,
 }
 
+/// Read and parse a card: `path` is a folder holding `model.toml`, or the card file itself. Errors start with
+/// `what` and end with `hint` (how to get the model). Returns the card and the folder its files are relative to.
+pub fn read_card<T: serde::de::DeserializeOwned>(path: &Path, what: &str, hint: &str) -> Result<(T, PathBuf)> {
+    if !path.exists() {
+        return Err(Error::Model(format!("{what} {} does not exist; {hint}", path.display())));
+    }
+    let file = if path.is_dir() { path.join("model.toml") } else { path.to_path_buf() };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Error::Model(format!("{what}: cannot read the model card {}: {e}; {hint}", file.display())))?;
+    let card = toml::from_str(&text)
+        .map_err(|e| Error::Model(format!("{what}: model card {}: {}", file.display(), e.message())))?;
+    Ok((card, file.parent().unwrap_or(Path::new(".")).to_path_buf()))
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionSpec {
@@ -87,18 +101,9 @@ pub struct DecisionSpec {
 impl ModelCard {
     /// Read `dir/model.toml` (or a card file given directly).
     pub fn load(path: &Path) -> Result<Self> {
-        if !path.exists() {
-            return Err(Error::Model(format!(
-                "model {} does not exist (expected a folder with model.toml, a card file, or builtin:fast)",
-                path.display()
-            )));
-        }
-        let file = if path.is_dir() { path.join("model.toml") } else { path.to_path_buf() };
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;
-        let mut card: ModelCard =
-            toml::from_str(&text).map_err(|e| Error::Model(format!("model card {}: {e}", file.display())))?;
-        card.dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let (mut card, dir): (ModelCard, PathBuf) =
+            read_card(path, "model", "expected a folder with model.toml, a card file, or builtin:fast")?;
+        card.dir = dir;
         card.check()?;
         Ok(card)
     }

@@ -113,18 +113,10 @@ fn default_max_tokens() -> usize {
 
 impl LmCard {
     pub fn load(path: &Path) -> Result<Self> {
-        if !path.exists() {
-            return Err(Error::Model(format!(
-                "neural_lm: the model {} does not exist; {BUILD_HINT} (or set signals.neural_lm.model)",
-                path.display()
-            )));
-        }
-        let card_path = if path.is_dir() { path.join("model.toml") } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&card_path).map_err(|e| {
-            Error::Model(format!("neural_lm: cannot read the model card {}: {e}; {BUILD_HINT}", card_path.display()))
-        })?;
-        let mut card: LmCard = toml::from_str(&text)
-            .map_err(|e| Error::Model(format!("neural_lm: model card {}: {}", card_path.display(), e.message())))?;
+        let hint = format!("{BUILD_HINT} (or set signals.neural_lm.model)");
+        let (mut card, dir): (LmCard, PathBuf) = crate::onnx::model_card::read_card(path, "neural_lm model", &hint)?;
+        card.dir = dir;
+        let card_path = card.dir.join("model.toml");
         if card.inputs.len() != 2 || card.outputs.len() != 3 {
             return Err(Error::Model(format!(
                 "neural_lm: model card {}: needs 2 inputs [input_ids, attention_mask] and 3 outputs \
@@ -132,7 +124,6 @@ impl LmCard {
                 card_path.display()
             )));
         }
-        card.dir = card_path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(card)
     }
 }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::array::{Array, Float32Array, RecordBatch, StringArray};
 
 /// A paragraph of ordinary prose that passes every heuristic.
 pub const PROSE: &str = "The town council met on Tuesday evening to discuss the new bridge over the river. \
@@ -85,4 +85,15 @@ pub fn shared_data() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     p.is_dir().then_some(p)
+}
+
+/// A Float32 column over all batches, in order.
+pub fn floats(batches: &[RecordBatch], column: &str) -> Vec<f32> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name(column).unwrap().as_any().downcast_ref::<Float32Array>().unwrap().clone();
+            (0..c.len()).map(move |i| c.value(i))
+        })
+        .collect()
 }
