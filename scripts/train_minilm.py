@@ -251,6 +251,9 @@ def stage_bench(args, pool, tok):
     sps = args.batch / per_step
     n = int(sps * args.budget_s / args.epochs)
     n = max(args.batch * 20, min(n, args.max_samples))
+    if args.n_train:
+        # The bench rate is unreliable on a machine shared with other work: an explicit size wins.
+        n = args.n_train
     plan = {"threads": THREADS, "batch": args.batch, "step_seconds": times, "samples_per_s": sps,
             "mean_tokens": float(np.mean(lens)), "share_at_128": float(np.mean([x == MAX_LENGTH for x in lens])),
             "budget_s": args.budget_s, "epochs": args.epochs, "n_train": n, "lr": args.lr}
@@ -469,6 +472,7 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--max-samples", type=int, default=40000)
+    ap.add_argument("--n-train", type=int, default=0, help="training subsample size (default: from the measured speed and --budget-s)")
     ap.add_argument("--max-train-seconds", type=float, default=0,
                     help="hard wall limit for the train stage (0 = none); stops early, keeps what it has")
     ap.add_argument("--ckpt-every-s", type=float, default=120)
