@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{Ensemble, EnsembleConfig, FitInfo, PolicyFile, Stage, Transform, POLICY_FORMAT};
+use super::{feature, Ensemble, EnsembleConfig, FitInfo, PolicyFile, Stage, Transform, POLICY_FORMAT};
 use crate::error::{Error, Result};
 use crate::eval::{
     auroc, threshold_for_fpr, tpr_at_fpr, Calibrator, IsotonicRegression, LogisticOptions, LogisticRegression,
@@ -46,19 +46,7 @@ fn rows(data: &Dataset, columns: &[String], transforms: &[Transform], fill: &[f6
         })
         .collect::<Result<_>>()?;
     Ok((0..data.len())
-        .map(|d| {
-            idx.iter()
-                .enumerate()
-                .map(|(k, &c)| {
-                    let x = data.values[c][d] as f64;
-                    if x.is_finite() {
-                        transforms[k].apply(x)
-                    } else {
-                        fill[k]
-                    }
-                })
-                .collect()
-        })
+        .map(|d| idx.iter().enumerate().map(|(k, &c)| feature(transforms[k], fill[k], data.values[c][d])).collect())
         .collect())
 }
 

@@ -101,6 +101,16 @@ impl Transform {
     }
 }
 
+/// A score as the regression sees it: transformed, or `fill` when the signal gave no finite score.
+pub(crate) fn feature(transform: Transform, fill: f64, x: f32) -> f64 {
+    let x = x as f64;
+    if x.is_finite() {
+        transform.apply(x)
+    } else {
+        fill
+    }
+}
+
 /// One logistic regression over score columns, calibrated, with its decision threshold.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Stage {
@@ -119,10 +129,7 @@ impl Stage {
     /// Transformed feature row of document `doc`, NaNs filled.
     fn row(&self, index: &[usize], columns: &[Vec<f32>], doc: usize, row: &mut Vec<f64>) {
         row.clear();
-        for (k, &c) in index.iter().enumerate() {
-            let x = columns[c][doc] as f64;
-            row.push(if x.is_finite() { self.transforms[k].apply(x) } else { self.fill[k] });
-        }
+        row.extend(index.iter().enumerate().map(|(k, &c)| feature(self.transforms[k], self.fill[k], columns[c][doc])));
     }
 
     /// Calibrated P(machine) of a transformed row.
@@ -132,12 +139,10 @@ impl Stage {
 
     /// The features that raised the log-odds the most, strongest first: `name=+c` (at most `k`, only c > 0.05).
     fn drivers(&self, row: &[f64], k: usize) -> String {
-        let mut c: Vec<(f64, &str)> = row
-            .iter()
-            .enumerate()
-            .map(|(j, x)| {
-                (self.model.coef[j] * (x - self.model.means[j]) / self.model.scales[j], self.features[j].as_str())
-            })
+        let mut c: Vec<(f64, &str)> = self
+            .model
+            .contributions(row)
+            .zip(self.features.iter().map(String::as_str))
             .filter(|(c, _)| *c > 0.05)
             .collect();
         c.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -357,22 +362,19 @@ impl Ensemble {
         };
         let mut row = Vec::new();
         for (d, &use_full) in full.iter().enumerate() {
-            let (stage, index, number) = match (&self.policy.full, &self.full_index) {
-                (Some(s), Some(i)) if use_full => (s, i, 2.0),
-                _ => (&self.policy.cheap, &self.cheap_index, 1.0),
+            let (stage, index, by_full) = match (&self.policy.full, &self.full_index) {
+                (Some(s), Some(i)) if use_full => (s, i, true),
+                _ => (&self.policy.cheap, &self.cheap_index, false),
             };
             stage.row(index, columns, d, &mut row);
             let p = stage.probability(&row);
             let threshold = self.threshold_override.unwrap_or(stage.threshold);
             // Outside the band the cheap stage's answer stands: above it is machine whatever its threshold.
-            let machine = if number == 1.0 && self.policy.full.is_some() && self.cascade {
-                p >= self.band[1]
-            } else {
-                p >= threshold
-            };
+            let machine =
+                if !by_full && self.policy.full.is_some() && self.cascade { p >= self.band[1] } else { p >= threshold };
             out.drivers.push(if machine { stage.drivers(&row, 3) } else { String::new() });
             out.p_machine.push(p as f32);
-            out.stage.push(number);
+            out.stage.push(if by_full { 2.0 } else { 1.0 });
             out.machine.push(machine);
         }
         out

@@ -324,14 +324,14 @@ impl LogisticRegression {
     /// Linear predictor (log-odds of machine). NaN features give NaN.
     /// Panics if `row.len() != n_features()`.
     pub fn decision_function(&self, row: &[f64]) -> f64 {
+        self.intercept + self.contributions(row).sum::<f64>()
+    }
+
+    /// Each feature's term of the log-odds, `w_j (x_j − μ_j) / σ_j` (0 at the training mean).
+    /// Panics if `row.len() != n_features()`.
+    pub fn contributions<'a>(&'a self, row: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
         assert_eq!(row.len(), self.coef.len(), "feature count mismatch");
-        self.intercept
-            + row
-                .iter()
-                .zip(&self.coef)
-                .zip(self.means.iter().zip(&self.scales))
-                .map(|((x, w), (m, s))| w * (x - m) / s)
-                .sum::<f64>()
+        row.iter().zip(&self.coef).zip(self.means.iter().zip(&self.scales)).map(|((x, w), (m, s))| w * (x - m) / s)
     }
 
     /// P(machine | row).
