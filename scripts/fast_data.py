@@ -39,9 +39,11 @@ def web_generator_family(gen: str | None) -> str | None:
     return "web-other"
 
 
-def _rec(text, label, source, generator, group):
+def _rec(text, label, source, generator, group, unit):
+    # `unit`: texts that must stay on the same side of any split (a human text and the machine text
+    # written from the same prompt; the chunks of one book), used by the out-of-fold scores.
     return {"text": text, "y": 1 if label == "machine" else 0, "source": source,
-            "generator": generator, "group": group}
+            "generator": generator, "group": group, "unit": unit}
 
 
 def load_detect(name: str):
@@ -50,7 +52,9 @@ def load_detect(name: str):
         for line in f:
             d = json.loads(line)
             out.append(_rec(d["text"], d["label"], d["source"], d["generator"],
-                            "detect-" + d["label"]))
+                            "detect-" + d["label"],
+                            "pair:" + str(d["pair_id"]) if d.get("pair_id") is not None
+                            else "detect:" + str(d["id"])))
     return out
 
 
@@ -63,7 +67,7 @@ def load_web():
                 if not d["text"].strip():
                     continue
                 gen = web_generator_family(d.get("generator")) if label == "machine" else None
-                r = _rec(d["text"], label, "web_text", gen, "web-" + label)
+                r = _rec(d["text"], label, "web_text", gen, "web-" + label, "web:" + d["id"])
                 r["web_source"] = d["source"]
                 r["generator_raw"] = d.get("generator")
                 (test if heldout("web:" + d["id"]) else train).append(r)
@@ -118,13 +122,13 @@ def load_books():
             # skip the first 5% (front matter, contents) of the body
             body = body[len(body) // 20:]
             for c in _evenly(chunks(body), BOOK_CHUNKS):
-                r = _rec(c, "human", "gutenberg", None, "books-human")
+                r = _rec(c, "human", "gutenberg", None, "books-human", "gutenberg:" + str(d["id"]))
                 (test if heldout("gutenberg:" + str(d["id"])) else train).append(r)
     with gzip.open(os.path.join(DATA, "human_nltk.jsonl.gz"), "rt", encoding="utf-8") as f:
         for line in f:
             d = json.loads(line)
             for c in _evenly(chunks(d["text"].strip()), NLTK_CHUNKS):
-                r = _rec(c, "human", "nltk-" + d["corpus"], None, "books-human")
+                r = _rec(c, "human", "nltk-" + d["corpus"], None, "books-human", "nltk:" + str(d["id"]))
                 (test if heldout("nltk:" + str(d["id"])) else train).append(r)
     return train, test
 

@@ -41,10 +41,14 @@ def row(r):
     return {"text": r["text"], "label": label, "source": r["source"], "generator": generator, "group": group}
 
 
-def write(path, rows):
+def write(path, rows, extra=None):
+    """`extra`: optional per-row dicts of more fields (scripts/oof_fast.py adds the out-of-fold scores)."""
     with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(row(r), ensure_ascii=False) + "\n")
+        for i, r in enumerate(rows):
+            out = row(r)
+            if extra is not None:
+                out.update(extra[i])
+            f.write(json.dumps(out, ensure_ascii=False) + "\n")
     print(f"{path}: {len(rows)} documents")
 
 

@@ -73,10 +73,34 @@ fn labeled(path: &Path, n: usize) {
         writeln!(
             f,
             "{}",
-            serde_json::json!({"id": format!("d{i}"), "text": text.join(" "), "label": label, "source": source})
+            serde_json::json!({"id": format!("d{i}"), "text": text.join(" "), "label": label, "source": source,
+                               "fast_oof": 0.5})
         )
         .unwrap();
     }
+}
+
+#[test]
+fn calibrate_names_what_is_missing() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("labeled.jsonl");
+    labeled(&data, 40);
+    let data_s = data.to_str().unwrap();
+    let out = d.path().join("p.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["calibrate", "--train", data_s, "--holdout", data_s, "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        let o = Command::new(bin()).args(&args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (code, err) = run(&["--train-column", "fast_p_machine=nope"]);
+    assert_eq!(code, Some(4), "an input without the field is an input problem: {err}");
+    assert!(err.contains("\"nope\""), "{err}");
+    // 20 human documents cannot show a 1 % FPR with 90 % confidence.
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("too few") && err.contains("--fpr-confidence"), "{err}");
+    assert!(!out.exists());
 }
 
 fn svalbard(args: &[&str]) -> std::process::Output {
@@ -111,10 +135,20 @@ fn calibrate_then_cascade_then_bench() {
         "tiny_hashed",
         "--loso-field",
         "source",
+        "--balance-field",
+        "source",
+        "--target-fpr",
+        "0.05",
+        "--train-column",
+        "fast_p_machine=fast_oof",
         "--out",
         policy_s,
     ]);
     let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&policy).unwrap()).unwrap();
+    // The training set's fast column came from the field (all 0.5): its NaN fill, the mean of its logits, is 0.
+    let fast = p["cheap"]["features"].as_array().unwrap().iter().position(|f| f == "fast_p_machine").unwrap();
+    assert_eq!(p["cheap"]["fill"][fast].as_f64(), Some(0.0));
+    assert!(p["cheap"]["model"]["boosted"].is_object(), "boosted trees are the default combiner");
     assert!(p["full"]["features"].as_array().unwrap().iter().any(|f| f == "tiny_hashed_p_machine"));
     assert!(!p["cheap"]["features"].as_array().unwrap().iter().any(|f| f == "tiny_hashed_p_machine"));
     // The excess-vocabulary texts are easy: the cheap stage separates them.

@@ -6,7 +6,8 @@ use clap::Args;
 
 use super::OK;
 use crate::config::Config;
-use crate::ensemble::fit::{self, FitOptions, Method};
+use crate::ensemble::fit::{self, CombinerKind, FitOptions, Method};
+use crate::eval::BoostingOptions;
 use crate::error::{Error, Result};
 use crate::labeled::{self, Dataset, LabeledSpec};
 use crate::signal::Scorer;
@@ -44,14 +45,39 @@ pub struct CalibrateArgs {
     /// False-positive rate on human reference text the thresholds are chosen for.
     #[arg(long, default_value_t = 0.01)]
     pub target_fpr: f64,
+    /// Confidence that the threshold's false-positive rate on new human text is within --target-fpr: it
+    /// flags at most k of the n reference humans, k the largest count whose one-sided Clopper-Pearson bound
+    /// stays within the target (0 = flag target × n, which overshoots on new text about half the time).
+    #[arg(long, default_value_t = 0.9)]
+    pub fpr_confidence: f64,
     #[arg(long, value_enum, default_value = "platt")]
     pub method: Method,
-    /// Inverse L2 regularisation strength of the regressions.
+    /// The stages' model: gradient-boosted trees, or a logistic regression (one weight per column).
+    #[arg(long, value_enum, default_value = "boosted")]
+    pub combiner: CombinerKind,
+    /// Inverse L2 regularisation strength of the regression (--combiner logistic).
     #[arg(long, default_value_t = 1.0)]
     pub c: f64,
+    /// Trees (--combiner boosted).
+    #[arg(long, default_value_t = BoostingOptions::default().n_trees)]
+    pub trees: usize,
+    /// Depth of each tree (--combiner boosted).
+    #[arg(long, default_value_t = BoostingOptions::default().max_depth)]
+    pub depth: usize,
+    /// Learning rate (--combiner boosted).
+    #[arg(long, default_value_t = BoostingOptions::default().learning_rate)]
+    pub learning_rate: f64,
+    /// Read a score column of the --train data from an input field instead of scoring it, COLUMN=FIELD
+    /// (repeatable): out-of-fold scores of a model that was trained on those documents (scripts/oof_fast.py).
+    #[arg(long, value_parser = parse_pair)]
+    pub train_column: Vec<(String, String)>,
     /// The cascade's uncertain band on the cheap stage's probability, LO,HI (default: fitted).
     #[arg(long, value_delimiter = ',', num_args = 2)]
     pub band: Option<Vec<f64>>,
+    /// Field whose values weigh the same within each class when fitting (e.g. group: each source of machine
+    /// text alike, web pages as much as books); default: only the two classes weigh the same.
+    #[arg(long)]
+    pub balance_field: Option<String>,
     /// Field to leave out one value of at a time (e.g. source) for the leave-one-group-out table.
     #[arg(long)]
     pub loso_field: Option<String>,
@@ -83,9 +109,19 @@ pub(super) fn scoring_setup(config: Option<&PathBuf>, threads: Option<usize>) ->
     Ok((config, pool))
 }
 
+fn parse_pair(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((c, f)) if !c.is_empty() && !f.is_empty() => Ok((c.to_string(), f.to_string())),
+        _ => Err(format!("{s:?}: expected COLUMN=FIELD")),
+    }
+}
+
 pub fn run(a: CalibrateArgs) -> Result<i32> {
     if !(0.0..1.0).contains(&a.target_fpr) {
         return Err(Error::Config(format!("--target-fpr {} must be in [0, 1)", a.target_fpr)));
+    }
+    if !(0.0..1.0).contains(&a.fpr_confidence) {
+        return Err(Error::Config(format!("--fpr-confidence {} must be in [0, 1)", a.fpr_confidence)));
     }
     let band = match a.band.as_deref() {
         Some([lo, hi]) if 0.0 <= *lo && lo <= hi && *hi <= 1.0 => Some([*lo, *hi]),
@@ -96,9 +132,12 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     // The policy is fitted on the signals themselves, every one on every document.
     config.ensemble.enabled = Some(false);
     let scorer = Scorer::from_config(&config)?;
-    let groups: Vec<String> = a.loso_field.iter().cloned().collect();
-    let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: &[] };
-    let score = |inputs: &[String], what: &str| -> Result<Dataset> {
+    let mut groups: Vec<String> = a.loso_field.iter().cloned().collect();
+    groups.extend(a.balance_field.iter().filter(|f| !groups.contains(f)).cloned().collect::<Vec<_>>());
+    let no_fields: Vec<String> = Vec::new();
+    let train_fields: Vec<String> = a.train_column.iter().map(|(_, f)| f.clone()).collect();
+    let score = |inputs: &[String], what: &str, fields: &[String]| -> Result<Dataset> {
+        let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: fields };
         let d = pool.install(|| labeled::score_inputs(&config, &scorer, inputs, &spec))?;
         tracing::info!(docs = d.len(), seconds = d.score_time.as_secs_f64(), "scored the {what} data");
         if d.is_empty() {
@@ -106,17 +145,30 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         }
         Ok(d)
     };
-    let train = score(&a.train, "training")?;
-    let holdout = score(&a.holdout, "holdout")?;
-    let reference = if a.reference.is_empty() { holdout.clone() } else { score(&a.reference, "reference")? };
+    let mut train = score(&a.train, "training", &train_fields)?;
+    for (column, field) in &a.train_column {
+        train.replace_column(column, field)?;
+    }
+    let holdout = score(&a.holdout, "holdout", &no_fields)?;
+    let reference =
+        if a.reference.is_empty() { holdout.clone() } else { score(&a.reference, "reference", &no_fields)? };
     let (cheap_columns, expensive_columns) = fit::split_columns(scorer.columns(), &a.expensive);
     let opts = FitOptions {
         target_fpr: a.target_fpr,
+        fpr_confidence: a.fpr_confidence,
         method: a.method,
+        combiner: a.combiner,
         c: a.c,
+        boosting: BoostingOptions {
+            n_trees: a.trees,
+            max_depth: a.depth,
+            learning_rate: a.learning_rate,
+            ..Default::default()
+        },
         cheap_columns,
         expensive_columns,
         band,
+        balance_field: a.balance_field.clone(),
         loso_field: a.loso_field.clone(),
         description: a.description.clone(),
     };

@@ -1,4 +1,4 @@
-//! Fitting a policy (`svalbard calibrate`): regressions on the training set, calibration on the holdout, the
+//! Fitting a policy (`svalbard calibrate`): combiners on the training set, calibration on the holdout, the
 //! threshold for the target false-positive rate on human reference text, the cascade's band, and what it all
 //! measures on the holdout (per stage, the cascade, leave-one-group-out).
 
@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{feature, Ensemble, EnsembleConfig, FitInfo, PolicyFile, Stage, Transform, POLICY_FORMAT};
+use super::{feature, Combiner, Ensemble, EnsembleConfig, FitInfo, PolicyFile, Stage, Transform, POLICY_FORMAT};
 use crate::error::{Error, Result};
 use crate::eval::{
-    auroc, threshold_for_fpr, tpr_at_fpr, Calibrator, IsotonicRegression, LogisticOptions, LogisticRegression,
-    PlattScaling,
+    auroc, confident_fp_budget, threshold_for_fpr, tpr_at_fpr, BoostingOptions, Calibrator, GradientBoosting, IsotonicRegression,
+    LogisticOptions, LogisticRegression, PlattScaling,
 };
 use crate::labeled::Dataset;
 
@@ -21,17 +21,33 @@ pub enum Method {
     Isotonic,
 }
 
+/// The kind of model a stage is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CombinerKind {
+    Boosted,
+    Logistic,
+}
+
 pub struct FitOptions {
     pub target_fpr: f64,
+    /// Probability that the threshold's true FPR is within `target_fpr` (0 = the plain empirical quantile);
+    /// see [`confident_fp_budget`].
+    pub fpr_confidence: f64,
     pub method: Method,
-    /// Inverse L2 strength of the regressions.
+    pub combiner: CombinerKind,
+    /// Inverse L2 strength of the regression (`CombinerKind::Logistic`).
     pub c: f64,
+    /// The trees (`CombinerKind::Boosted`).
+    pub boosting: BoostingOptions,
     /// Columns every document gets (the cheap stage's features).
     pub cheap_columns: Vec<String>,
     /// Columns of the expensive signals (the full stage adds them); empty = one stage.
     pub expensive_columns: Vec<String>,
     /// Overrides the fitted uncertain band.
     pub band: Option<[f64; 2]>,
+    /// Field whose values weigh the same within each class (see [`sample_weights`]); None = classes only.
+    pub balance_field: Option<String>,
     /// Group field for the leave-one-group-out table.
     pub loso_field: Option<String>,
     pub description: String,
@@ -70,7 +86,38 @@ fn prepare(train: &Dataset, columns: &[String]) -> Result<(Vec<Transform>, Vec<f
     Ok((transforms, fill))
 }
 
-/// Fit one stage: regression on `train` (classes weighted equally), calibration on `holdout`, and the
+/// Training weights: the two classes weigh the same in total; with `balance_field`, so does every value of
+/// that field within its class (e.g. each source of machine text, and web pages as much as books among the
+/// human text), so that the largest source does not decide alone what "human" looks like.
+fn sample_weights(train: &Dataset, balance_field: Option<&str>) -> Result<Vec<f64>> {
+    let n_machine = train.labels.iter().filter(|&&l| l).count();
+    if n_machine == 0 || n_machine == train.len() {
+        return Err(Error::Config("the training data needs both human and machine documents".into()));
+    }
+    let empty = Vec::new();
+    let groups = match balance_field {
+        Some(f) => {
+            train.groups.get(f).ok_or_else(|| Error::Config(format!("no field {f:?} in the training data")))?
+        }
+        None => &empty,
+    };
+    let group = |d: usize| groups.get(d).map_or("", String::as_str);
+    let mut count: BTreeMap<(bool, &str), usize> = BTreeMap::new();
+    for (d, &l) in train.labels.iter().enumerate() {
+        *count.entry((l, group(d))).or_default() += 1;
+    }
+    let per_class = |l: bool| count.keys().filter(|(c, _)| *c == l).count() as f64;
+    // Each class totals n/2, split equally among its groups.
+    let n = train.len() as f64;
+    Ok(train
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(d, &l)| n / 2.0 / per_class(l) / count[&(l, group(d))] as f64)
+        .collect())
+}
+
+/// Fit one stage: the combiner on `train` (classes weighted equally), calibration on `holdout`, and the
 /// threshold for `target_fpr` on the human rows of `reference`.
 fn fit_stage(
     train: &Dataset,
@@ -81,23 +128,22 @@ fn fit_stage(
 ) -> Result<Stage> {
     let (transforms, fill) = prepare(train, columns)?;
     let x = rows(train, columns, &transforms, &fill)?;
-    let n_machine = train.labels.iter().filter(|&&l| l).count() as f64;
-    let n_human = train.len() as f64 - n_machine;
-    if n_machine == 0.0 || n_human == 0.0 {
-        return Err(Error::Config("the training data needs both human and machine documents".into()));
-    }
-    let weights: Vec<f64> = train
-        .labels
-        .iter()
-        .map(|&l| if l { train.len() as f64 / (2.0 * n_machine) } else { train.len() as f64 / (2.0 * n_human) })
-        .collect();
-    let model = LogisticRegression::fit_weighted(
-        &x,
-        &train.labels,
-        Some(&weights),
-        &LogisticOptions { c: opts.c, ..Default::default() },
-    )?
-    .with_feature_names(columns.to_vec());
+    let weights = sample_weights(train, opts.balance_field.as_deref())?;
+    let model = match opts.combiner {
+        CombinerKind::Logistic => Combiner::Logistic(
+            LogisticRegression::fit_weighted(
+                &x,
+                &train.labels,
+                Some(&weights),
+                &LogisticOptions { c: opts.c, ..Default::default() },
+            )?
+            .with_feature_names(columns.to_vec()),
+        ),
+        CombinerKind::Boosted => Combiner::Boosted(
+            GradientBoosting::fit_weighted(&x, &train.labels, Some(&weights), &opts.boosting)?
+                .with_feature_names(columns.to_vec()),
+        ),
+    };
     let raw = |d: &Dataset| -> Result<Vec<f64>> {
         Ok(rows(d, columns, &transforms, &fill)?.iter().map(|r| model.decision_function(r)).collect())
     };
@@ -113,7 +159,17 @@ fn fit_stage(
         .filter(|(_, &l)| !l)
         .map(|(p, _)| p)
         .collect();
-    stage.threshold = threshold_for_fpr(&human, opts.target_fpr)?.threshold.min(1.0);
+    let n = human.len();
+    let budget = confident_fp_budget(n, opts.target_fpr, opts.fpr_confidence)?.ok_or_else(|| {
+        Error::Config(format!(
+            "{n} human reference documents are too few to hold a {}% false-positive rate with {}% confidence \
+             (give more reference text, or a lower --fpr-confidence)",
+            opts.target_fpr * 100.0,
+            opts.fpr_confidence * 100.0
+        ))
+    })?;
+    // Half a document of slack: `threshold_for_fpr` then flags at most `budget` of the n.
+    stage.threshold = threshold_for_fpr(&human, (budget as f64 + 0.5) / n as f64)?.threshold.min(1.0);
     Ok(stage)
 }
 
@@ -341,11 +397,15 @@ mod tests {
     fn options(expensive: bool) -> FitOptions {
         FitOptions {
             target_fpr: 0.05,
+            fpr_confidence: 0.0,
             method: Method::Platt,
+            combiner: CombinerKind::Logistic,
             c: 1.0,
+            boosting: BoostingOptions::default(),
             cheap_columns: vec!["a_score".into(), "noise".into()],
             expensive_columns: if expensive { vec!["b_score".into()] } else { vec![] },
             band: None,
+            balance_field: None,
             loso_field: Some("source".into()),
             description: "test".into(),
         }
@@ -357,7 +417,8 @@ mod tests {
         let p = fit_policy(&train, &holdout, &reference, &options(true)).unwrap();
         let full = p.full.as_ref().unwrap();
         // The informative columns carry the weight; the noise column next to none.
-        assert!(p.cheap.model.coef[0] > 0.5 && p.cheap.model.coef[1].abs() < 0.1, "{:?}", p.cheap.model.coef);
+        let Combiner::Logistic(m) = &p.cheap.model else { panic!("asked for a regression") };
+        assert!(m.coef[0] > 0.5 && m.coef[1].abs() < 0.1, "{:?}", m.coef);
         // The threshold holds the reference FPR at or under the target, and near it.
         let fpr = p.metrics["full_reference_fpr"].as_f64().unwrap();
         assert!(fpr <= 0.05 && fpr > 0.03, "{fpr}");
@@ -397,6 +458,63 @@ mod tests {
         let p = fit_policy(&synthetic(2000, 4), &synthetic(2000, 5), &synthetic(2000, 6), &o).unwrap();
         assert!(p.full.is_none() && p.band.is_none());
         assert!(matches!(p.cheap.calibration, Calibrator::Isotonic(_)));
+    }
+
+    #[test]
+    fn boosted_stages_meet_the_target_fpr_and_match_the_regression_where_it_is_right() {
+        // On these Gaussian data the regression is the Bayes-optimal form: the trees must come close to it
+        // (AUROC near the theoretical 0.856 / 0.991), hold the threshold's FPR, and survive a round trip.
+        let mut o = options(true);
+        o.combiner = CombinerKind::Boosted;
+        o.boosting = BoostingOptions { n_trees: 100, max_depth: 3, ..Default::default() };
+        let (train, holdout, reference) = (synthetic(4000, 1), synthetic(2000, 2), synthetic(4000, 3));
+        let p = fit_policy(&train, &holdout, &reference, &o).unwrap();
+        assert!(matches!(p.cheap.model, Combiner::Boosted(_)));
+        let cheap_auc = p.metrics["cheap_holdout"]["auroc"].as_f64().unwrap();
+        let full_auc = p.metrics["full_holdout"]["auroc"].as_f64().unwrap();
+        assert!((cheap_auc - 0.856).abs() < 0.03 && (full_auc - 0.991).abs() < 0.01, "{cheap_auc} {full_auc}");
+        let fpr = p.metrics["full_reference_fpr"].as_f64().unwrap();
+        assert!(fpr <= 0.05 && fpr > 0.03, "{fpr}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.json");
+        std::fs::write(&path, p.to_json()).unwrap();
+        let back = PolicyFile::load(path.to_str().unwrap()).unwrap();
+        let a = stage_probabilities(p.full.as_ref().unwrap(), &holdout).unwrap();
+        let b = stage_probabilities(back.full.as_ref().unwrap(), &holdout).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_confident_threshold_flags_fewer_reference_humans() {
+        let mut o = options(false);
+        o.loso_field = None;
+        let (train, holdout, reference) = (synthetic(2000, 7), synthetic(2000, 8), synthetic(4000, 9));
+        let plain = fit_policy(&train, &holdout, &reference, &o).unwrap();
+        o.fpr_confidence = 0.9;
+        let confident = fit_policy(&train, &holdout, &reference, &o).unwrap();
+        // 2000 reference humans, target 5 %: the plain rule may flag 100, the 90 %-confident one 87
+        // (the largest k with P(Binomial(2000, 0.05) <= k) <= 0.1).
+        assert_eq!(confident_fp_budget(2000, 0.05, 0.9).unwrap(), Some(87));
+        let fpr = |p: &PolicyFile| p.metrics["cheap_reference_fpr"].as_f64().unwrap();
+        assert!(fpr(&confident) <= 87.0 / 2000.0 && fpr(&confident) > 0.035, "{}", fpr(&confident));
+        assert!(fpr(&plain) <= 0.05 && fpr(&plain) > fpr(&confident), "{}", fpr(&plain));
+        assert!(confident.cheap.threshold > plain.cheap.threshold);
+    }
+
+    #[test]
+    fn balanced_weights_give_each_group_of_a_class_the_same_total() {
+        let mut d = synthetic(12, 1); // machine at even rows; group "x" at rows 0, 3, 6, 9
+        let w = sample_weights(&d, None).unwrap();
+        assert!(w.iter().all(|&x| (x - 1.0).abs() < 1e-12));
+        let w = sample_weights(&d, Some("source")).unwrap();
+        // machine: x = rows 0, 6; y = rows 2, 4, 8, 10 → 3 / 2 each for x, 3 / 4 each for y (class total 6)
+        assert!((w[0] - 1.5).abs() < 1e-12 && (w[2] - 0.75).abs() < 1e-12);
+        // human: x = rows 3, 9; y = rows 1, 5, 7, 11 → the same split
+        assert!((w[3] - 1.5).abs() < 1e-12 && (w[1] - 0.75).abs() < 1e-12);
+        assert!((w.iter().sum::<f64>() - 12.0).abs() < 1e-9);
+        assert!(sample_weights(&d, Some("nope")).is_err());
+        d.labels.iter_mut().for_each(|l| *l = true);
+        assert!(sample_weights(&d, None).is_err());
     }
 
     #[test]

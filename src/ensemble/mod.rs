@@ -1,9 +1,9 @@
 //! The ensemble: one calibrated probability that a document is machine-generated, from all signals' scores.
 //!
 //! A policy file (JSON, written by `svalbard calibrate`, see [`fit`]) holds one or two *stages*. Each stage is
-//! a logistic regression over score columns, a calibration map (Platt or isotonic) from its log-odds to a
-//! probability, and the threshold on that probability that gave the target false-positive rate on human web
-//! pages. The *cheap* stage reads the signals that score every document (heuristics, the `fast` model). The
+//! a combiner over score columns (gradient-boosted trees, or a logistic regression), a calibration map (Platt
+//! or isotonic) from its log-odds to a probability, and the threshold on that probability that gave the
+//! target false-positive rate on human web pages. The *cheap* stage reads the signals that score every document (heuristics, the `fast` model). The
 //! optional *full* stage reads the expensive signals too (a transformer classifier, a neural LM).
 //!
 //! The cascade: the cheap stage scores every document; only documents whose cheap probability falls inside
@@ -23,10 +23,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::eval::{Calibrator, LogisticRegression};
+use crate::eval::{Calibrator, GradientBoosting, LogisticRegression};
 use crate::signal::{Action, SignalSpec};
 
-pub const POLICY_FORMAT: &str = "svalbard-policy-v1";
+/// v2: a stage's `model` names its kind (`{"boosted": …}` or `{"logistic": …}`).
+pub const POLICY_FORMAT: &str = "svalbard-policy-v2";
 /// The policy that matches the shipped signals (heuristics and the built-in `fast` model).
 pub const BUILTIN_DEFAULT: &str = "builtin:default";
 const DEFAULT_POLICY: &str = include_str!("../../models/policy.json");
@@ -111,14 +112,49 @@ pub(crate) fn feature(transform: Transform, fill: f64, x: f32) -> f64 {
     }
 }
 
-/// One logistic regression over score columns, calibrated, with its decision threshold.
+/// The model of a stage, from transformed score columns to log-odds of machine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Combiner {
+    /// Gradient-boosted trees: signals whose evidence depends on each other (the default).
+    Boosted(GradientBoosting),
+    /// A logistic regression: one weight per column, easy to read.
+    Logistic(LogisticRegression),
+}
+
+impl Combiner {
+    pub fn decision_function(&self, row: &[f64]) -> f64 {
+        match self {
+            Combiner::Boosted(m) => m.decision_function(row),
+            Combiner::Logistic(m) => m.decision_function(row),
+        }
+    }
+
+    /// Each column's term of the log-odds (the regression's `w·x` terms; the trees' path attributions).
+    pub fn contributions(&self, row: &[f64]) -> Vec<f64> {
+        match self {
+            Combiner::Boosted(m) => m.contributions(row),
+            Combiner::Logistic(m) => m.contributions(row).collect(),
+        }
+    }
+
+    pub fn n_features(&self) -> usize {
+        match self {
+            Combiner::Boosted(m) => m.n_features(),
+            Combiner::Logistic(m) => m.n_features(),
+        }
+    }
+}
+
+/// One combiner over score columns, calibrated, with its decision threshold.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Stage {
     pub features: Vec<String>,
     pub transforms: Vec<Transform>,
-    /// Stands in for a NaN score: the feature's training mean, so a missing score contributes nothing.
+    /// Stands in for a NaN score: the feature's training mean (for the regression: a missing score then
+    /// contributes nothing).
     pub fill: Vec<f64>,
-    pub model: LogisticRegression,
+    pub model: Combiner,
     /// From the regression's log-odds to P(machine).
     pub calibration: Calibrator,
     /// Flag as machine at calibrated p >= threshold.
@@ -142,6 +178,7 @@ impl Stage {
         let mut c: Vec<(f64, &str)> = self
             .model
             .contributions(row)
+            .into_iter()
             .zip(self.features.iter().map(String::as_str))
             .filter(|(c, _)| *c > 0.05)
             .collect();
@@ -153,6 +190,9 @@ impl Stage {
         let d = self.features.len();
         if d == 0 || self.transforms.len() != d || self.fill.len() != d || self.model.n_features() != d {
             return Err(Error::Config(format!("policy {what} stage: features, transforms, fill and model disagree")));
+        }
+        if let Combiner::Boosted(m) = &self.model {
+            m.check().map_err(|e| Error::Config(format!("policy {what} stage: {e}")))?;
         }
         Ok(())
     }
@@ -199,14 +239,17 @@ impl PolicyFile {
             })?;
             (text, path.display().to_string())
         };
-        let p: PolicyFile =
-            serde_json::from_str(&text).map_err(|e| Error::Config(format!("ensemble policy {origin}: {e}")))?;
-        if p.format != POLICY_FORMAT {
+        let bad = |e: serde_json::Error| Error::Config(format!("ensemble policy {origin}: {e}"));
+        // The format first: an older policy's fields would not parse, and the fix is to re-fit it.
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+        let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        if format != POLICY_FORMAT {
             return Err(Error::Config(format!(
-                "ensemble policy {origin}: format {:?}, expected {POLICY_FORMAT:?}",
-                p.format
+                "ensemble policy {origin}: format {format:?}, expected {POLICY_FORMAT:?} (re-fit it with \
+                 `svalbard calibrate`)"
             )));
         }
+        let p: PolicyFile = serde_json::from_value(value).map_err(bad)?;
         p.cheap.check("cheap")?;
         if let Some(f) = &p.full {
             f.check("full")?;
@@ -225,8 +268,30 @@ impl PolicyFile {
         v
     }
 
+    /// Pretty JSON, except that each tree of a boosted stage is one line: a policy of 300 trees stays a
+    /// file a person can read (and diff), a third of the size of fully pretty JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("policy serializes")
+        let mut v = serde_json::to_value(self).expect("policy serializes");
+        let mut compact = Vec::new();
+        for stage in ["cheap", "full"] {
+            let trees = v.get_mut(stage).and_then(|s| s.pointer_mut("/model/boosted/trees"));
+            if let Some(trees) = trees {
+                let lines: Vec<String> = trees
+                    .as_array()
+                    .expect("trees are an array")
+                    .iter()
+                    .map(|t| serde_json::to_string(t).expect("tree serializes"))
+                    .collect();
+                let key = format!("@{stage}-trees@");
+                compact.push((key.clone(), lines));
+                *trees = serde_json::Value::String(key);
+            }
+        }
+        let mut text = serde_json::to_string_pretty(&v).expect("policy serializes");
+        for (key, lines) in compact {
+            text = text.replace(&format!("\"{key}\""), &format!("[\n{}\n]", lines.join(",\n")));
+        }
+        text
     }
 }
 
@@ -386,19 +451,24 @@ mod tests {
     use super::*;
     use crate::eval::{LogisticOptions, PlattScaling};
 
+    /// A regression with log-odds `Σ coef_j (x_j - mean_j) / scale_j`.
+    fn linear(means: &[f64], scales: &[f64], coef: &[f64]) -> Combiner {
+        let x: Vec<Vec<f64>> = vec![vec![0.0; coef.len()], vec![1.0; coef.len()]];
+        let mut model = LogisticRegression::fit(&x, &[false, true], &LogisticOptions::default()).unwrap();
+        model.means = means.to_vec();
+        model.scales = scales.to_vec();
+        model.coef = coef.to_vec();
+        model.intercept = 0.0;
+        Combiner::Logistic(model)
+    }
+
     /// A one-feature stage: log-odds = 2 * (x - 0.5) / 0.25, identity calibration.
     fn stage(feature: &str, threshold: f64) -> Stage {
-        let x: Vec<[f64; 1]> = vec![[0.0], [1.0], [0.2], [0.8]];
-        let mut model = LogisticRegression::fit(&x, &[false, true, false, true], &LogisticOptions::default()).unwrap();
-        model.means = vec![0.5];
-        model.scales = vec![0.25];
-        model.coef = vec![2.0];
-        model.intercept = 0.0;
         Stage {
             features: vec![feature.into()],
             transforms: vec![Transform::Identity],
             fill: vec![0.5],
-            model,
+            model: linear(&[0.5], &[0.25], &[2.0]),
             calibration: Calibrator::Platt(PlattScaling { a: 1.0, b: 0.0 }),
             threshold,
         }
@@ -409,9 +479,7 @@ mod tests {
         full_stage.features = vec!["cheap".into(), "expensive".into()];
         full_stage.transforms = vec![Transform::Identity; 2];
         full_stage.fill = vec![0.5, 0.5];
-        full_stage.model.means = vec![0.5, 0.5];
-        full_stage.model.scales = vec![1.0, 0.25];
-        full_stage.model.coef = vec![0.0, 2.0];
+        full_stage.model = linear(&[0.5, 0.5], &[1.0, 0.25], &[0.0, 2.0]);
         PolicyFile {
             format: POLICY_FORMAT.into(),
             description: "test".into(),

@@ -359,6 +359,42 @@ pub fn confusion_at(scores: &[f64], labels: &[bool], threshold: f64) -> Result<C
     Ok(Confusion::from_counts(threshold, tp, fp, tn, fn_, n_nan))
 }
 
+/// How many of `n` human reference documents a threshold may flag so that the true false-positive rate is
+/// at most `target` with probability `confidence`: the largest `k` whose one-sided Clopper-Pearson upper
+/// bound stays within `target`, i.e. with `P(Binomial(n, target) <= k) <= 1 - confidence`. `confidence = 0`
+/// gives the plain `floor(target · n)`. `None` when even `k = 0` is not enough (too few documents).
+///
+/// Why: the empirical 1 % point of a thousand pages overshoots 1 % on new pages about half of the time.
+pub fn confident_fp_budget(n: usize, target: f64, confidence: f64) -> Result<Option<usize>> {
+    validate_target(target)?;
+    if !(0.0..1.0).contains(&confidence) {
+        return Err(EvalError::InvalidArgument(format!("confidence {confidence} must be in [0, 1)")));
+    }
+    if confidence == 0.0 || target == 0.0 {
+        return Ok(Some((target * n as f64).floor() as usize));
+    }
+    if target >= 1.0 {
+        return Ok(Some(n));
+    }
+    // Binomial CDF term by term in log space: log C(n,i) p^i (1-p)^(n-i), from i = 0 up.
+    let (lp, lq) = (target.ln(), (-target).ln_1p());
+    let mut log_term = n as f64 * lq;
+    let mut log_cdf = log_term;
+    let limit = (1.0 - confidence).ln();
+    if log_cdf > limit {
+        return Ok(None);
+    }
+    for k in 0..n {
+        log_term += ((n - k) as f64).ln() - ((k + 1) as f64).ln() + lp - lq;
+        let hi = log_cdf.max(log_term);
+        log_cdf = hi + ((log_cdf - hi).exp() + (log_term - hi).exp()).ln();
+        if log_cdf > limit {
+            return Ok(Some(k));
+        }
+    }
+    Ok(Some(n))
+}
+
 /// The smallest threshold `t` such that the fraction of (non-NaN) human
 /// scores with `score >= t` is `<= target`.
 ///
@@ -412,6 +448,23 @@ pub fn threshold_for_fpr(human_scores: &[f64], target: f64) -> Result<FprThresho
         n_human: n as u64,
         n_nan,
     })
+}
+
+#[cfg(test)]
+mod fp_budget_tests {
+    use super::*;
+
+    #[test]
+    fn confident_budget_matches_scipy() {
+        // scipy.stats.binom: the largest k with binom.cdf(k, n, p) <= 1 - c.
+        assert_eq!(confident_fp_budget(1087, 0.01, 0.9).unwrap(), Some(6));
+        assert_eq!(confident_fp_budget(1087, 0.01, 0.5).unwrap(), Some(10));
+        assert_eq!(confident_fp_budget(100, 0.05, 0.9).unwrap(), Some(1));
+        assert_eq!(confident_fp_budget(100_000, 0.01, 0.95).unwrap(), Some(948));
+        assert_eq!(confident_fp_budget(20, 0.01, 0.9).unwrap(), None);
+        assert_eq!(confident_fp_budget(1087, 0.01, 0.0).unwrap(), Some(10));
+        assert!(confident_fp_budget(10, 0.01, 1.0).is_err());
+    }
 }
 
 #[cfg(test)]

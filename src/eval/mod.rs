@@ -21,19 +21,23 @@
 //!   no system fonts needed).
 //! * [`logistic`] — L2-regularised logistic regression (standardised features,
 //!   damped Newton), for combining several signals into one score.
+//! * [`boosting`] — gradient-boosted trees (logistic loss), the non-linear
+//!   combiner, with per-feature attributions.
 //! * [`calibration`] — Platt scaling and isotonic regression (PAV) to turn a
 //!   raw score into a probability.
 
+pub mod boosting;
 pub mod calibration;
 pub mod logistic;
 pub mod metrics;
 pub mod plot;
 pub mod report;
 
+pub use boosting::{BoostingOptions, GradientBoosting};
 pub use calibration::{Calibrator, IsotonicRegression, PlattScaling};
 pub use logistic::{LogisticOptions, LogisticRegression};
 pub use metrics::{
-    auroc, average_precision, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve, Confusion,
+    auroc, average_precision, confident_fp_budget, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve, Confusion,
     FprThreshold, OperatingPoint, RocCurve,
 };
 pub use plot::{plot_histograms, plot_roc, plot_roc_with, RocPlotOptions};
