@@ -15,11 +15,15 @@ use crate::signal::Scorer;
 const EXAMPLES: &str = "\
 Example (what scripts/build_policy.sh runs to make models/policy.json):
   svalbard calibrate --train bench-data/policy/train.jsonl \\
+      --train-column fast_p_machine=fast_p_machine_oof --balance-field group \\
       --holdout bench-data/policy/holdout.jsonl --reference bench-data/policy/web_calib.jsonl \\
-      --loso-field source --out models/policy.json
+      --loso-field group --out models/policy.json
 
-The regressions are fitted on --train, calibrated on --holdout, and the threshold is the one that flags
---target-fpr of the human documents of --reference (default: of --holdout). Signals named by --expensive
+The combiners (boosted trees by default) are fitted on --train, calibrated on --holdout, and the threshold
+keeps the false-positive rate on the human documents of --reference (default: of --holdout) within
+--target-fpr with --fpr-confidence. Where a model was trained on the --train documents, give its
+out-of-fold scores with --train-column (scripts/oof_fast.py writes them for fast): a model's scores of its
+own training documents are too good, and the combiner would trust it alone. Signals named by --expensive
 (when the config enables them) form the full stage of the cascade; the others the cheap stage.";
 
 #[derive(Args, Debug)]
