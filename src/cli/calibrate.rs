@@ -19,12 +19,13 @@ Example (what scripts/build_policy.sh runs to make models/policy.json):
       --holdout bench-data/policy/holdout.jsonl --reference bench-data/policy/web_calib.jsonl \\
       --loso-field group --out models/policy.json
 
-The combiners (boosted trees by default) are fitted on --train, calibrated on --holdout, and the threshold
-keeps the false-positive rate on the human documents of --reference (default: of --holdout) within
---target-fpr with --fpr-confidence. Where a model was trained on the --train documents, give its
-out-of-fold scores with --train-column (scripts/oof_fast.py writes them for fast): a model's scores of its
-own training documents are too good, and the combiner would trust it alone. Signals named by --expensive
-(when the config enables them) form the full stage of the cascade; the others the cheap stage.";
+The combiners (boosted trees by default) are fitted on --train, calibrated on --holdout, and
+the threshold keeps the false-positive rate on the human documents of --reference (default: of
+--holdout) within --target-fpr with --fpr-confidence. Where a model was trained on the --train
+documents, give its out-of-fold scores with --train-column (scripts/oof_fast.py writes them for
+fast): a model's scores of its own training documents are too good, and the combiner would
+trust it alone. Signals named by --expensive (when the config enables them) form the full stage
+of the cascade; the others the cheap stage.";
 
 #[derive(Args, Debug)]
 #[command(about = "Fit the ensemble policy (weights, calibration, threshold, cascade band) on labeled data", after_help = EXAMPLES)]
