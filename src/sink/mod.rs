@@ -212,12 +212,32 @@ pub fn quarantine_batch(source_file: &str, records: &[Quarantined]) -> Result<Re
     Ok(RecordBatch::try_new(quarantine_schema(), columns)?)
 }
 
-/// Write `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+/// Write `bytes` to `path` atomically: a hidden temporary file beside it (its `TMP_SUFFIX` name is what a
+/// resumed run cleans up), fsync, rename, then fsync the directory so the rename itself survives a crash.
+/// On failure the temporary file is removed.
+pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", std::process::id()));
+    let res = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// [`write_atomic_io`] with the error naming the output path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_file_name(format!(".{}{TMP_SUFFIX}", path.file_name().unwrap().to_string_lossy()));
-    let mut f = File::create(&tmp).map_err(|e| Error::output(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::output(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::output(path, e))
+    write_atomic_io(path, bytes).map_err(|e| Error::output(path, e))
 }
 
 /// Read every row of a part file written by svalbard (IPC or Parquet), for tests, `verify` and tools.

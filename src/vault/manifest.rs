@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -212,24 +212,7 @@ impl Manifest {
     }
 }
 
-/// Writes `bytes` to `path` via a hidden temporary file in the same directory, fsyncs it,
-/// renames it over `path` and fsyncs the directory (on Unix).
+/// [`crate::sink::write_atomic_io`] with the vault's error type.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let res = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        #[cfg(unix)]
-        File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    res.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        VaultError::io(path, e)
-    })
+    crate::sink::write_atomic_io(path, bytes).map_err(|e| VaultError::io(path, e))
 }
