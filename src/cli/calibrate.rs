@@ -138,7 +138,9 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     config.ensemble.enabled = Some(false);
     let scorer = Scorer::from_config(&config)?;
     let mut groups: Vec<String> = a.loso_field.iter().cloned().collect();
-    groups.extend(a.balance_field.iter().filter(|f| !groups.contains(f)).cloned().collect::<Vec<_>>());
+    if let Some(f) = a.balance_field.as_ref().filter(|f| !groups.contains(f)) {
+        groups.push(f.clone());
+    }
     let no_fields: Vec<String> = Vec::new();
     let train_fields: Vec<String> = a.train_column.iter().map(|(_, f)| f.clone()).collect();
     let score = |inputs: &[String], what: &str, fields: &[String]| -> Result<Dataset> {

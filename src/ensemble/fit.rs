@@ -106,26 +106,35 @@ fn sample_weights(train: &Dataset, balance_field: Option<&str>) -> Result<Vec<f6
     for (d, &l) in train.labels.iter().enumerate() {
         *count.entry((l, group(d))).or_default() += 1;
     }
-    let per_class = |l: bool| count.keys().filter(|(c, _)| *c == l).count() as f64;
+    let groups_of = |l: bool| count.keys().filter(|(c, _)| *c == l).count() as f64;
+    let per_class = [groups_of(false), groups_of(true)];
     // Each class totals n/2, split equally among its groups.
     let n = train.len() as f64;
     Ok(train
         .labels
         .iter()
         .enumerate()
-        .map(|(d, &l)| n / 2.0 / per_class(l) / count[&(l, group(d))] as f64)
+        .map(|(d, &l)| n / 2.0 / per_class[l as usize] / count[&(l, group(d))] as f64)
         .collect())
 }
 
 /// Fit one stage: the combiner on `train` (classes weighted equally), calibration on `holdout`, and the
 /// threshold for `target_fpr` on the human rows of `reference`.
+/// A fitted stage and its calibrated probabilities on every holdout and reference row, which fitting has
+/// computed anyway and the policy's metrics reuse.
+struct Fitted {
+    stage: Stage,
+    holdout: Vec<f64>,
+    reference: Vec<f64>,
+}
+
 fn fit_stage(
     train: &Dataset,
     holdout: &Dataset,
     reference: &Dataset,
     columns: &[String],
     opts: &FitOptions,
-) -> Result<Stage> {
+) -> Result<Fitted> {
     let (transforms, fill) = prepare(train, columns)?;
     let x = rows(train, columns, &transforms, &fill)?;
     let weights = sample_weights(train, opts.balance_field.as_deref())?;
@@ -152,13 +161,11 @@ fn fit_stage(
         Method::Platt => Calibrator::Platt(PlattScaling::fit(&held, &holdout.labels)?),
         Method::Isotonic => Calibrator::Isotonic(IsotonicRegression::fit(&held, &holdout.labels)?),
     };
+    let p_holdout: Vec<f64> = held.iter().map(|&z| calibration.apply(z)).collect();
     let mut stage = Stage { features: columns.to_vec(), transforms, fill, model, calibration, threshold: 1.0 };
-    let human: Vec<f64> = stage_probabilities(&stage, reference)?
-        .into_iter()
-        .zip(&reference.labels)
-        .filter(|(_, &l)| !l)
-        .map(|(p, _)| p)
-        .collect();
+    let p_reference = stage_probabilities(&stage, reference)?;
+    let human: Vec<f64> =
+        p_reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
     let n = human.len();
     let budget = confident_fp_budget(n, opts.target_fpr, opts.fpr_confidence)?.ok_or_else(|| {
         Error::Config(format!(
@@ -170,7 +177,7 @@ fn fit_stage(
     })?;
     // Half a document of slack: `threshold_for_fpr` then flags at most `budget` of the n.
     stage.threshold = threshold_for_fpr(&human, (budget as f64 + 0.5) / n as f64)?.threshold.min(1.0);
-    Ok(stage)
+    Ok(Fitted { stage, holdout: p_holdout, reference: p_reference })
 }
 
 /// Calibrated probabilities of a stage on every row of `data`.
@@ -212,37 +219,31 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
         Some(fit_stage(train, holdout, reference, &full_columns, opts)?)
     };
     let mut metrics = serde_json::Map::new();
-    let p_cheap = stage_probabilities(&cheap, holdout)?;
-    metrics.insert("cheap_holdout".into(), headline(&p_cheap, &holdout.labels));
-    let ref_cheap = stage_probabilities(&cheap, reference)?;
+    metrics.insert("cheap_holdout".into(), headline(&cheap.holdout, &holdout.labels));
     let human_ref =
         |p: &[f64], t: f64| rate(p.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p >= t));
-    metrics.insert("cheap_reference_fpr".into(), json!(human_ref(&ref_cheap, cheap.threshold)));
+    metrics.insert("cheap_reference_fpr".into(), json!(human_ref(&cheap.reference, cheap.stage.threshold)));
     let mut band = None;
     if let Some(full) = &full {
-        let p_full = stage_probabilities(full, holdout)?;
-        metrics.insert("full_holdout".into(), headline(&p_full, &holdout.labels));
-        metrics.insert(
-            "full_reference_fpr".into(),
-            json!(human_ref(&stage_probabilities(full, reference)?, full.threshold)),
-        );
+        metrics.insert("full_holdout".into(), headline(&full.holdout, &holdout.labels));
+        metrics.insert("full_reference_fpr".into(), json!(human_ref(&full.reference, full.stage.threshold)));
         // The band: below `lo` the cheap stage misses at most 2 % of the holdout's machine text; at or above
         // `hi` it flags at most a tenth of the target FPR of human reference text.
         let b = match opts.band {
             Some(b) => b,
             None => {
                 let mut machine: Vec<f64> =
-                    p_cheap.iter().zip(&holdout.labels).filter(|(_, &l)| l).map(|(&p, _)| p).collect();
+                    cheap.holdout.iter().zip(&holdout.labels).filter(|(_, &l)| l).map(|(&p, _)| p).collect();
                 machine.sort_by(f64::total_cmp);
                 let lo = machine.get(machine.len() / 50).copied().unwrap_or(0.0);
                 let human: Vec<f64> =
-                    ref_cheap.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
+                    cheap.reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
                 let hi = threshold_for_fpr(&human, opts.target_fpr / 10.0)?.threshold.min(1.0);
                 [lo.min(hi), hi]
             }
         };
         band = Some(b);
-        metrics.insert("cascade".into(), cascade_metrics(&cheap, full, b, holdout, reference)?);
+        metrics.insert("cascade".into(), cascade_metrics(&cheap, full, b, holdout, reference));
     }
     if let Some(field) = &opts.loso_field {
         metrics.insert("leave_one_group_out".into(), loso(train, holdout, reference, field, opts)?);
@@ -252,8 +253,8 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
         format: POLICY_FORMAT.into(),
         description: opts.description.clone(),
         target_fpr: opts.target_fpr,
-        cheap,
-        full,
+        cheap: cheap.stage,
+        full: full.map(|f| f.stage),
         band,
         fitted_on: FitInfo {
             n_train_human: count(train, false),
@@ -271,41 +272,39 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
 /// The cascade against the full stage on every document: share sent to the full stage, and TPR / FPR at the
 /// policy's decisions.
 fn cascade_metrics(
-    cheap: &Stage,
-    full: &Stage,
+    cheap: &Fitted,
+    full: &Fitted,
     band: [f64; 2],
     holdout: &Dataset,
     reference: &Dataset,
-) -> Result<serde_json::Value> {
-    let decide = |d: &Dataset, cascade: bool| -> Result<(Vec<bool>, f64)> {
-        let pc = stage_probabilities(cheap, d)?;
-        let pf = stage_probabilities(full, d)?;
+) -> serde_json::Value {
+    let decide = |pc: &[f64], pf: &[f64], cascade: bool| -> (Vec<bool>, f64) {
         let mut sent = 0usize;
         let machine = pc
             .iter()
-            .zip(&pf)
+            .zip(pf)
             .map(|(&c, &f)| {
                 if !cascade || (c >= band[0] && c < band[1]) {
                     sent += 1;
-                    f >= full.threshold
+                    f >= full.stage.threshold
                 } else {
                     c >= band[1]
                 }
             })
             .collect();
-        Ok((machine, sent as f64 / d.len().max(1) as f64))
+        (machine, sent as f64 / pc.len().max(1) as f64)
     };
-    let summary = |cascade: bool| -> Result<serde_json::Value> {
-        let (m, sent) = decide(holdout, cascade)?;
-        let (r, _) = decide(reference, cascade)?;
-        Ok(json!({
+    let summary = |cascade: bool| -> serde_json::Value {
+        let (m, sent) = decide(&cheap.holdout, &full.holdout, cascade);
+        let (r, _) = decide(&cheap.reference, &full.reference, cascade);
+        json!({
             "share_scored_by_expensive_signals": sent,
             "holdout_tpr": rate(m.iter().zip(&holdout.labels).filter(|(_, &l)| l).map(|(&m, _)| m)),
             "holdout_fpr": rate(m.iter().zip(&holdout.labels).filter(|(_, &l)| !l).map(|(&m, _)| m)),
             "reference_fpr": rate(r.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&m, _)| m)),
-        }))
+        })
     };
-    Ok(json!({ "band": band, "cascade": summary(true)?, "all_signals": summary(false)? }))
+    json!({ "band": band, "cascade": summary(true), "all_signals": summary(false) })
 }
 
 /// Leave one group out: refit without the group's training rows, test on the group's holdout rows (with all
@@ -342,7 +341,7 @@ fn loso(
         if test.labels.iter().all(|&l| l) || test.labels.iter().all(|&l| !l) {
             continue;
         }
-        let stage = fit_stage(&sub, holdout, reference, &columns, opts)?;
+        let stage = fit_stage(&sub, holdout, reference, &columns, opts)?.stage;
         let p = stage_probabilities(&stage, &test)?;
         let mut h = headline(&p, &test.labels);
         h["humans"] = json!(if has_human { "the group's own" } else { "all holdout human rows" });

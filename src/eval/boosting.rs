@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::logistic::sigmoid;
-use super::{check_len, EvalError, Result};
+use super::{check_training_data, EvalError, Result};
 
 /// Fitting options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,26 +215,15 @@ impl GradientBoosting {
         weights: Option<&[f64]>,
         opts: &BoostingOptions,
     ) -> Result<Self> {
-        let n = x.len();
-        if n == 0 {
-            return Err(EvalError::Empty { n_nan: 0 });
-        }
-        check_len("labels", y.len(), n)?;
-        if let Some(w) = weights {
-            check_len("weights", w.len(), n)?;
-        }
-        let d = x[0].as_ref().len();
-        if x.iter().any(|r| r.as_ref().len() != d) {
-            return Err(EvalError::InvalidFeatures("rows differ in length".into()));
-        }
         if !(opts.learning_rate > 0.0 && opts.l2 >= 0.0 && (2..=256).contains(&opts.max_bins)) {
             return Err(EvalError::InvalidArgument(format!("boosting options {opts:?}")));
         }
-        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-        let (pos, neg) = (0..n).fold((0.0, 0.0), |(p, q), i| if y[i] { (p + w(i), q) } else { (p, q + w(i)) });
+        let (d, pos, neg) = check_training_data(x, y, weights)?;
         if pos <= 0.0 || neg <= 0.0 {
             return Err(EvalError::Undefined("boosting needs weight on both classes"));
         }
+        let n = x.len();
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
         let base = (pos / neg).ln();
         let binned = Binned::new(x, d, opts.max_bins);
         let mut raw = vec![base; n];

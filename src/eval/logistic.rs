@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_len, EvalError, Result};
+use super::{check_training_data, EvalError, Result};
 
 /// Fitting options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,33 +135,17 @@ impl LogisticRegression {
         sample_weight: Option<&[f64]>,
         opts: &LogisticOptions,
     ) -> Result<Self> {
-        check_len("labels", y.len(), x.len())?;
-        if let Some(w) = sample_weight {
-            check_len("sample_weight", w.len(), x.len())?;
-            if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Err(EvalError::InvalidArgument("sample weights must be finite and >= 0".into()));
-            }
-        }
         if !(opts.c > 0.0 && opts.c.is_finite()) {
             return Err(EvalError::InvalidArgument(format!("C must be > 0, got {}", opts.c)));
         }
+        let (d, wpos, wneg) = check_training_data(x, y, sample_weight)?;
         let n = x.len();
-        if n == 0 {
-            return Err(EvalError::Empty { n_nan: 0 });
-        }
-        let d = x[0].as_ref().len();
         for (i, r) in x.iter().enumerate() {
-            let r = r.as_ref();
-            if r.len() != d {
-                return Err(EvalError::InvalidFeatures(format!("row {i} has {} features, expected {d}", r.len())));
-            }
-            if let Some(j) = r.iter().position(|v| !v.is_finite()) {
+            if let Some(j) = r.as_ref().iter().position(|v| !v.is_finite()) {
                 return Err(EvalError::InvalidFeatures(format!("row {i} feature {j} is not finite")));
             }
         }
         let sw = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
-        let wpos: f64 = (0..n).filter(|&i| y[i]).map(sw).sum();
-        let wneg: f64 = (0..n).filter(|&i| !y[i]).map(sw).sum();
         if opts.fit_intercept && (wpos == 0.0 || wneg == 0.0) {
             return Err(EvalError::Undefined("logistic regression needs both classes"));
         }

@@ -92,6 +92,32 @@ pub(crate) fn check_len(what: &'static str, got: usize, expected: usize) -> Resu
     Ok(())
 }
 
+/// The checks every learner makes on its training data: one label and (optionally) one finite, non-negative
+/// weight per row, rows of equal length. Returns the feature count and the total weight of the machine and
+/// the human rows.
+pub(crate) fn check_training_data<R: AsRef<[f64]>>(
+    x: &[R],
+    y: &[bool],
+    sample_weight: Option<&[f64]>,
+) -> Result<(usize, f64, f64)> {
+    check_len("labels", y.len(), x.len())?;
+    if let Some(w) = sample_weight {
+        check_len("sample_weight", w.len(), x.len())?;
+        if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(EvalError::InvalidArgument("sample weights must be finite and >= 0".into()));
+        }
+    }
+    let Some(first) = x.first() else { return Err(EvalError::Empty { n_nan: 0 }) };
+    let d = first.as_ref().len();
+    if let Some((i, r)) = x.iter().enumerate().find(|(_, r)| r.as_ref().len() != d) {
+        return Err(EvalError::InvalidFeatures(format!("row {i} has {} features, expected {d}", r.as_ref().len())));
+    }
+    let w = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
+    let (machine, human) =
+        (0..x.len()).fold((0.0, 0.0), |(m, h), i| if y[i] { (m + w(i), h) } else { (m, h + w(i)) });
+    Ok((d, machine, human))
+}
+
 /// Test helpers shared by the submodules: a tiny deterministic PRNG and the
 /// optional scikit-learn bridge.
 #[cfg(test)]
