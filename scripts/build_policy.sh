@@ -27,14 +27,14 @@ cargo build --release --locked 2>&1 | tail -n 1
 bin=target/release/svalbard
 d=bench-data/policy
 [[ -f $d/train.jsonl ]] || python3 scripts/policy_data.py $d
-# `fast` was trained on the training documents: fit on its out-of-fold scores (scripts/oof_fast.py), not on
-# its own, in-sample ones.
-if ! head -n 1 $d/train.jsonl | grep -q fast_p_machine_oof; then
+# `fast` was trained on the training documents: fit on its out-of-fold scores (scripts/oof_fast.py, one field
+# per head of the model), not on its own, in-sample ones.
+if ! head -n 1 $d/train.jsonl | grep -q fast_p_machine_short_oof; then
   [[ -x .venv-train/bin/python ]] || { python3 -m venv .venv-train && .venv-train/bin/pip install -q numpy scipy scikit-learn; }
   nice -n 5 .venv-train/bin/python scripts/oof_fast.py $d
 fi
 "$bin" calibrate "${config[@]}" --train $d/train.jsonl --train-column fast_p_machine=fast_p_machine_oof \
-  --holdout $d/holdout.jsonl --reference $d/web_calib.jsonl \
+  --train-column fast_p_machine_short=fast_p_machine_short_oof --holdout $d/holdout.jsonl --reference $d/web_calib.jsonl \
   --balance-field group --loso-field group --description "fitted by scripts/build_policy.sh ($name)" --out "$out" > "bench-data/calibrate-$name.json"
 if [[ "$name" == default ]]; then cargo build --release --locked 2>&1 | tail -n 1; fi  # the built-in policy changed
 for set in dev web_test books_test; do

@@ -118,6 +118,18 @@ def evaluate(evals, scores, threshold):
     return res
 
 
+def short_head(evals, scores, max_words):
+    """The short-text head's dev figures, on all dev texts and on those under `max_words` words
+    (it has no threshold of its own: only the ensemble reads it)."""
+    dev, sd = evals["dev"], np.asarray(scores["dev"])
+    yd = np.array([r["y"] for r in dev])
+    short = np.array([len(r["text"].split()) < max_words for r in dev])
+    src = np.array([r["source"] for r in dev])
+    rows = [row("dev (all)", yd, sd), row(f"dev, under {max_words} words", yd[short], sd[short])]
+    rows += [row(s_, yd[src == s_], sd[src == s_]) for s_ in sorted(set(src))]
+    return {"max_words": max_words, "rows": rows}
+
+
 LOSO_SOURCES = ["fast-detect-gpt", "hc3-plus-si-en", "seqxgpt-doc", "web-gpt2", "web-gpt3"]
 
 
@@ -199,6 +211,7 @@ file = "model.onnx"
 inputs = ["ids", "weights"]
 output = "p_machine"
 output_kind = "probability"
+extra_outputs = ["p_machine_short"]   # the short-text head, a column for the ensemble (README.md)
 
 [decision]
 threshold = {threshold}        # lowest threshold with <= 1% FPR on held-out human web pages; machine if p_machine >= threshold
@@ -226,6 +239,9 @@ book_human_fpr_at_threshold = {_f(h['book_human_fpr_at_threshold'])}
 '''
     for k, v in loso.items():
         text += f"loso_auroc_{k.replace('-', '_')} = {_f(v)}\n"
+    for r in res["short_head"]["rows"][:2]:
+        key = "dev" if r["name"] == "dev (all)" else "dev_short"
+        text += f"short_head_{key}_auroc = {_f(r['auroc'])}\n"
     with open(path, "w") as f:
         f.write(text)
 
@@ -257,6 +273,10 @@ exactly as specified in [FEATURES.md](FEATURES.md) (`svalbard-hash-v1`, referenc
 Graph: `p_machine = sigmoid(sum_k W[ids[b,k]] * weights[b,k] + bias)`; inputs `ids` int64 `[batch, K]`,
 `weights` float32 `[batch, K]` (pad with id 0 / weight 0; use K >= 1 even for an empty text, whose
 score is then `sigmoid(bias)`); output `p_machine` float32 `[batch]`.
+A second output, `p_machine_short`, is the same kind of regression fitted only on training texts under
+{res['short_head']['max_words']} words (the card's `extra_outputs`; the engine writes it as the column
+`fast_p_machine_short` from the same run). It has no threshold and no rule: it is a column for the
+ensemble, whose trees also see the word count (see "Short-text head" below).
 Decision: **machine if `p_machine >= {threshold}`** — the lowest threshold (4 decimals) with at most 1% of the
 held-out human web pages flagged.
 
@@ -309,6 +329,14 @@ Threshold columns use the default threshold {threshold}. TPR@x%FPR uses a thresh
 | --- | ---: | ---: |
 {hum}
 
+### Short-text head (`p_machine_short`)
+
+Fitted on the training texts under {res['short_head']['max_words']} words only. A single regression over
+every source is weaker on short texts than one fitted on them: n-grams that mark machine text in a long
+article say little in a one-sentence paraphrase.
+
+{_table(res['short_head']['rows'], threshold_cols=False)}
+
 ### Leave-one-source-out
 
 Retrained without one source and tested on it (detect sources: that source's human and machine
@@ -355,6 +383,8 @@ def main():
     sess = ort.InferenceSession(os.path.join(MODEL_DIR, "model.onnx"), providers=["CPUExecutionProvider"])
     scores = {k: tf.onnx_scores(sess, M) for k, M in EX.items()}
     res = evaluate(evals, scores, threshold)
+    res["short_head"] = short_head(
+        evals, {k: tf.onnx_scores(sess, M, output="p_machine_short") for k, M in EX.items()}, tf.SHORT_MAX_WORDS)
     if args.loso:
         X = ff.hash_texts([r["text"] for r in train])
         res["loso"] = leave_one_source_out(train, X, evals, EX, tf.fit, tf.predict)

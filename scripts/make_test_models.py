@@ -61,6 +61,18 @@ output_kind = "probability"
 threshold = 0.5
 """
     save(model, "tiny_hashed", card)
+    # Two heads on one graph: the card's extra output p_flip = sigmoid(-z) = 1 - p_machine.
+    two = helper.make_graph(
+        nodes + [helper.make_node("Neg", ["z"], ["neg_z"]), helper.make_node("Sigmoid", ["neg_z"], ["p_flip"])],
+        "tiny_two_heads", graph.input, list(graph.output) + [helper.make_tensor_value_info("p_flip", TensorProto.FLOAT, ["b"])],
+        graph.initializer)
+    two_model = helper.make_model(two, opset_imports=[helper.make_opsetid("", 17)])
+    two_model.ir_version = 8
+    two_card = card.replace('name = "tiny_hashed"', 'name = "tiny_two_heads"').replace(
+        'output_kind = "probability"', 'output_kind = "probability"\nextra_outputs = ["p_flip"]')
+    save(two_model, "tiny_two_heads", two_card)
+    save(two_model, "missing_head", two_card.replace('name = "tiny_two_heads"', 'name = "missing_head"').replace(
+        '["p_flip"]', '["p_short"]'))
     # Same graph, a card that names tensors the graph does not have.
     save(model, "wrong_names", card.replace('inputs = ["ids", "weights"]', 'inputs = ["input_ids", "weights"]').replace('name = "tiny_hashed"', 'name = "wrong_names"'))
 

@@ -9,8 +9,9 @@ K times, each time without one fold, with the same features, C and group weights
 scripts/train_fast.py, and scores the left-out fold. Folds are drawn by `unit` (a detect pair, a web
 page, a book), so a human text and the machine text written from the same prompt are never split.
 
-Rewrites OUT_DIR/train.jsonl (as scripts/policy_data.py writes it) with one more field,
-`fast_p_machine_oof`; `svalbard calibrate --train-column fast_p_machine=fast_p_machine_oof` fits on it.
+Rewrites OUT_DIR/train.jsonl (as scripts/policy_data.py writes it) with one more field per
+head of the model, `fast_p_machine_oof` and `fast_p_machine_short_oof`; `svalbard calibrate --train-column
+fast_p_machine=fast_p_machine_oof --train-column fast_p_machine_short=fast_p_machine_short_oof` fits on them.
 
     .venv-train/bin/python scripts/oof_fast.py bench-data/policy [--folds 5]
 """
@@ -48,16 +49,21 @@ def main():
     groups = np.array([r["group"] for r in train])
     fold = np.array([fold_of(r["unit"], args.folds) for r in train])
     print(f"{len(train)} texts, features in {time.time() - t0:.0f}s", flush=True)
-    oof = np.full(len(train), np.nan)
+    n_words = train_fast.word_counts([r["text"] for r in train])
+    # one column per head of the fast model, each fitted as scripts/train_fast.py fits it
+    heads = {"fast_p_machine_oof": lambda m: train_fast.fit(X[m], y[m], groups[m]),
+             "fast_p_machine_short_oof": lambda m: train_fast.fit_short(X[m], y[m], groups[m], n_words[m])}
+    oof = {name: np.full(len(train), np.nan) for name in heads}
     for k in range(args.folds):
         held = fold == k
-        coef, intercept = train_fast.fit(X[~held], y[~held], groups[~held])
-        # float32 like the ONNX model the engine runs
-        oof[held] = train_fast.predict(coef.astype(np.float32), np.float32(intercept), X[held])
+        for name, fit in heads.items():
+            coef, intercept = fit(~held)
+            # float32 like the ONNX model the engine runs
+            oof[name][held] = train_fast.predict(coef.astype(np.float32), np.float32(intercept), X[held])
         print(f"fold {k}: {held.sum()} scored, {time.time() - t0:.0f}s", flush=True)
-    assert not np.isnan(oof).any()
+    assert not any(np.isnan(v).any() for v in oof.values())
     policy_data.write(os.path.join(args.out_dir, "train.jsonl"), train,
-                      [{"fast_p_machine_oof": float(p)} for p in oof])
+                      [{name: float(v[i]) for name, v in oof.items()} for i in range(len(train))])
 
 
 if __name__ == "__main__":

@@ -65,12 +65,16 @@ impl Dataset {
     /// `field`: the signal's own scores of these documents are not the ones to fit on (a model scoring its
     /// own training documents), its out-of-fold scores are. Every document must have a finite value.
     pub fn replace_column(&mut self, column: &str, field: &str) -> Result<()> {
-        let from = self.columns.iter().position(|c| c == field).ok_or_else(|| {
-            Error::Config(format!("no field {field:?} was read from the labeled data"))
-        })?;
-        let to = self.columns.iter().position(|c| c == column).ok_or_else(|| {
-            Error::Config(format!("no score column {column:?}: no enabled signal writes it"))
-        })?;
+        let from = self
+            .columns
+            .iter()
+            .position(|c| c == field)
+            .ok_or_else(|| Error::Config(format!("no field {field:?} was read from the labeled data")))?;
+        let to = self
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| Error::Config(format!("no score column {column:?}: no enabled signal writes it")))?;
         if let Some(d) = self.values[from].iter().position(|v| !v.is_finite()) {
             return Err(Error::Config(format!(
                 "field {field:?} has no number for document {} of the labeled data (each needs one to stand for \

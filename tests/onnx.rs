@@ -78,6 +78,25 @@ fn builtin_fast_model_separates_obvious_cases() {
 }
 
 #[test]
+fn extra_outputs_become_columns_from_one_run() {
+    let c = classifier(&fixture("tiny_two_heads"), Device::Cpu).unwrap();
+    assert_eq!(c.spec().columns, ["tiny_two_heads_p_machine", "tiny_two_heads_p_flip"]);
+    let texts = ["The cat sat on the mat.", "", "xyz xyz xyz", "Quite a bit longer text, with punctuation!"];
+    let mut cols = vec![vec![f32::NAN; texts.len()]; 2];
+    let mut fired = vec![0u64; texts.len()];
+    c.score_batch(&texts, &mut cols, &mut fired).unwrap();
+    // The first head is the tiny_hashed model; the second is 1 - p, row for row after the length sort.
+    let (single, single_fired) = score(&classifier(&fixture("tiny_hashed"), Device::Cpu).unwrap(), &texts);
+    for i in 0..texts.len() {
+        assert_eq!(cols[0][i], single[i], "{:?}", texts[i]);
+        assert!((cols[1][i] - (1.0 - single[i])).abs() < 1e-6, "{:?}: {} vs {}", texts[i], cols[1][i], single[i]);
+        assert_eq!(fired[i], single_fired[i], "only p_machine drives the rule");
+    }
+    let e = classifier(&fixture("missing_head"), Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("output \"p_short\"") && e.contains("p_flip"), "{e}");
+}
+
+#[test]
 fn wrong_tensor_names_and_bad_paths_are_clear_errors() {
     let e = classifier(&fixture("wrong_names"), Device::Cpu).err().unwrap().to_string();
     assert!(e.contains("input \"input_ids\"") && e.contains("[\"ids\", \"weights\"]"), "{e}");

@@ -7,15 +7,16 @@ use clap::Args;
 use super::OK;
 use crate::config::Config;
 use crate::ensemble::fit::{self, CombinerKind, FitOptions, Method};
-use crate::eval::BoostingOptions;
 use crate::error::{Error, Result};
+use crate::eval::BoostingOptions;
 use crate::labeled::{self, Dataset, LabeledSpec};
 use crate::signal::Scorer;
 
 const EXAMPLES: &str = "\
 Example (what scripts/build_policy.sh runs to make models/policy.json):
   svalbard calibrate --train bench-data/policy/train.jsonl \\
-      --train-column fast_p_machine=fast_p_machine_oof --balance-field group \\
+      --train-column fast_p_machine=fast_p_machine_oof \\
+      --train-column fast_p_machine_short=fast_p_machine_short_oof --balance-field group \\
       --holdout bench-data/policy/holdout.jsonl --reference bench-data/policy/web_calib.jsonl \\
       --loso-field group --out models/policy.json
 

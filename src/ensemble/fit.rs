@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{feature, Combiner, Ensemble, EnsembleConfig, FitInfo, PolicyFile, Stage, Transform, POLICY_FORMAT};
 use crate::error::{Error, Result};
 use crate::eval::{
-    auroc, confident_fp_budget, threshold_for_fpr, tpr_at_fpr, BoostingOptions, Calibrator, GradientBoosting, IsotonicRegression,
-    LogisticOptions, LogisticRegression, PlattScaling,
+    auroc, confident_fp_budget, threshold_for_fpr, tpr_at_fpr, BoostingOptions, Calibrator, GradientBoosting,
+    IsotonicRegression, LogisticOptions, LogisticRegression, PlattScaling,
 };
 use crate::labeled::Dataset;
 
@@ -96,9 +96,7 @@ fn sample_weights(train: &Dataset, balance_field: Option<&str>) -> Result<Vec<f6
     }
     let empty = Vec::new();
     let groups = match balance_field {
-        Some(f) => {
-            train.groups.get(f).ok_or_else(|| Error::Config(format!("no field {f:?} in the training data")))?
-        }
+        Some(f) => train.groups.get(f).ok_or_else(|| Error::Config(format!("no field {f:?} in the training data")))?,
         None => &empty,
     };
     let group = |d: usize| groups.get(d).map_or("", String::as_str);
@@ -164,8 +162,7 @@ fn fit_stage(
     let p_holdout: Vec<f64> = held.iter().map(|&z| calibration.apply(z)).collect();
     let mut stage = Stage { features: columns.to_vec(), transforms, fill, model, calibration, threshold: 1.0 };
     let p_reference = stage_probabilities(&stage, reference)?;
-    let human: Vec<f64> =
-        p_reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
+    let human: Vec<f64> = p_reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
     let n = human.len();
     let budget = confident_fp_budget(n, opts.target_fpr, opts.fpr_confidence)?.ok_or_else(|| {
         Error::Config(format!(

@@ -142,8 +142,11 @@ impl Builder<'_> {
         let value = self.value(g, h);
         let me = self.nodes.len();
         self.nodes.push(Node::Leaf { value });
-        let split =
-            if depth < self.opts.max_depth && rows.len() >= 2 * self.opts.min_samples_leaf { self.best_split(rows, g, h) } else { None };
+        let split = if depth < self.opts.max_depth && rows.len() >= 2 * self.opts.min_samples_leaf {
+            self.best_split(rows, g, h)
+        } else {
+            None
+        };
         let Some((feature, bin)) = split else {
             for &i in rows.iter() {
                 self.out[i as usize] = value;
@@ -365,7 +368,14 @@ mod tests {
         // x <= 2 → human, x >= 3 → machine; one depth-1 tree, λ = 0, η = 1.
         let x: Vec<[f64; 1]> = [1.0, 2.0, 2.0, 3.0, 4.0, 4.0].iter().map(|&v| [v]).collect();
         let y = [false, false, false, true, true, true];
-        let opts = BoostingOptions { n_trees: 1, learning_rate: 1.0, max_depth: 1, min_samples_leaf: 1, l2: 0.0, max_bins: 64 };
+        let opts = BoostingOptions {
+            n_trees: 1,
+            learning_rate: 1.0,
+            max_depth: 1,
+            min_samples_leaf: 1,
+            l2: 0.0,
+            max_bins: 64,
+        };
         let gb = GradientBoosting::fit_weighted(&x, &y, None, &opts).unwrap();
         assert_eq!(gb.base, 0.0); // 3 vs 3
         let t = &gb.trees[0];

@@ -37,8 +37,8 @@ pub use boosting::{BoostingOptions, GradientBoosting};
 pub use calibration::{Calibrator, IsotonicRegression, PlattScaling};
 pub use logistic::{LogisticOptions, LogisticRegression};
 pub use metrics::{
-    auroc, average_precision, confident_fp_budget, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve, Confusion,
-    FprThreshold, OperatingPoint, RocCurve,
+    auroc, average_precision, confident_fp_budget, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve,
+    Confusion, FprThreshold, OperatingPoint, RocCurve,
 };
 pub use plot::{plot_histograms, plot_roc, plot_roc_with, RocPlotOptions};
 pub use report::{build_report, Report, ReportOptions, ReportRow, SignalInput, ThresholdSpec};
@@ -113,8 +113,7 @@ pub(crate) fn check_training_data<R: AsRef<[f64]>>(
         return Err(EvalError::InvalidFeatures(format!("row {i} has {} features, expected {d}", r.as_ref().len())));
     }
     let w = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
-    let (machine, human) =
-        (0..x.len()).fold((0.0, 0.0), |(m, h), i| if y[i] { (m + w(i), h) } else { (m, h + w(i)) });
+    let (machine, human) = (0..x.len()).fold((0.0, 0.0), |(m, h), i| if y[i] { (m + w(i), h) } else { (m, h + w(i)) });
     Ok((d, machine, human))
 }
 

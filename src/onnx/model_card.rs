@@ -75,6 +75,11 @@ pub struct OnnxSpec {
     pub output_kind: OutputKind,
     #[serde(default)]
     pub machine_index: usize,
+    /// Further outputs of the same graph, read like `output` (same `output_kind`), each written as a score
+    /// column `<model>_<name>` beside `<model>_p_machine`. One encoding and one ONNX run serve them all: the
+    /// built-in `fast` model carries a short-text head this way for the ensemble. No rule reads them.
+    #[serde(default)]
+    pub extra_outputs: Vec<String>,
 }
 
 /// Read and parse a card: `path` is a folder holding `model.toml`, or the card file itself. Errors start with
@@ -137,6 +142,11 @@ impl ModelCard {
         }
         if !(0.0..=1.0).contains(&self.decision.threshold) {
             return bad("decision.threshold must be a probability".into());
+        }
+        for (k, name) in self.onnx.extra_outputs.iter().enumerate() {
+            if name == "p_machine" || *name == self.onnx.output || self.onnx.extra_outputs[..k].contains(name) {
+                return bad(format!("onnx.extra_outputs: {name:?} is named twice (it would write one column twice)"));
+            }
         }
         Ok(())
     }

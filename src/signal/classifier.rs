@@ -106,20 +106,20 @@ impl Classifier {
                 )));
             }
         }
-        if !pool.output_names.contains(&card.onnx.output) {
-            return Err(Error::Model(format!(
-                "model {}: the card names output {:?} but the graph's outputs are {:?}",
-                card.name, card.onnx.output, pool.output_names
-            )));
+        for name in std::iter::once(&card.onnx.output).chain(&card.onnx.extra_outputs) {
+            if !pool.output_names.contains(name) {
+                return Err(Error::Model(format!(
+                    "model {}: the card names output {name:?} but the graph's outputs are {:?}",
+                    card.name, pool.output_names
+                )));
+            }
         }
         let id: &'static str = Box::leak(card.name.clone().into_boxed_str());
-        let spec = SignalSpec::new(
-            id,
-            config.action,
-            &["p_machine"],
-            &[("machine", "p_machine at or above the model's threshold")],
-        )
-        .detector();
+        let columns: Vec<&str> =
+            std::iter::once("p_machine").chain(card.onnx.extra_outputs.iter().map(String::as_str)).collect();
+        let spec =
+            SignalSpec::new(id, config.action, &columns, &[("machine", "p_machine at or above the model's threshold")])
+                .detector();
         Ok(Classifier {
             threshold: config.threshold.unwrap_or(card.decision.threshold),
             batch_size: config.batch_size.max(1),
@@ -163,8 +163,8 @@ impl Classifier {
         }
     }
 
-    /// Run one length-sorted chunk; returns p_machine per row.
-    fn run_chunk(&self, rows: &[&(Vec<i64>, Vec<f32>)]) -> Result<Vec<f32>> {
+    /// Run one length-sorted chunk; returns per output (`output`, then `extra_outputs`) a value per row.
+    fn run_chunk(&self, rows: &[&(Vec<i64>, Vec<f32>)]) -> Result<Vec<Vec<f32>>> {
         let b = rows.len();
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; b * width];
@@ -193,34 +193,40 @@ impl Classifier {
                 }
             }
         }
-        let output = &self.card.onnx.output;
         let kind = self.card.onnx.output_kind;
         let machine = self.card.onnx.machine_index;
+        let outputs: Vec<&str> =
+            std::iter::once(&self.card.onnx.output).chain(&self.card.onnx.extra_outputs).map(String::as_str).collect();
         self.pool.with_session(|s| {
             let out = s.run(inputs).map_err(err)?;
-            let (shape, data) = out[output.as_str()].try_extract_tensor::<f32>().map_err(err)?;
-            let dims: Vec<i64> = shape.iter().copied().collect();
-            let per_row = if dims.len() <= 1 { 1 } else { dims[1..].iter().product::<i64>() as usize };
-            if data.len() != b * per_row {
-                return Err(Error::Model(format!(
-                    "model {}: output {output:?} has shape {dims:?} for {b} rows",
-                    self.card.name
-                )));
-            }
-            Ok((0..b)
-                .map(|r| {
-                    let row = &data[r * per_row..(r + 1) * per_row];
-                    match kind {
-                        OutputKind::Probability => row[0],
-                        OutputKind::Logit => 1.0 / (1.0 + (-row[0]).exp()),
-                        OutputKind::Logits => {
-                            let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                            let z: f32 = row.iter().map(|x| (x - m).exp()).sum();
-                            (row[machine.min(row.len() - 1)] - m).exp() / z
-                        }
+            outputs
+                .iter()
+                .map(|&output| {
+                    let (shape, data) = out[output].try_extract_tensor::<f32>().map_err(err)?;
+                    let dims: Vec<i64> = shape.iter().copied().collect();
+                    let per_row = if dims.len() <= 1 { 1 } else { dims[1..].iter().product::<i64>() as usize };
+                    if data.len() != b * per_row {
+                        return Err(Error::Model(format!(
+                            "model {}: output {output:?} has shape {dims:?} for {b} rows",
+                            self.card.name
+                        )));
                     }
+                    Ok((0..b)
+                        .map(|r| {
+                            let row = &data[r * per_row..(r + 1) * per_row];
+                            match kind {
+                                OutputKind::Probability => row[0],
+                                OutputKind::Logit => 1.0 / (1.0 + (-row[0]).exp()),
+                                OutputKind::Logits => {
+                                    let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                                    let z: f32 = row.iter().map(|x| (x - m).exp()).sum();
+                                    (row[machine.min(row.len() - 1)] - m).exp() / z
+                                }
+                            }
+                        })
+                        .collect())
                 })
-                .collect())
+                .collect()
         })
     }
 }
@@ -234,16 +240,20 @@ impl BatchSignal for Classifier {
         let encoded = self.encode(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encoded[i].0.len());
-        let chunks: Vec<(Vec<usize>, Vec<f32>)> = order
+        let chunks: Vec<(Vec<usize>, Vec<Vec<f32>>)> = order
             .par_chunks(self.batch_size)
             .map(|idx| {
                 let rows: Vec<&(Vec<i64>, Vec<f32>)> = idx.iter().map(|&i| &encoded[i]).collect();
                 Ok((idx.to_vec(), self.run_chunk(&rows)?))
             })
             .collect::<Result<_>>()?;
-        for (idx, p) in chunks {
-            for (i, p) in idx.into_iter().zip(p) {
-                columns[0][i] = p;
+        for (idx, outputs) in chunks {
+            for (column, values) in columns.iter_mut().zip(&outputs) {
+                for (&i, &v) in idx.iter().zip(values) {
+                    column[i] = v;
+                }
+            }
+            for (&i, &p) in idx.iter().zip(&outputs[0]) {
                 fired[i] = rule_bits(&[p >= self.threshold]);
             }
         }
