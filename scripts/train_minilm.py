@@ -423,6 +423,20 @@ def stage_eval(calib, evals, tok):
     return res
 
 
+def extended_note(plan) -> str:
+    ext = plan.get("extended")
+    if not ext:
+        return ""
+    steps = ", ".join(f"{e['from_epochs']} -> {e['to_epochs']}" for e in ext)
+    return (f"                     # extended with --more-epochs ({steps} epochs): resumed from the finished run's "
+            "checkpoint, LR schedule stretched over the new total")
+
+
+def more_epochs_command(plan) -> str:
+    return "".join(f" && nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs "
+                   f"{e['to_epochs'] - e['from_epochs']}" for e in plan.get("extended", []))
+
+
 def write_card(threshold, info, plan, pyres):
     tc = info["train_counts"]
     text = f'''name = "minilm"
@@ -448,15 +462,15 @@ threshold = {threshold}        # lowest threshold with <= 1% of a calibration sl
 [training]
 data = [
   "detect/train.jsonl, web_text training part (sha1('web:'+id) % 100 >= 20) minus the calibration slice, human book/NLTK chunks of the training books (scripts/fast_data.py)",
-  "balanced subsample of {info['n_train']} texts (training saw the first {info.get('samples_seen')} of them, shuffled): {', '.join(f'{g} {n}' for g, n in tc.items())}",
+  "balanced subsample of {info['n_train']} texts, shuffled each epoch (training saw {info.get('samples_seen')} samples): {', '.join(f'{g} {n}' for g, n in tc.items())}",
   "calibration slice: {pyres['n_calibration']} training-part human web pages with sha1('webcal:'+text) % 100 < 25, never trained on",
 ]
 steps = {info['steps']}
 batch = {plan['batch']}
-epochs = {plan['epochs']}
+epochs = {plan['epochs']}{extended_note(plan)}
 lr = {plan['lr']}
 train_seconds = {info['train_seconds']:.0f}
-command = "nice -n 10 bash scripts/build_minilm.sh"
+command = "nice -n 10 bash scripts/build_minilm.sh{more_epochs_command(plan)}"
 '''
     path = os.path.join(MODEL_DIR, "model.toml")
     if os.path.exists(path) and "\n[metrics]" in open(path).read():  # keep measured metrics (write_minilm_readme.py)
@@ -476,6 +490,10 @@ def main():
     ap.add_argument("--max-train-seconds", type=float, default=0,
                     help="hard wall limit for the train stage (0 = none); stops early, keeps what it has")
     ap.add_argument("--ckpt-every-s", type=float, default=120)
+    ap.add_argument("--more-epochs", type=int, default=0,
+                    help="continue a finished run for N more epochs over the same subsample: the plan's epochs grow "
+                         "by N and training resumes from work/ckpt.pt, its LR schedule stretched over the new total "
+                         "(so the rate steps back up from 0 and decays again); export, eval and card are redone")
     ap.add_argument("--force", action="store_true", help="delete work/ and start over")
     ap.add_argument("--stop-after", choices=["bench", "train", "export", "eval"], default="eval")
     args = ap.parse_args()
@@ -487,6 +505,14 @@ def main():
     print(f"pool {len(pool)} texts, calibration {len(calib)} human web pages", flush=True)
     pp = os.path.join(WORK, "plan.json")
     plan = json.load(open(pp)) if os.path.exists(pp) else stage_bench(args, pool, tok)
+    if args.more_epochs:
+        # A finished run, continued: the checkpoint holds the model and optimizer at the last step.
+        plan.setdefault("extended", []).append({"from_epochs": plan["epochs"], "to_epochs": plan["epochs"] + args.more_epochs})
+        plan["epochs"] += args.more_epochs
+        save_json(pp, plan)
+        for done in ("train_info.json", "metrics_python.json"):
+            if os.path.exists(os.path.join(WORK, done)):
+                os.remove(os.path.join(WORK, done))
     if args.stop_after == "bench":
         return
     ti = os.path.join(WORK, "train_info.json")

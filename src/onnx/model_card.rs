@@ -113,7 +113,7 @@ impl ModelCard {
         Ok(card)
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Model(format!("model card {}: {m}", self.name)));
         match self.input.kind {
             InputKind::HashedNgrams => {
@@ -157,5 +157,41 @@ impl ModelCard {
 
     pub fn max_bytes(&self) -> usize {
         self.input.max_bytes.unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(extra: &str) -> ModelCard {
+        toml::from_str(&format!(
+            r#"name = "m"
+[input]
+kind = "hashed_ngrams"
+features = "{}"
+buckets = 16
+[onnx]
+file = "model.onnx"
+inputs = ["ids", "weights"]
+output = "p_machine"
+output_kind = "probability"
+{extra}
+[decision]
+threshold = 0.5
+"#,
+            crate::onnx::encode::HASH_V1
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn extra_outputs_must_name_new_columns() {
+        assert!(card("").check().is_ok());
+        assert!(card(r#"extra_outputs = ["p_short", "p_long"]"#).check().is_ok());
+        for bad in [r#"["p_machine"]"#, r#"["p_short", "p_short"]"#] {
+            let e = card(&format!("extra_outputs = {bad}")).check().unwrap_err().to_string();
+            assert!(e.contains("named twice"), "{e}");
+        }
     }
 }

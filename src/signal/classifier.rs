@@ -68,6 +68,7 @@ impl Classifier {
             let mut card: ModelCard =
                 toml::from_str(FAST_CARD).map_err(|e| Error::Model(format!("built-in card: {e}")))?;
             card.dir = PathBuf::from("<builtin>");
+            card.check()?;
             (card, FAST_ONNX.to_vec())
         } else {
             let card = ModelCard::load(std::path::Path::new(&config.model))?;
