@@ -423,18 +423,22 @@ def stage_eval(calib, evals, tok):
     return res
 
 
-def extended_note(plan) -> str:
-    ext = plan.get("extended")
-    if not ext:
-        return ""
-    steps = ", ".join(f"{e['from_epochs']} -> {e['to_epochs']}" for e in ext)
-    return (f"                     # extended with --more-epochs ({steps} epochs): resumed from the finished run's "
-            "checkpoint, LR schedule stretched over the new total")
+def epochs_text(plan) -> str:
+    """How the training ran: "one epoch", or "2 epochs; epoch 2 added with `--more-epochs`, ..."."""
+    n = plan["epochs"]
+    text = "one epoch" if n == 1 else f"{n} epochs"
+    for e in plan.get("extended", []):
+        added = (f"epoch {e['to_epochs']}" if e['to_epochs'] == e['from_epochs'] + 1
+                 else f"epochs {e['from_epochs'] + 1}-{e['to_epochs']}")
+        text += (f"; {added} added with `--more-epochs`, resuming the "
+                 f"finished {e['from_epochs']}-epoch run with its LR schedule stretched over the new total")
+    return text
 
 
-def more_epochs_command(plan) -> str:
-    return "".join(f" && nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs "
-                   f"{e['to_epochs'] - e['from_epochs']}" for e in plan.get("extended", []))
+def more_epochs_commands(plan) -> list[str]:
+    """The `--more-epochs` runs that followed scripts/build_minilm.sh, to reproduce the model."""
+    return [f"nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs "
+            f"{e['to_epochs'] - e['from_epochs']}" for e in plan.get("extended", [])]
 
 
 def write_card(threshold, info, plan, pyres):
@@ -467,10 +471,10 @@ data = [
 ]
 steps = {info['steps']}
 batch = {plan['batch']}
-epochs = {plan['epochs']}{extended_note(plan)}
+epochs = {plan['epochs']}                     # {epochs_text(plan)}
 lr = {plan['lr']}
 train_seconds = {info['train_seconds']:.0f}
-command = "nice -n 10 bash scripts/build_minilm.sh{more_epochs_command(plan)}"
+command = "{' && '.join(['nice -n 10 bash scripts/build_minilm.sh'] + more_epochs_commands(plan))}"
 '''
     path = os.path.join(MODEL_DIR, "model.toml")
     if os.path.exists(path) and "\n[metrics]" in open(path).read():  # keep measured metrics (write_minilm_readme.py)

@@ -14,6 +14,7 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import eval_fast as ev  # noqa: E402
+from train_minilm import epochs_text, more_epochs_commands  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, ".."))
 MD = os.path.join(ROOT, "models", "minilm")
@@ -27,18 +28,6 @@ def j(name):
 
 def f4(x):
     return ev._f(x)
-
-
-def epochs_text(plan) -> str:
-    """How the training ran: "one epoch", or "2 epochs (the second added with --more-epochs ...)"."""
-    n = plan["epochs"]
-    text = "one epoch" if n == 1 else f"{n} epochs"
-    for e in plan.get("extended", []):
-        added = (f"epoch {e['to_epochs']}" if e['to_epochs'] == e['from_epochs'] + 1
-                 else f"epochs {e['from_epochs'] + 1}-{e['to_epochs']}")
-        text += (f"; {added} added with `--more-epochs`, resuming the "
-                 f"finished {e['from_epochs']}-epoch run with its LR schedule stretched over the new total")
-    return text
 
 
 def main():
@@ -71,8 +60,8 @@ def main():
     a("## Reproduce\n")
     a("```sh\nnice -n 10 bash scripts/build_minilm.sh            # venv .venv-minilm + train_minilm.py: "
       "bench, fine-tune (checkpointed, resumable), export, int8, threshold, model.toml\n"
-      + "".join(f"nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs {e['to_epochs'] - e['from_epochs']}   "
-                "# continue the finished run for more epochs (resumes from work/ckpt.pt)\n" for e in plan.get("extended", [])) +
+      + "".join(f"{c}   # continue the finished run for more epochs (resumes from work/ckpt.pt)\n"
+                for c in more_epochs_commands(plan)) +
       "cargo build --release\n"
       "nice -n 10 .venv-minilm/bin/python scripts/eval_minilm_rust.py accuracy models/minilm   # through target/release/svalbard\n"
       "nice -n 10 .venv-minilm/bin/python scripts/eval_minilm_rust.py accuracy builtin:fast    # the fast model, same path\n"
