@@ -135,12 +135,18 @@ def onnx_scores(sess, X, batch=256, output="p_machine"):
 
 
 def pick_threshold(human_scores, target=TARGET_WEB_FPR):
-    """Lowest 4-decimal threshold t with mean(human_scores >= t) <= target (decision: p >= t)."""
+    """Lowest threshold t with mean(human_scores >= t) <= target (decision: p >= t), written with the
+    fewest decimals (at least 4) that keep it at or below the next higher score: a model whose human
+    scores crowd near 1 (0.99995...) would otherwise get t = 1.0 and flag nothing."""
     h = np.sort(np.asarray(human_scores, dtype=np.float64))[::-1]
     k = int(math.floor(target * len(h)))  # false positives allowed
-    t = math.floor(h[k] * 1e4) / 1e4 + 1e-4  # strictly above the (k+1)-th highest score
-    t = round(t, 4)
-    # any lower 4-decimal value is <= h[k], i.e. would flag k+1 > target*n human texts
+    for decimals in range(4, 10):
+        t = math.floor(h[k] * 10 ** decimals) / 10 ** decimals
+        while t <= h[k]:  # strictly above the (k+1)-th highest score (a loop: float rounding)
+            t = round(t + 10.0 ** -decimals, decimals)
+        if k == 0 or t <= h[k - 1]:
+            break
+    # any lower value at this precision is <= h[k], i.e. would flag k+1 > target*n human texts
     assert t > h[k] and (h >= t).mean() <= target
     return t
 

@@ -194,4 +194,18 @@ threshold = 0.5
             assert!(e.contains("named twice"), "{e}");
         }
     }
+
+    /// The classifier cards in the repository (the training scripts write them) load and pass the checks
+    /// the engine applies, whether or not their ONNX files have been built.
+    #[test]
+    fn shipped_cards_load() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let cards =
+            [("fast/model.toml", "fast"), ("minilm/model.toml", "minilm"), ("minilm/model.fp32.toml", "minilm")];
+        for (file, name) in cards {
+            let card = ModelCard::load(&models.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(card.name, name);
+            assert_eq!(card.dir, models.join(file).parent().unwrap());
+        }
+    }
 }
