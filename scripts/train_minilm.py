@@ -431,6 +431,8 @@ def epochs_text(plan) -> str:
     """How the training ran: "one epoch", or "2 epochs; epoch 2 added with `--more-epochs`, ..."."""
     n = plan["epochs"]
     text = "one epoch" if n == 1 else f"{n} epochs"
+    if plan.get("bf16"):
+        text += " (the first run in bf16 autocast)"
     for e in plan.get("extended", []):
         added = (f"epoch {e['to_epochs']}" if e['to_epochs'] == e['from_epochs'] + 1
                  else f"epochs {e['from_epochs'] + 1}-{e['to_epochs']}")
@@ -447,7 +449,8 @@ def more_epochs_commands(plan) -> list[str]:
 
 def write_cards(info, plan, pyres):
     """model.toml (int8, the default) and model.fp32.toml (the unquantized export: for GPUs, and for CPU
-    users who give ~1.3x time for the AUROC int8 loses). Same name, so a policy fitted with one reads the other."""
+    users who give about twice the time for the AUROC int8 loses). Same name and columns, so a policy
+    fitted with one reads the other."""
     fp32 = card_text(info, plan, pyres, "model.fp32.onnx", "fp32 (unquantized export); built, not committed",
                      pyres["threshold_fp32"], "unquantized (fp32)")
     fp32 += (f"\n[metrics]   # onnxruntime in Python (train_minilm.py, stage eval); the engine numbers in README.md are int8\n"
@@ -529,6 +532,9 @@ def main():
     print(f"pool {len(pool)} texts, calibration {len(calib)} human web pages", flush=True)
     pp = os.path.join(WORK, "plan.json")
     plan = json.load(open(pp)) if os.path.exists(pp) else stage_bench(args, pool, tok)
+    if args.bf16 and not args.more_epochs and not os.path.exists(os.path.join(WORK, "train_info.json")):
+        plan["bf16"] = True  # the first run (continuations record theirs in "extended")
+        save_json(pp, plan)
     if args.more_epochs:
         # A finished run, continued: the checkpoint holds the model and optimizer at the last step.
         plan.setdefault("extended", []).append({"from_epochs": plan["epochs"], "to_epochs": plan["epochs"] + args.more_epochs,
