@@ -138,6 +138,7 @@ def throughput(reps=1):
     nbytes = os.path.getsize(os.path.join(ROOT, p))
     runs = []
     setups = [("fast_only", False, "builtin:fast"), ("minilm_only", False, "models/minilm"),
+              ("minilm_fp32_only", False, "models/minilm/model.fp32.toml"),
               ("heuristics_only", True, None), ("heuristics_fast", True, "builtin:fast"),
               ("heuristics_minilm", True, "models/minilm")]
     for name, heur, model in setups:
@@ -149,7 +150,7 @@ def throughput(reps=1):
                 cmd = [BIN, "filter", p, "--output", outdir, "-c", c, "--overwrite", "-q", "-j", str(j), "--json"]
                 load = open("/proc/loadavg").read().split()[0]
                 wall, stats = run(cmd)
-                r = {"setup": name, "threads": j, "docs": stats["totals"]["docs_in"], "bytes": nbytes,
+                r = {"setup": name, "threads": j, "reps": reps, "docs": stats["totals"]["docs_in"], "bytes": nbytes,
                      "wall_s": wall, "engine_elapsed_s": stats["elapsed_s"],
                      "docs_per_s": stats["totals"]["docs_in"] / stats["elapsed_s"],
                      "mb_per_s": nbytes / 1e6 / stats["elapsed_s"], "loadavg_before": float(load),

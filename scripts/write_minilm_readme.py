@@ -170,14 +170,14 @@ def main():
     a("## Throughput through the Rust binary (CPU)\n")
     if tp:
         s0 = tp[0]
+        reps = s0.get("reps", 1)
         a(f"Input: `out/minilm-eval/inputs/dev_sample.jsonl`, every second text of detect/dev.jsonl "
-          f"({s0['docs']} docs, {s0['bytes'] / 1e6:.2f} MB), one run each, `elapsed_s` from the run's stats "
-          "(reading, scoring, writing Arrow). The ensemble is off in every run. The 2 cores were shared with "
-          "other engineers' builds and runs (load average before each run in the table), so these are lower "
-          "bounds with noise of tens of percent. The fast and heuristics-only runs last 0.1-0.3 s, too short "
-          "for more than an order of magnitude. minilm at -j 2 is barely faster than at -j 1: another "
-          "engineer's rustc held one core at ~100% during these runs, so the second thread had no free core; "
-          "an unloaded -j 2 figure is still to be measured.\n")
+          f"({s0['docs']} docs, {s0['bytes'] / 1e6:.2f} MB), {'the fastest of ' + str(reps) + ' runs' if reps > 1 else 'one run'} "
+          "each, `elapsed_s` from the run's stats (reading, scoring, writing Arrow). The ensemble is off in every "
+          "run; `minilm_fp32_only` runs the fp32 card (`model.fp32.toml`). The load average sampled before each "
+          "run is in the table; the benchmark's own earlier runs leave 1-2 there, so only higher values mean "
+          "other work shared the 2 cores (the figure is then a lower bound). The fast "
+          "and heuristics-only runs last 0.1-0.3 s, too short for more than an order of magnitude.\n")
         a("| setup | -j | docs/s | MB/s | elapsed s | load avg before |\n| --- | ---: | ---: | ---: | ---: | ---: |")
         for r in tp:
             a(f"| {r['setup']} | {r['threads']} | {r['docs_per_s']:.1f} | {r['mb_per_s']:.3f} | "
