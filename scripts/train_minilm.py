@@ -427,10 +427,18 @@ def stage_eval(calib, evals, tok):
     return res
 
 
+def epoch_count(plan) -> str:
+    return "one epoch" if plan["epochs"] == 1 else f"{plan['epochs']} epochs"
+
+
+def used_bf16(plan) -> bool:
+    """Whether any part of the training ran in bf16 autocast (the first run, or a --more-epochs run)."""
+    return bool(plan.get("bf16")) or any(e.get("bf16") for e in plan.get("extended", []))
+
+
 def epochs_text(plan) -> str:
     """How the training ran: "one epoch", or "2 epochs; epoch 2 added with `--more-epochs`, ..."."""
-    n = plan["epochs"]
-    text = "one epoch" if n == 1 else f"{n} epochs"
+    text = epoch_count(plan)
     if plan.get("bf16"):
         text += " (the first run in bf16 autocast)"
     for e in plan.get("extended", []):
@@ -460,8 +468,9 @@ def write_cards(info, plan, pyres):
     text = card_text(info, plan, pyres, "model.onnx", "int8 (quantize_dynamic); built, not committed",
                      pyres["threshold"], "int8 dynamic quantization")
     path = os.path.join(MODEL_DIR, "model.toml")
-    if os.path.exists(path) and "\n[metrics]" in open(path).read():  # keep measured metrics (write_minilm_readme.py)
-        text += "\n[metrics]" + open(path).read().split("\n[metrics]", 1)[1]
+    old = open(path).read() if os.path.exists(path) else ""
+    if "\n[metrics]" in old:  # keep measured metrics (write_minilm_readme.py)
+        text += "\n[metrics]" + old.split("\n[metrics]", 1)[1]
     with open(path, "w") as f:
         f.write(text)
 
@@ -532,7 +541,8 @@ def main():
     print(f"pool {len(pool)} texts, calibration {len(calib)} human web pages", flush=True)
     pp = os.path.join(WORK, "plan.json")
     plan = json.load(open(pp)) if os.path.exists(pp) else stage_bench(args, pool, tok)
-    if args.bf16 and not args.more_epochs and not os.path.exists(os.path.join(WORK, "train_info.json")):
+    ti = os.path.join(WORK, "train_info.json")
+    if args.bf16 and not args.more_epochs and not os.path.exists(ti):
         plan["bf16"] = True  # the first run (continuations record theirs in "extended")
         save_json(pp, plan)
     if args.more_epochs:
@@ -546,7 +556,6 @@ def main():
                 os.remove(os.path.join(WORK, done))
     if args.stop_after == "bench":
         return
-    ti = os.path.join(WORK, "train_info.json")
     info = json.load(open(ti)) if os.path.exists(ti) else stage_train(args, pool, tok, plan)
     if args.stop_after == "train":
         return

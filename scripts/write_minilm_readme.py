@@ -14,7 +14,7 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import eval_fast as ev  # noqa: E402
-from train_minilm import epochs_text, more_epochs_commands  # noqa: E402
+from train_minilm import epoch_count, epochs_text, more_epochs_commands, used_bf16  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, ".."))
 MD = os.path.join(ROOT, "models", "minilm")
@@ -92,7 +92,7 @@ def main():
       + (" `--bf16` runs forward and backward in bfloat16 autocast (weights and AdamW state stay fp32): "
          "0.70-0.73 s per batch of 16 against 1.17-1.19 s in fp32 on this 2-core EPYC (AVX512-BF16), median of 7 "
          "steps each, measured side by side; the bf16 epochs ran at 0.75-0.78 s per step."
-         if any(e.get("bf16") for e in plan.get("extended", [])) else ""))
+         if used_bf16(plan) else ""))
     a(f"* Data: same sources and held-out splits as `fast` (`scripts/fast_data.py`); a balanced subsample of "
       f"{info['n_train']} texts was drawn (human 50% / machine 50%, books half the weight of other human groups: "
       + ", ".join(f"{g} {n}" for g, n in info["train_counts"].items()) + ") and shuffled (each epoch in its own order); training saw "
@@ -205,10 +205,9 @@ def main():
       "for CPU and are not expected to gain on a GPU (not checked); for GPU, use the fp32 card `models/minilm/model.fp32.toml` (`model.fp32.onnx`, written by the same build; "
       "same name and columns, its own threshold from the same calibration slice).\n")
     a("## Limitations\n")
-    n_ep = "one epoch" if plan["epochs"] == 1 else f"{plan['epochs']} epochs"
-    a(f"* **Below the issue's AUROC target (0.97)**: {n_ep} over {info['n_train']} texts "
+    a(f"* **Below the issue's AUROC target (0.97)**: {epoch_count(plan)} over {info['n_train']} texts "
       f"({info['samples_seen']} samples, {info['steps']} steps of batch 16, {info['train_seconds']:.0f} s) on 2 CPU "
-      "cores; more epochs (`train_minilm.py --more-epochs N`, 31 min each here) or a GPU should help."
+      "cores; more epochs (`train_minilm.py --more-epochs N --bf16`, about 19 min each here) or a GPU should help."
       " Compare it with `fast` per source in the table above before relying on it.")
     a("* Reads only the first 128 tokens (~500-700 characters); lowercased English WordPiece.")
     a("* Same data caveats as `fast`: mostly 2019-2023 generators; the frozen-encoder LOSO table shows how "
