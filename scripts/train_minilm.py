@@ -16,7 +16,7 @@ Inputs are cut exactly as the Rust engine cuts them (src/signal/classifier.rs): 
 Stages (each resumable; outputs under models/minilm/work/, git-ignored):
   bench    forward+backward samples/s with torch.set_num_threads(THREADS) -> plan.json (subsample size)
   train    fine-tune; checkpoint every --ckpt-every steps to work/ckpt.pt; a killed run continues there
-  export   torch.onnx.export -> models/minilm/model.fp32.onnx; quantize_dynamic -> models/minilm/model.onnx
+  export   torch.onnx.export -> models/minilm/model.fp32.onnx; quantize_dynamic (per-channel) -> models/minilm/model.onnx
   eval     onnxruntime scores (int8 on dev/held-out web/books/calibration; fp32 on dev), threshold,
            model.toml, work/metrics_python.json
 
@@ -223,6 +223,69 @@ def save_json(path, obj):
     os.replace(tmp, path)
 
 
+# ---------------------------------------------------------------- training and export steps
+
+def make_optimizer(model, lr):
+    """AdamW, the fresh linear head at 20x the encoder's rate (it starts from zero knowledge)."""
+    import torch
+
+    head_params = list(model.head.parameters())
+    enc_params = [p for n, p in model.named_parameters() if not n.startswith("head.")]
+    return torch.optim.AdamW([{"params": enc_params, "lr": lr}, {"params": head_params, "lr": lr * 20}],
+                             weight_decay=0.01)
+
+
+def lr_factor(step, warm, total):
+    """Linear warm-up over `warm` steps, then linear decay to 0 at `total`."""
+    return step / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
+
+
+def train_step(model, opt, base_lrs, factor, ids, mask, y, bf16) -> float:
+    """One optimizer step on a padded batch (numpy ids/mask, float32 labels); returns the loss."""
+    import torch
+
+    for g, b0 in zip(opt.param_groups, base_lrs):
+        g["lr"] = b0 * factor
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(torch.from_numpy(ids), torch.from_numpy(mask))
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(y))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad()
+    return float(loss.detach())
+
+
+def toy_batch():
+    """Two short token sequences, one padded: the tracing input of the export and its check."""
+    import torch
+
+    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
+    return ids, (ids != 0).long()
+
+
+def export_onnx(model, fp32, int8):
+    """The detector as ONNX (p_machine = sigmoid(logit), dynamic batch and length) and its int8 version.
+    Returns the wrapped module, for comparing its output with the graphs'."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model.eval()
+    w = Export(model).eval()
+    ids, mask = toy_batch()
+    kw = dict(input_names=["input_ids", "attention_mask"], output_names=["p_machine"],
+              dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                            "p_machine": {0: "batch"}}, opset_version=OPSET)
+    try:
+        torch.onnx.export(w, (ids, mask), fp32, dynamo=False, **kw)
+    except TypeError:
+        torch.onnx.export(w, (ids, mask), fp32, **kw)
+    # Per-channel weight scales: one scale per output column instead of per matrix. Measured on dev with the
+    # five-epoch model (Python onnxruntime): AUROC 0.9423 against 0.9338 per tensor (fp32 0.9469), same size.
+    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, per_channel=True)
+    return w
+
+
 # ---------------------------------------------------------------- stages
 
 def stage_bench(args, pool, tok):
@@ -279,10 +342,7 @@ def stage_train(args, pool, tok, plan):
     warm = max(1, int(0.06 * total))
     torch.manual_seed(SEED)
     model = build_model()
-    head_params = list(model.head.parameters())
-    enc_params = [p for n, p in model.named_parameters() if not n.startswith("head.")]
-    opt = torch.optim.AdamW([{"params": enc_params, "lr": plan["lr"]},
-                             {"params": head_params, "lr": plan["lr"] * 20}], weight_decay=0.01)
+    opt = make_optimizer(model, plan["lr"])
     base = [g["lr"] for g in opt.param_groups]
     step, losses, t_spent = 0, [], 0.0
     if os.path.exists(ck):
@@ -308,19 +368,10 @@ def stage_train(args, pool, tok, plan):
         e, s = divmod(step, steps_per_epoch)
         bi = orders[e][s * B:(s + 1) * B]
         a, m = pad([ids[i] for i in bi])
-        f = step / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
+        f = lr_factor(step, warm, total)
         if args.max_train_seconds:  # decay to 0 by the wall limit too, whichever comes first
             f = min(f, max(0.0, 1.0 - (time.time() - t0) / args.max_train_seconds))
-        for g, b0 in zip(opt.param_groups, base):
-            g["lr"] = b0 * f
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            logits = model(torch.from_numpy(a), torch.from_numpy(m))
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(y[bi]))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad()
-        losses.append(float(loss.detach()))
+        losses.append(train_step(model, opt, base, f, a, m, y[bi], args.bf16))
         step += 1
         if step % 20 == 0 or step == total:
             el = time.time() - t0
@@ -345,25 +396,14 @@ def stage_train(args, pool, tok, plan):
 
 def stage_export():
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     torch.set_num_threads(THREADS)
     model = build_model(with_pretrained=False)
     model.load_state_dict(torch.load(os.path.join(WORK, "final.pt")))
-    model.eval()
-    w = Export(model).eval()
-    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
-    mask = (ids != 0).long()
     fp32 = os.path.join(MODEL_DIR, "model.fp32.onnx")
-    kw = dict(input_names=["input_ids", "attention_mask"], output_names=["p_machine"],
-              dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                            "p_machine": {0: "batch"}}, opset_version=OPSET)
-    try:
-        torch.onnx.export(w, (ids, mask), fp32, dynamo=False, **kw)
-    except TypeError:
-        torch.onnx.export(w, (ids, mask), fp32, **kw)
     int8 = os.path.join(MODEL_DIR, "model.onnx")
-    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
+    w = export_onnx(model, fp32, int8)
+    ids, mask = toy_batch()
     shutil.copyfile(os.path.join(package_model_dir(), "tokenizer.json"), os.path.join(MODEL_DIR, "tokenizer.json"))
     with torch.no_grad():
         ref = w(ids, mask).numpy()
@@ -465,8 +505,8 @@ def write_cards(info, plan, pyres):
              f"dev_auroc = {pyres['dev_auroc_fp32']:.4f}\ncalibration_fpr = {pyres['calibration_fpr_fp32']:.4f}\n")
     with open(os.path.join(MODEL_DIR, "model.fp32.toml"), "w") as f:
         f.write("# The fp32 variant (model = \"models/minilm/model.fp32.toml\"); see README.md, \"int8 vs fp32\".\n" + fp32)
-    text = card_text(info, plan, pyres, "model.onnx", "int8 (quantize_dynamic); built, not committed",
-                     pyres["threshold"], "int8 dynamic quantization")
+    text = card_text(info, plan, pyres, "model.onnx", "int8 (quantize_dynamic, per-channel weights); built, not committed",
+                     pyres["threshold"], "int8 dynamic quantization with per-channel weight scales")
     path = os.path.join(MODEL_DIR, "model.toml")
     old = open(path).read() if os.path.exists(path) else ""
     if "\n[metrics]" in old:  # keep measured metrics (write_minilm_readme.py)
