@@ -133,7 +133,7 @@ def short_head(evals, scores, max_words):
 LOSO_SOURCES = ["fast-detect-gpt", "hc3-plus-si-en", "seqxgpt-doc", "web-gpt2", "web-gpt3"]
 
 
-def leave_one_source_out(train, X, evals, EX, fit, predict):
+def leave_one_source_out(train, X, evals, EX, fit, predict, sources=LOSO_SOURCES):
     """Retrain without one source and test on it. Detect sources: drop that source's human and
     machine training texts, test on its dev texts. Web generators: drop that generator's machine
     web texts, test on held-out web human vs held-out web texts of that generator."""
@@ -142,7 +142,7 @@ def leave_one_source_out(train, X, evals, EX, fit, predict):
     gen = np.array([r["generator"] or "" for r in train])
     y = np.array([r["y"] for r in train])
     groups = np.array([r["group"] for r in train])
-    for s_ in LOSO_SOURCES:
+    for s_ in sources:
         t0 = time.time()
         if s_.startswith("web-"):
             keep = ~((src == "web_text") & (gen == s_))
