@@ -144,7 +144,8 @@ def main():
     a("### Leave-one-source-out (real fine-tuning, at a reduced budget)\n")
     if loso:
         ref = loso["reference_auroc"]
-        a(f"Five fine-tunes of the shipped length ({info['train_seconds']:.0f} s each) do not fit on 2 CPU cores, so "
+        a(f"Six fine-tunes (a reference and one per left-out source) as long as the shipped model's "
+          f"({info['train_seconds']:.0f} s) do not fit on 2 CPU cores, so "
           f"`scripts/loso_minilm.py` fine-tunes MiniLM-L6 from the pretrained encoder exactly as `train_minilm.py` "
           f"does (same model, optimizer, schedule and cut; {'bf16 autocast; ' if loso['bf16'] else ''}int8 ONNX with "
           f"per-channel weights, scored by Python onnxruntime) for **one epoch over a balanced subsample of "
