@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name=default; config=(); out=models/policy.json
 if [[ "${1:-}" == "--minilm" ]]; then
-  [[ -f models/minilm/model.onnx ]] || { echo "models/minilm/model.onnx is missing: run scripts/build_minilm.sh" >&2; exit 6; }
+  [[ -f models/minilm/model.onnx && -x .venv-minilm/bin/python ]] ||
+    { echo "models/minilm/model.onnx or .venv-minilm is missing: run scripts/build_minilm.sh" >&2; exit 6; }
   name=minilm; out=models/policy-minilm.json
   mkdir -p bench-data/policy
   cat > bench-data/policy/minilm.toml <<TOML
@@ -33,7 +34,13 @@ if ! head -n 1 $d/train.jsonl | grep -q fast_p_machine_short_oof; then
   [[ -x .venv-train/bin/python ]] || { python3 -m venv .venv-train && .venv-train/bin/pip install -q numpy scipy scikit-learn; }
   nice -n 5 .venv-train/bin/python scripts/oof_fast.py $d
 fi
-"$bin" calibrate "${config[@]}" --train $d/train.jsonl --train-column fast_p_machine=fast_p_machine_oof \
+train=(--train $d/train.jsonl)
+if [[ "$name" == minilm ]]; then
+  # minilm trained on part of these documents: fit the full stage on the others (scripts/mark_minilm_unseen.py).
+  .venv-minilm/bin/python scripts/mark_minilm_unseen.py $d/train.jsonl $d/train-minilm.jsonl
+  train=(--train $d/train-minilm.jsonl --full-fit-field minilm_unseen)
+fi
+"$bin" calibrate "${config[@]}" "${train[@]}" --train-column fast_p_machine=fast_p_machine_oof \
   --train-column fast_p_machine_short=fast_p_machine_short_oof --holdout $d/holdout.jsonl --reference $d/web_calib.jsonl \
   --balance-field group --loso-field group --description "fitted by scripts/build_policy.sh ($name)" --out "$out" > "bench-data/calibrate-$name.json"
 if [[ "$name" == default ]]; then cargo build --release --locked 2>&1 | tail -n 1; fi  # the built-in policy changed

@@ -216,6 +216,12 @@ def subsample(pool, n_total, seed=SEED):
     return chosen
 
 
+def trained_indices(pool, plan) -> list[int]:
+    """The pool texts a run trains on: one balanced subsample, every epoch in its own order
+    (scripts/mark_minilm_unseen.py marks the others for the ensemble's full stage)."""
+    return subsample(pool, plan["n_train"])
+
+
 def save_json(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -331,7 +337,7 @@ def stage_train(args, pool, tok, plan):
 
     torch.set_num_threads(THREADS)
     ck = os.path.join(WORK, "ckpt.pt")
-    chosen = subsample(pool, plan["n_train"])
+    chosen = trained_indices(pool, plan)
     texts = [pool[i]["text"] for i in chosen]
     y = np.array([pool[i]["y"] for i in chosen], dtype=np.float32)
     groups = [pool[i]["group"] for i in chosen]

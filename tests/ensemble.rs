@@ -74,7 +74,7 @@ fn labeled(path: &Path, n: usize) {
             f,
             "{}",
             serde_json::json!({"id": format!("d{i}"), "text": text.join(" "), "label": label, "source": source,
-                               "fast_oof": 0.5})
+                               "fast_oof": 0.5, "unseen": i % 3 != 0})
         )
         .unwrap();
     }
@@ -141,6 +141,8 @@ fn calibrate_then_cascade_then_bench() {
         "0.05",
         "--train-column",
         "fast_p_machine=fast_oof",
+        "--full-fit-field",
+        "unseen",
         "--out",
         policy_s,
     ]);
@@ -154,6 +156,11 @@ fn calibrate_then_cascade_then_bench() {
     // The excess-vocabulary texts are easy: the cheap stage separates them.
     assert!(p["metrics"]["cheap_holdout"]["auroc"].as_f64().unwrap() > 0.95, "{}", p["metrics"]);
     assert!(p["metrics"]["leave_one_group_out"]["groups"]["a"]["auroc"].is_number());
+    // The full stage was fitted on the 133 rows marked unseen (a JSON boolean), every class and source having some.
+    let rows = &p["fitted_on"]["full_stage_train"];
+    assert_eq!(rows["field"], "unseen");
+    assert_eq!(rows["n_human"].as_u64().unwrap() + rows["n_machine"].as_u64().unwrap(), 133, "{rows}");
+    assert_eq!(rows["in_sample_groups"].as_array().map(Vec::len), Some(0));
 
     // Filter with a band override: [0, 0] sends nothing to the expensive signal, [0, m) the documents whose cheap
     // probability is below m. The expensive column is scored exactly where the full stage decides.

@@ -26,7 +26,10 @@ the threshold keeps the false-positive rate on the human documents of --referenc
 documents, give its out-of-fold scores with --train-column (scripts/oof_fast.py writes them for
 fast): a model's scores of its own training documents are too good, and the combiner would
 trust it alone. Signals named by --expensive (when the config enables them) form the full stage
-of the cascade; the others the cheap stage.";
+of the cascade; the others the cheap stage. Where the expensive model trained on a subsample of
+--train, --full-fit-field names a boolean field marking the documents it never saw, and the full
+stage fits on those (scripts/build_policy.sh --minilm: scripts/mark_minilm_unseen.py writes
+minilm_unseen).";
 
 #[derive(Args, Debug)]
 #[command(about = "Fit the ensemble policy (weights, calibration, threshold, cascade band) on labeled data", after_help = EXAMPLES)]
@@ -77,6 +80,12 @@ pub struct CalibrateArgs {
     /// (repeatable): out-of-fold scores of a model that was trained on those documents (scripts/oof_fast.py).
     #[arg(long, value_parser = parse_pair)]
     pub train_column: Vec<(String, String)>,
+    /// Boolean field of the --train data marking the documents the expensive signals' models never trained
+    /// on (scripts/mark_minilm_unseen.py writes one for minilm): only they fit the full stage, with every
+    /// row of a class and --balance-field group that has none of them. A model's scores of its own training
+    /// documents are too good, and fitted on them the full stage trusts it alone.
+    #[arg(long)]
+    pub full_fit_field: Option<String>,
     /// The cascade's uncertain band on the cheap stage's probability, LO,HI (default: fitted).
     #[arg(long, value_delimiter = ',', num_args = 2)]
     pub band: Option<Vec<f64>>,
@@ -139,8 +148,10 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     config.ensemble.enabled = Some(false);
     let scorer = Scorer::from_config(&config)?;
     let mut groups: Vec<String> = a.loso_field.iter().cloned().collect();
-    if let Some(f) = a.balance_field.as_ref().filter(|f| !groups.contains(f)) {
-        groups.push(f.clone());
+    for f in a.balance_field.iter().chain(&a.full_fit_field) {
+        if !groups.contains(f) {
+            groups.push(f.clone());
+        }
     }
     let no_fields: Vec<String> = Vec::new();
     let train_fields: Vec<String> = a.train_column.iter().map(|(_, f)| f.clone()).collect();
@@ -178,6 +189,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         band,
         balance_field: a.balance_field.clone(),
         loso_field: a.loso_field.clone(),
+        full_fit_field: a.full_fit_field.clone(),
         description: a.description.clone(),
     };
     let mut policy = fit::fit_policy(&train, &holdout, &reference, &opts)?;

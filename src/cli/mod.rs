@@ -39,7 +39,7 @@ pub struct Cli {
 pub enum Command {
     Filter(filter::FilterArgs),
     Validate(validate::ValidateArgs),
-    Calibrate(calibrate::CalibrateArgs),
+    Calibrate(Box<calibrate::CalibrateArgs>),
     Bench(bench::BenchArgs),
     Lm(lm::LmArgs),
     MergeStats(merge_stats::MergeStatsArgs),
@@ -68,7 +68,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Filter(a) => filter::run(a),
         Command::Validate(a) => validate::run(a),
-        Command::Calibrate(a) => calibrate::run(a),
+        Command::Calibrate(a) => calibrate::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Lm(a) => lm::run(a),
         Command::MergeStats(a) => merge_stats::run(a),

@@ -209,7 +209,27 @@ pub struct FitInfo {
     pub n_holdout_human: u64,
     pub n_holdout_machine: u64,
     pub n_fpr_reference: u64,
+    /// The rows the full stage was fitted on, where they are not all of `train`.
+    #[serde(default, skip_serializing_if = "FullFitInfo::is_all_rows")]
+    pub full_stage_train: FullFitInfo,
     pub svalbard_version: String,
+}
+
+/// Which training rows fitted the full stage (`calibrate --full-fit-field`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FullFitInfo {
+    /// The boolean field marking documents the expensive models never trained on.
+    pub field: Option<String>,
+    pub n_human: u64,
+    pub n_machine: u64,
+    /// Groups ("machine web-gpt2") with no unseen row, fitted on all their rows.
+    pub in_sample_groups: Vec<String>,
+}
+
+impl FullFitInfo {
+    fn is_all_rows(&self) -> bool {
+        self.field.is_none()
+    }
 }
 
 /// The policy file.
