@@ -97,7 +97,9 @@ def main():
       f"{info['n_train']} texts was drawn (human 50% / machine 50%, books half the weight of other human groups: "
       + ", ".join(f"{g} {n}" for g, n in info["train_counts"].items()) + ") and shuffled (each epoch in its own order); training saw "
       f"{info.get('samples_seen')} samples ({epochs_text(plan)}). Held-out web and "
-      "held-out books are never trained on, nor is the calibration slice.\n")
+      "held-out books are never trained on, nor is the calibration slice. The training texts the subsample left "
+      "out are what the ensemble's full stage is fitted on (`scripts/mark_minilm_unseen.py`, README.md \"Ensemble\"): "
+      "it never trained on them, so its scores there are not in-sample.\n")
     a("## int8 vs fp32, and engine parity\n")
     a(f"* dev AUROC fp32 (onnxruntime, Python) **{f4(py['dev_auroc_fp32'])}**, int8 **{f4(py['dev_auroc_int8'])}** "
       f"(difference {py['dev_auroc_int8'] - py['dev_auroc_fp32']:+.4f}); per-text |p_int8 - p_fp32|: mean "
