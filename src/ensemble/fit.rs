@@ -81,22 +81,18 @@ pub fn full_stage_rows(train: &Dataset, field: &str, balance_field: Option<&str>
             ))),
         })
         .collect::<Result<Vec<bool>>>()?;
-    let empty = vec![String::new(); train.len()];
-    let groups = match balance_field {
-        Some(f) => train.groups.get(f).ok_or_else(|| Error::Config(format!("no field {f:?} in the training data")))?,
-        None => &empty,
-    };
-    let cell = |d: usize| (train.labels[d], groups[d].as_str());
-    let covered: BTreeSet<(bool, &str)> = (0..train.len()).filter(|&d| unseen[d]).map(cell).collect();
+    let cells = cells(train, balance_field)?;
+    let covered: BTreeSet<(bool, &str)> = cells.iter().zip(&unseen).filter(|(_, &u)| u).map(|(&c, _)| c).collect();
     let mut in_sample: BTreeSet<String> = BTreeSet::new();
-    let mask = (0..train.len())
-        .map(|d| {
-            let keep_all = !covered.contains(&cell(d));
+    let mask = cells
+        .iter()
+        .zip(&unseen)
+        .map(|(&(l, g), &u)| {
+            let keep_all = !covered.contains(&(l, g));
             if keep_all {
-                let (l, g) = cell(d);
                 in_sample.insert(format!("{} {g}", if l { "machine" } else { "human" }).trim_end().to_string());
             }
-            unseen[d] || keep_all
+            u || keep_all
         })
         .collect();
     Ok((mask, in_sample.into_iter().collect()))
@@ -146,6 +142,22 @@ fn prepare(train: &Dataset, columns: &[String]) -> Result<(Vec<Transform>, Vec<f
     Ok((transforms, fill))
 }
 
+/// Each training row's cell: its class and its value of `balance_field` ("" without one).
+fn cells<'a>(train: &'a Dataset, balance_field: Option<&str>) -> Result<Vec<(bool, &'a str)>> {
+    let groups = match balance_field {
+        Some(f) => {
+            Some(train.groups.get(f).ok_or_else(|| Error::Config(format!("no field {f:?} in the training data")))?)
+        }
+        None => None,
+    };
+    Ok(train
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(d, &l)| (l, groups.and_then(|g| g.get(d)).map_or("", String::as_str)))
+        .collect())
+}
+
 /// Training weights: the two classes weigh the same in total; with `balance_field`, so does every value of
 /// that field within its class (e.g. each source of machine text, and web pages as much as books among the
 /// human text), so that the largest source does not decide alone what "human" looks like.
@@ -154,26 +166,16 @@ fn sample_weights(train: &Dataset, balance_field: Option<&str>) -> Result<Vec<f6
     if n_machine == 0 || n_machine == train.len() {
         return Err(Error::Config("the training data needs both human and machine documents".into()));
     }
-    let empty = Vec::new();
-    let groups = match balance_field {
-        Some(f) => train.groups.get(f).ok_or_else(|| Error::Config(format!("no field {f:?} in the training data")))?,
-        None => &empty,
-    };
-    let group = |d: usize| groups.get(d).map_or("", String::as_str);
+    let cells = cells(train, balance_field)?;
     let mut count: BTreeMap<(bool, &str), usize> = BTreeMap::new();
-    for (d, &l) in train.labels.iter().enumerate() {
-        *count.entry((l, group(d))).or_default() += 1;
+    for &c in &cells {
+        *count.entry(c).or_default() += 1;
     }
     let groups_of = |l: bool| count.keys().filter(|(c, _)| *c == l).count() as f64;
     let per_class = [groups_of(false), groups_of(true)];
     // Each class totals n/2, split equally among its groups.
     let n = train.len() as f64;
-    Ok(train
-        .labels
-        .iter()
-        .enumerate()
-        .map(|(d, &l)| n / 2.0 / per_class[l as usize] / count[&(l, group(d))] as f64)
-        .collect())
+    Ok(cells.iter().map(|c| n / 2.0 / per_class[c.0 as usize] / count[c] as f64).collect())
 }
 
 /// Fit one stage: the combiner on `train` (classes weighted equally), calibration on `holdout`, and the
