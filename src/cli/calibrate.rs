@@ -172,6 +172,11 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     let reference =
         if a.reference.is_empty() { holdout.clone() } else { score(&a.reference, "reference", &no_fields)? };
     let (cheap_columns, expensive_columns) = fit::split_columns(scorer.columns(), &a.expensive);
+    if let (Some(f), true) = (&a.full_fit_field, expensive_columns.is_empty()) {
+        tracing::warn!(
+            "--full-fit-field {f} has no effect: no enabled signal is named by --expensive, so there is no full stage"
+        );
+    }
     let opts = FitOptions {
         target_fpr: a.target_fpr,
         fpr_confidence: a.fpr_confidence,
