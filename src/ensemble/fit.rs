@@ -2,6 +2,7 @@
 //! threshold for the target false-positive rate on human reference text, the cascade's band, and what it all
 //! measures on the holdout (per stage, the cascade, leave-one-group-out).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
@@ -98,13 +99,13 @@ pub fn full_stage_rows(train: &Dataset, field: &str, balance_field: Option<&str>
     Ok((mask, in_sample.into_iter().collect()))
 }
 
-/// The full stage's training rows (all of `train` without a `full_fit_field`).
-fn full_train(train: &Dataset, opts: &FitOptions) -> Result<(Dataset, Vec<String>)> {
+/// The full stage's training rows (`train` itself without a `full_fit_field`), and the groups kept in-sample.
+fn full_train<'a>(train: &'a Dataset, opts: &FitOptions) -> Result<(Cow<'a, Dataset>, Vec<String>)> {
     match &opts.full_fit_field {
-        None => Ok((train.clone(), Vec::new())),
+        None => Ok((Cow::Borrowed(train), Vec::new())),
         Some(f) => {
             let (mask, in_sample) = full_stage_rows(train, f, opts.balance_field.as_deref())?;
-            Ok((train.select(&mask), in_sample))
+            Ok((Cow::Owned(train.select(&mask)), in_sample))
         }
     }
 }
@@ -272,6 +273,7 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
     let cheap = fit_stage(train, holdout, reference, &opts.cheap_columns, opts)?;
     let full_columns: Vec<String> =
         opts.cheap_columns.iter().chain(&opts.expensive_columns).cloned().collect::<Vec<_>>();
+    let count = |d: &Dataset, machine: bool| d.labels.iter().filter(|&&l| l == machine).count() as u64;
     let mut full_fit = FullFitInfo::default();
     let full = if opts.expensive_columns.is_empty() {
         None
@@ -286,8 +288,8 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
         }
         full_fit = FullFitInfo {
             field: opts.full_fit_field.clone(),
-            n_human: rows.labels.iter().filter(|&&l| !l).count() as u64,
-            n_machine: rows.labels.iter().filter(|&&l| l).count() as u64,
+            n_human: count(&rows, false),
+            n_machine: count(&rows, true),
             in_sample_groups: in_sample,
         };
         Some(fit_stage(&rows, holdout, reference, &full_columns, opts)?)
@@ -322,7 +324,6 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
     if let Some(field) = &opts.loso_field {
         metrics.insert("leave_one_group_out".into(), loso(train, holdout, reference, field, opts)?);
     }
-    let count = |d: &Dataset, machine: bool| d.labels.iter().filter(|&&l| l == machine).count() as u64;
     Ok(PolicyFile {
         format: POLICY_FORMAT.into(),
         description: opts.description.clone(),
@@ -416,7 +417,7 @@ fn loso(
         if test.labels.iter().all(|&l| l) || test.labels.iter().all(|&l| !l) {
             continue;
         }
-        let fit_rows = if opts.expensive_columns.is_empty() { sub } else { full_train(&sub, opts)?.0 };
+        let fit_rows = if opts.expensive_columns.is_empty() { Cow::Borrowed(&sub) } else { full_train(&sub, opts)?.0 };
         let stage = fit_stage(&fit_rows, holdout, reference, &columns, opts)?.stage;
         let p = stage_probabilities(&stage, &test)?;
         let mut h = headline(&p, &test.labels);
@@ -595,8 +596,9 @@ mod tests {
 
     #[test]
     fn full_stage_rows_keep_unseen_rows_and_groups_without_any() {
-        let mut d = synthetic(12, 1); // machine at even rows; group "x" at rows 0, 3, 6, 9
-                                      // Unseen: human rows 1, 3; machine row 2 (group y). Machine x (rows 0, 6) has no unseen row.
+        // Machine at even rows; group "x" at rows 0, 3, 6, 9. Unseen: human rows 1, 3 and machine row 2
+        // (group y); machine x (rows 0, 6) has no unseen row.
+        let mut d = synthetic(12, 1);
         let flags = ["false", "true", "1", "TRUE", "0", "false", "false", "false", "false", "false", "false", "false"];
         d.groups.insert("unseen".into(), flags.map(String::from).to_vec());
         let (mask, in_sample) = full_stage_rows(&d, "unseen", Some("source")).unwrap();
