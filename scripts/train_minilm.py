@@ -216,10 +216,42 @@ def subsample(pool, n_total, seed=SEED):
     return chosen
 
 
+# `--widen` adds left-out texts of these groups. Not books: the subsample's 2,400 chunks already keep book
+# text rare among flagged documents (books FPR 0.4%), and their left-out chunks would be half the addition.
+WIDEN_GROUPS = ("detect-human", "detect-machine", "web-human")
+
+
+def widened(pool, base, percent) -> list[int]:
+    """Pool indices of WIDEN_GROUPS outside `base` whose text has sha1('widen:' + text) % 100 < percent.
+    The hash is of the text, so every copy of a text falls on the same side. Ordered by hash bucket, so a
+    narrower percent's texts are a prefix of a wider one's."""
+    seen = {pool[i]["text"] for i in base}
+    buckets = [(int(hashlib.sha1(("widen:" + r["text"]).encode()).hexdigest(), 16) % 100, i)
+               for i, r in enumerate(pool) if r["group"] in WIDEN_GROUPS and r["text"] not in seen]
+    return [i for bucket, i in sorted(buckets) if bucket < percent]
+
+
+def widen_percent(plan, epoch=None) -> int:
+    """The widening in force at 0-based `epoch` (None: the widest of the run), from `--widen` continuations."""
+    return max([e.get("widen_percent", 0) for e in plan.get("extended", [])
+                if epoch is None or e["from_epochs"] <= epoch], default=0)
+
+
+def training_texts(pool, plan) -> tuple[list[int], list[int]]:
+    """The pool texts a run trains on, and how many of them each epoch uses. The list is the balanced
+    subsample followed by the texts `--widen` added (a wider percent adds to a narrower one's texts), so an
+    epoch uses a prefix of it: the subsample alone, or with the widened texts. Each epoch shuffles its
+    prefix in its own order."""
+    base = subsample(pool, plan["n_train"])
+    texts = base + widened(pool, base, widen_percent(plan))
+    sizes = [len(base) + len(widened(pool, base, widen_percent(plan, e))) for e in range(plan["epochs"])]
+    return texts, sizes
+
+
 def trained_indices(pool, plan) -> list[int]:
-    """The pool texts a run trains on: one balanced subsample, every epoch in its own order
-    (scripts/mark_minilm_unseen.py marks the others for the ensemble's full stage)."""
-    return subsample(pool, plan["n_train"])
+    """Every pool text the run trained on (scripts/mark_minilm_unseen.py marks the others for the
+    ensemble's full stage)."""
+    return training_texts(pool, plan)[0]
 
 
 def save_json(path, obj):
@@ -337,14 +369,15 @@ def stage_train(args, pool, tok, plan):
 
     torch.set_num_threads(THREADS)
     ck = os.path.join(WORK, "ckpt.pt")
-    chosen = trained_indices(pool, plan)
+    chosen, epoch_sizes = training_texts(pool, plan)
     texts = [pool[i]["text"] for i in chosen]
     y = np.array([pool[i]["y"] for i in chosen], dtype=np.float32)
     groups = [pool[i]["group"] for i in chosen]
     ids = encode(tok, texts)
     B = plan["batch"]
-    steps_per_epoch = len(ids) // B
-    total = steps_per_epoch * plan["epochs"]
+    epoch_steps = [n // B for n in epoch_sizes]
+    epoch_start = np.cumsum([0] + epoch_steps)
+    total = int(epoch_start[-1])
     warm = max(1, int(0.06 * total))
     torch.manual_seed(SEED)
     model = build_model()
@@ -359,7 +392,7 @@ def stage_train(args, pool, tok, plan):
         print(f"resuming at step {step}/{total}", flush=True)
     orders = []
     for e in range(plan["epochs"]):
-        o = list(range(len(ids)))
+        o = list(range(epoch_sizes[e]))
         random.Random(SEED + e).shuffle(o)
         orders.append(o)
     model.train()
@@ -371,7 +404,8 @@ def stage_train(args, pool, tok, plan):
             print(f"wall budget {args.max_train_seconds:.0f}s reached at step {step}/{total}: stopping", flush=True)
             stopped_early = True
             break
-        e, s = divmod(step, steps_per_epoch)
+        e = int(np.searchsorted(epoch_start, step, side="right")) - 1
+        s = step - int(epoch_start[e])
         bi = orders[e][s * B:(s + 1) * B]
         a, m = pad([ids[i] for i in bi])
         f = lr_factor(step, warm, total)
@@ -393,7 +427,9 @@ def stage_train(args, pool, tok, plan):
     torch.save(model.state_dict(), os.path.join(WORK, "final.pt"))
     info = {"steps": step, "planned_steps": total, "stopped_early": stopped_early,
             "samples_seen": step * B, "max_train_seconds": args.max_train_seconds, "train_seconds": time.time() - t0, "n_train": len(ids),
+            "n_subsample": epoch_sizes[0], "widen_percent": widen_percent(plan),
             "train_counts": {g: groups.count(g) for g in sorted(set(groups))},
+            "widened_counts": {g: groups[epoch_sizes[0]:].count(g) for g in sorted(set(groups[epoch_sizes[0]:]))},
             "final_loss_avg50": float(np.mean(losses[-50:]))}
     save_json(os.path.join(WORK, "train_info.json"), info)
     print(f"trained {step}/{total} steps in {info['train_seconds']:.0f}s", flush=True)
@@ -490,7 +526,8 @@ def epochs_text(plan) -> str:
     for e in plan.get("extended", []):
         added = (f"epoch {e['to_epochs']}" if e['to_epochs'] == e['from_epochs'] + 1
                  else f"epochs {e['from_epochs'] + 1}-{e['to_epochs']}")
-        text += (f"; {added} added with `--more-epochs`{' in bf16 autocast' if e.get('bf16') else ''}, resuming the "
+        text += (f"; {added} added with `--more-epochs`{' in bf16 autocast' if e.get('bf16') else ''}"
+                 f"{' over the widened set' if e.get('widen_percent') else ''}, resuming the "
                  f"finished {e['from_epochs']}-epoch run with its LR schedule stretched over the new total")
     return text
 
@@ -498,7 +535,8 @@ def epochs_text(plan) -> str:
 def more_epochs_commands(plan) -> list[str]:
     """The `--more-epochs` runs that followed scripts/build_minilm.sh, to reproduce the model."""
     return [f"nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs "
-            f"{e['to_epochs'] - e['from_epochs']}{' --bf16' if e.get('bf16') else ''}" for e in plan.get("extended", [])]
+            f"{e['to_epochs'] - e['from_epochs']}{' --bf16' if e.get('bf16') else ''}"
+            f"{' --widen %d' % e['widen_percent'] if e.get('widen_percent') else ''}" for e in plan.get("extended", [])]
 
 
 def write_cards(info, plan, pyres):
@@ -519,6 +557,17 @@ def write_cards(info, plan, pyres):
         text += "\n[metrics]" + old.split("\n[metrics]", 1)[1]
     with open(path, "w") as f:
         f.write(text)
+
+
+def training_set_text(info) -> str:
+    """The card's account of which texts the run trained on."""
+    if not info.get("widen_percent"):
+        return f"balanced subsample of {info['n_train']} texts, shuffled each epoch"
+    wc = info["widened_counts"]
+    return (f"balanced subsample of {info['n_subsample']} texts, widened for the `--widen` epochs by {info['n_train'] - info['n_subsample']} "
+            f"pool texts it had left out (those with sha1('widen:'+text) % 100 < {info['widen_percent']}: "
+            f"{', '.join(f'{g} {n}' for g, n in wc.items())}; the other left-out texts stay unseen, for the ensemble's full stage), "
+            f"{info['n_train']} texts in all, each epoch shuffled")
 
 
 def card_text(info, plan, pyres, onnx_file, onnx_note, threshold, quantization):
@@ -546,7 +595,7 @@ threshold = {threshold}        # lowest threshold with <= 1% of a calibration sl
 [training]
 data = [
   "detect/train.jsonl, web_text training part (sha1('web:'+id) % 100 >= 20) minus the calibration slice, human book/NLTK chunks of the training books (scripts/fast_data.py)",
-  "balanced subsample of {info['n_train']} texts, shuffled each epoch (training saw {info.get('samples_seen')} samples): {', '.join(f'{g} {n}' for g, n in tc.items())}",
+  "{training_set_text(info)} (training saw {info.get('samples_seen')} samples): {', '.join(f'{g} {n}' for g, n in tc.items())}",
   "calibration slice: {pyres['n_calibration']} training-part human web pages with sha1('webcal:'+text) % 100 < 25, never trained on",
 ]
 steps = {info['steps']}
@@ -573,6 +622,10 @@ def main():
                     help="continue a finished run for N more epochs over the same subsample: the plan's epochs grow "
                          "by N and training resumes from work/ckpt.pt, its LR schedule stretched over the new total "
                          "(so the rate steps back up from 0 and decays again); export, eval and card are redone")
+    ap.add_argument("--widen", type=int, default=0, metavar="PERCENT",
+                    help="with --more-epochs: the new epochs train on the subsample plus PERCENT%% of the pool texts "
+                         "the run has not trained on (sha1('widen:'+text) %% 100 < PERCENT); the rest stay unseen, "
+                         "for the ensemble's full stage (scripts/mark_minilm_unseen.py)")
     ap.add_argument("--bf16", action="store_true",
                     help="bfloat16 autocast for forward and backward (weights and optimizer stay fp32): 1.7x faster "
                          "steps on CPUs with AVX512-BF16 (0.70 vs 1.18 s per batch of 16 on the 2-core EPYC here)")
@@ -591,10 +644,18 @@ def main():
     if args.bf16 and not args.more_epochs and not os.path.exists(ti):
         plan["bf16"] = True  # the first run (continuations record theirs in "extended")
         save_json(pp, plan)
+    if args.widen and not args.more_epochs:
+        sys.exit("--widen applies to the epochs --more-epochs adds")
+    if args.more_epochs and not 0 <= args.widen <= 100:
+        sys.exit("--widen is a percent, 0-100")
+    if args.more_epochs and 0 < args.widen < widen_percent(plan):
+        sys.exit(f"--widen {args.widen} is narrower than the run's {widen_percent(plan)}%: a text once trained on stays seen")
     if args.more_epochs:
         # A finished run, continued: the checkpoint holds the model and optimizer at the last step.
-        plan.setdefault("extended", []).append({"from_epochs": plan["epochs"], "to_epochs": plan["epochs"] + args.more_epochs,
-                                                "bf16": args.bf16})
+        step = {"from_epochs": plan["epochs"], "to_epochs": plan["epochs"] + args.more_epochs, "bf16": args.bf16}
+        if args.widen:
+            step["widen_percent"] = args.widen
+        plan.setdefault("extended", []).append(step)
         plan["epochs"] += args.more_epochs
         save_json(pp, plan)
         for done in ("train_info.json", "metrics_python.json"):

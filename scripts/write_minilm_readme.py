@@ -14,7 +14,7 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import eval_fast as ev  # noqa: E402
-from train_minilm import epoch_count, epochs_text, more_epochs_commands, used_bf16  # noqa: E402
+from train_minilm import epoch_count, epochs_text, more_epochs_commands, training_set_text, used_bf16  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, ".."))
 MD = os.path.join(ROOT, "models", "minilm")
@@ -93,13 +93,13 @@ def main():
          "0.70-0.73 s per batch of 16 against 1.17-1.19 s in fp32 on this 2-core EPYC (AVX512-BF16), median of 7 "
          "steps each, measured side by side; the bf16 epochs ran at 0.75-0.78 s per step."
          if used_bf16(plan) else ""))
-    a(f"* Data: same sources and held-out splits as `fast` (`scripts/fast_data.py`); a balanced subsample of "
-      f"{info['n_train']} texts was drawn (human 50% / machine 50%, books half the weight of other human groups: "
-      + ", ".join(f"{g} {n}" for g, n in info["train_counts"].items()) + ") and shuffled (each epoch in its own order); training saw "
+    a(f"* Data: same sources and held-out splits as `fast` (`scripts/fast_data.py`); the subsample is balanced "
+      f"(human 50% / machine 50%, books half the weight of other human groups); {training_set_text(info)}; in all: "
+      + ", ".join(f"{g} {n}" for g, n in info["train_counts"].items()) + f". Training saw "
       f"{info.get('samples_seen')} samples ({epochs_text(plan)}). Held-out web and "
-      "held-out books are never trained on, nor is the calibration slice. The training texts the subsample left "
-      "out are what the ensemble's full stage is fitted on (`scripts/mark_minilm_unseen.py`, README.md \"Ensemble\"): "
-      "it never trained on them, so its scores there are not in-sample.\n")
+      "held-out books are never trained on, nor is the calibration slice. The training texts it never trained on "
+      "are what the ensemble's full stage is fitted on (`scripts/mark_minilm_unseen.py`, README.md \"Ensemble\"), "
+      "so its scores there are not in-sample.\n")
     a("## int8 vs fp32, and engine parity\n")
     a(f"* dev AUROC fp32 (onnxruntime, Python) **{f4(py['dev_auroc_fp32'])}**, int8 **{f4(py['dev_auroc_int8'])}** "
       f"(difference {py['dev_auroc_int8'] - py['dev_auroc_fp32']:+.4f}); per-text |p_int8 - p_fp32|: mean "
@@ -221,7 +221,7 @@ def main():
     a("## Limitations\n")
     a(f"* **Below the issue's AUROC target (0.97)**: {epoch_count(plan)} over {info['n_train']} texts "
       f"({info['samples_seen']} samples, {info['steps']} steps of batch 16, {info['train_seconds']:.0f} s) on 2 CPU "
-      "cores; more epochs (`train_minilm.py --more-epochs N --bf16`, about 19 min each here) or a GPU should help."
+      "cores; more epochs (`train_minilm.py --more-epochs N --bf16 [--widen PERCENT]`, about 20 min per 24,000 texts here) or a GPU should help."
       " Compare it with `fast` per source in the table above before relying on it.")
     a("* Reads only the first 128 tokens (~500-700 characters); lowercased English WordPiece.")
     a("* Same data caveats as `fast`: mostly 2019-2023 generators; the leave-one-source-out table shows "
