@@ -218,10 +218,16 @@ fn calibrate_then_cascade_then_bench() {
     let rows = r["reports"]["overall"]["rows"].as_array().unwrap();
     let pm = rows.iter().find(|x| x["signal"] == "p_machine").unwrap();
     assert!(pm["auroc"].as_f64().unwrap() > 0.9, "{pm}");
+    // 95% bootstrap intervals (1000 resamples by default) around the point estimates.
+    let ci = &pm["ci"];
+    assert_eq!(ci["resamples"], 1000);
+    let (lo, hi) = (ci["auroc"][0].as_f64().unwrap(), ci["auroc"][1].as_f64().unwrap());
+    assert!(lo <= pm["auroc"].as_f64().unwrap() && pm["auroc"].as_f64().unwrap() <= hi, "{pm}"); // [1, 1] here: separable data
+    assert_eq!(ci["tpr_at_fpr"].as_array().unwrap().len(), 2);
     assert_eq!(r["reports"]["source"]["group_by"], "source");
     assert!(r["throughput"]["per_stage"]["tiny_hashed"]["docs_per_s"].as_f64().unwrap() > 0.0);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| p_machine |") && md.contains("roc.png"));
+    assert!(md.contains("| p_machine |") && md.contains("roc.png") && md.contains("AUROC 95% CI"));
     let png: PathBuf = out.join("roc.png");
     assert_eq!(&std::fs::read(png).unwrap()[..4], b"\x89PNG");
 }

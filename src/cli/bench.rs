@@ -25,7 +25,11 @@ Examples:
 Each score column is reported with higher = machine; a svalbard column whose AUROC is below 0.5 on this data
 is reported negated, as -name (e.g. -ngram_lm_perplexity: lower perplexity = machine). External columns
 (--score-columns) are taken as they are. p_machine is judged at the policy's threshold; other columns at the
-threshold that flags --target-fpr of this data's human documents.";
+threshold that flags --target-fpr of this data's human documents.
+
+AUROC and TPR@FPR come with 95% intervals from a stratified bootstrap over documents (--bootstrap resamples,
+the same resamples for every column of a group): at 1% FPR on 2,000 human texts the TPR rests on 20 of them,
+and two detectors whose intervals overlap widely are not ranked by this data.";
 
 #[derive(Args, Debug)]
 #[command(about = "Benchmark detectors on labeled data: AUROC, AUPRC, TPR at 1%/5% FPR, F1, throughput, plots", after_help = EXAMPLES)]
@@ -46,6 +50,9 @@ pub struct BenchArgs {
     /// FPR on this data's human documents at which columns without a policy threshold are judged.
     #[arg(long, default_value_t = 0.01)]
     pub target_fpr: f64,
+    /// Bootstrap resamples behind the 95% intervals of AUROC and TPR@FPR (0 = no intervals).
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
     /// Scoring threads (0 = one per core).
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
@@ -80,12 +87,12 @@ pub fn run(a: BenchArgs) -> Result<i32> {
     let signals = signal_inputs(&data, scorer.columns().len(), policy_threshold, a.target_fpr)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::output(&a.out, e))?;
 
-    let mut reports =
-        vec![("overall".to_string(), build_report(&signals, &data.labels, None, &ReportOptions::default())?)];
+    let overall = ReportOptions { bootstrap: a.bootstrap, ..Default::default() };
+    let mut reports = vec![("overall".to_string(), build_report(&signals, &data.labels, None, &overall)?)];
     let headline: Vec<SignalInput> =
         signals.iter().filter(|s| is_headline(&s.name, &a.score_columns)).cloned().collect();
     for g in &a.group_by {
-        let opts = ReportOptions { group_by: Some(g.clone()), include_overall: false, ..Default::default() };
+        let opts = ReportOptions { group_by: Some(g.clone()), include_overall: false, ..overall.clone() };
         reports.push((g.clone(), build_report(&headline, &data.labels, Some(&data.groups[g]), &opts)?));
     }
     let throughput = throughput(&data);
@@ -215,6 +222,13 @@ fn markdown(
         for (k, v) in m {
             s.push_str(&row(k, v));
         }
+    }
+    if a.bootstrap > 0 {
+        s.push_str(&format!(
+            "\n95% CI: percentile intervals from a stratified bootstrap over documents ({} resamples; the same \
+             resamples for every column of a group that scores all its documents).\n",
+            a.bootstrap
+        ));
     }
     for (k, r) in reports {
         s.push_str(&format!(

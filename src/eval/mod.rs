@@ -17,6 +17,8 @@
 //!   FPR, threshold selection from human scores, confusion-matrix metrics.
 //!   All `O(n log n)` (one sort), numerically identical to scikit-learn.
 //! * [`report`] — per signal × per group metric tables (JSON + Markdown).
+//! * [`bootstrap`] — 95% intervals of AUROC and TPR at a fixed FPR (stratified
+//!   bootstrap over documents), for the report's rows.
 //! * [`plot`] — ROC-curve and score-histogram PNGs (embedded DejaVu Sans font,
 //!   no system fonts needed).
 //! * [`logistic`] — L2-regularised logistic regression (standardised features,
@@ -27,11 +29,13 @@
 //!   raw score into a probability.
 
 pub mod boosting;
+pub mod bootstrap;
 pub mod calibration;
 pub mod logistic;
 pub mod metrics;
 pub mod plot;
 pub mod report;
+pub(crate) mod rng;
 
 pub use boosting::{BoostingOptions, GradientBoosting};
 pub use calibration::{Calibrator, IsotonicRegression, PlattScaling};
@@ -124,33 +128,7 @@ pub(crate) mod testutil {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
-    /// SplitMix64: deterministic, dependency-free.
-    pub struct Rng(u64);
-    impl Rng {
-        pub fn new(seed: u64) -> Self {
-            Rng(seed)
-        }
-        pub fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        /// Uniform in [0, 1).
-        pub fn uniform(&mut self) -> f64 {
-            (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        pub fn below(&mut self, n: u64) -> u64 {
-            self.next_u64() % n
-        }
-        /// Standard normal (Box–Muller).
-        pub fn normal(&mut self) -> f64 {
-            let u1 = self.uniform().max(1e-300);
-            let u2 = self.uniform();
-            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        }
-    }
+    pub use super::rng::Rng;
 
     /// The python interpreter to use: `$SVALBARD_PYTHON`, else `python3`.
     /// Returns `None` (after an explanatory `eprintln!`) if scikit-learn is not

@@ -10,6 +10,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use rayon::prelude::*;
+
+use super::bootstrap::{bootstrap_intervals, BootstrapOptions, Intervals};
 use super::metrics::{threshold_for_fpr, BinaryCurve};
 use super::{check_len, EvalError, Result};
 
@@ -44,11 +47,14 @@ pub struct ReportOptions {
     pub group_by: Option<String>,
     /// Emit an overall row (group `"(all)"`) for each signal (default true).
     pub include_overall: bool,
+    /// Resamples of the bootstrap behind each row's 95% intervals ([`ReportRow::ci`]); 0 = no intervals.
+    #[serde(default)]
+    pub bootstrap: usize,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { fpr_targets: vec![0.01, 0.05], group_by: None, include_overall: true }
+        ReportOptions { fpr_targets: vec![0.01, 0.05], group_by: None, include_overall: true, bootstrap: 0 }
     }
 }
 
@@ -97,6 +103,10 @@ pub struct ReportRow {
     pub f1: Option<f64>,
     /// Accuracy at `threshold`.
     pub accuracy: Option<f64>,
+    /// 95% bootstrap intervals of AUROC and the TPR@FPR columns ([`ReportOptions::bootstrap`]); needs both
+    /// classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<Intervals>,
 }
 
 /// A full report.
@@ -118,6 +128,7 @@ fn row_for(
     labels: &[bool],
     threshold: Option<f64>,
     targets: &[f64],
+    bootstrap: usize,
 ) -> ReportRow {
     let mut row = ReportRow {
         signal: signal.to_string(),
@@ -135,6 +146,7 @@ fn row_for(
         fpr: None,
         f1: None,
         accuracy: None,
+        ci: None,
     };
     let curve = match BinaryCurve::new(scores, labels) {
         Ok(c) => c,
@@ -162,6 +174,10 @@ fn row_for(
             row.fpr = (curve.n_neg > 0).then_some(c.fpr);
         }
     }
+    if bootstrap > 0 && curve.n_pos > 0 && curve.n_neg > 0 {
+        let opts = BootstrapOptions { resamples: bootstrap, ..Default::default() };
+        row.ci = bootstrap_intervals(scores, labels, targets, &opts).ok();
+    }
     row
 }
 
@@ -172,7 +188,8 @@ fn row_for(
 /// * `groups`: optional group key per row (same length). Without it only the
 ///   overall rows are produced (even if `include_overall` is false).
 ///
-/// Cost: one sort per (signal, group) — `O(S · n log n)` overall.
+/// Cost: one sort per (signal, group) — `O(S · n log n)` overall — plus `O(S · n)` per bootstrap resample;
+/// signals are reported in parallel (rayon).
 pub fn build_report(
     signals: &[SignalInput],
     labels: &[bool],
@@ -194,8 +211,8 @@ pub fn build_report(
             by_group.entry(key.as_str()).or_default().push(i);
         }
     }
-    let mut rows = Vec::new();
-    for sig in signals {
+    let per_signal = signals.par_iter().map(|sig| -> Result<Vec<ReportRow>> {
+        let mut rows = Vec::new();
         check_len("signal scores", sig.scores.len(), labels.len())?;
         let threshold = match sig.threshold {
             None => None,
@@ -210,14 +227,16 @@ pub fn build_report(
             }
         };
         if opts.include_overall || groups.is_none() {
-            rows.push(row_for(&sig.name, ALL_GROUP, &sig.scores, labels, threshold, &opts.fpr_targets));
+            rows.push(row_for(&sig.name, ALL_GROUP, &sig.scores, labels, threshold, &opts.fpr_targets, opts.bootstrap));
         }
         for (key, idx) in &by_group {
             let s: Vec<f64> = idx.iter().map(|&i| sig.scores[i]).collect();
             let l: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
-            rows.push(row_for(&sig.name, key, &s, &l, threshold, &opts.fpr_targets));
+            rows.push(row_for(&sig.name, key, &s, &l, threshold, &opts.fpr_targets, opts.bootstrap));
         }
-    }
+        Ok(rows)
+    });
+    let rows = per_signal.collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
     Ok(Report { group_by: opts.group_by.clone(), fpr_targets: opts.fpr_targets.clone(), rows })
 }
 
@@ -265,6 +284,13 @@ impl Report {
             header.push(format!("TPR@{}FPR", fmt_pct(*t)));
         }
         header.extend(["threshold", "FPR", "F1", "accuracy"].map(String::from));
+        let with_ci = self.rows.iter().any(|r| r.ci.is_some());
+        if with_ci {
+            header.push("AUROC 95% CI".into());
+            for t in &self.fpr_targets {
+                header.push(format!("TPR@{}FPR 95% CI", fmt_pct(*t)));
+            }
+        }
         let mut out = String::new();
         let _ = writeln!(out, "| {} |", header.iter().map(|h| md_escape(h)).collect::<Vec<_>>().join(" | "));
         let align: Vec<&str> = (0..header.len()).map(|i| if i < 2 { "---" } else { "---:" }).collect();
@@ -290,6 +316,14 @@ impl Report {
             cells.push(fmt_opt(r.fpr));
             cells.push(fmt_opt(r.f1));
             cells.push(fmt_opt(r.accuracy));
+            if with_ci {
+                match &r.ci {
+                    Some(ci) => cells.extend(
+                        std::iter::once(&ci.auroc).chain(&ci.tpr_at_fpr).map(|[lo, hi]| format!("{lo:.4}–{hi:.4}")),
+                    ),
+                    None => cells.extend(std::iter::repeat_n("n/a".to_string(), 1 + self.fpr_targets.len())),
+                }
+            }
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
         out
@@ -367,6 +401,34 @@ mod tests {
         // humans {0.1,0.2,0.7,0.3}, target 0.25 → k = 1, 2nd largest = 0.3 → t = next_up(0.3)
         assert_eq!(rep.rows[0].threshold, Some(0.3f64.next_up()));
         assert_eq!(rep.rows[0].fpr, Some(0.25));
+    }
+
+    #[test]
+    fn bootstrap_intervals_per_row() {
+        let (sig, labels, groups) = sample();
+        let plain = build_report(&sig, &labels, Some(&groups), &ReportOptions::default()).unwrap();
+        assert!(plain.rows.iter().all(|r| r.ci.is_none()));
+        assert!(!plain.to_json().contains("\"ci\""));
+        assert!(!plain.to_markdown().contains("95% CI"));
+
+        let opts = ReportOptions { bootstrap: 200, ..Default::default() };
+        let rep = build_report(&sig, &labels, Some(&groups), &opts).unwrap();
+        let all = &rep.rows[0];
+        let ci = all.ci.as_ref().expect("both classes: an interval");
+        assert_eq!((ci.resamples, ci.tpr_at_fpr.len()), (200, 2));
+        assert!(ci.auroc[0] <= all.auroc.unwrap() && all.auroc.unwrap() <= ci.auroc[1]);
+        assert!(ci.auroc[0] < ci.auroc[1], "3 machine and 4 human texts cannot pin AUROC down: {ci:?}");
+        assert!(rep.rows[3].ci.is_none(), "group c holds humans only");
+        // Without the intervals the rows are the same.
+        for (a, b) in rep.rows.iter().zip(&plain.rows) {
+            assert_eq!(ReportRow { ci: None, ..a.clone() }, *b);
+        }
+        let md = rep.to_markdown();
+        assert!(md.lines().next().unwrap().ends_with("| AUROC 95% CI | TPR@1%FPR 95% CI | TPR@5%FPR 95% CI |"));
+        assert!(md.contains(&format!("| {:.4}–{:.4} |", ci.auroc[0], ci.auroc[1])));
+        assert!(md.lines().any(|l| l.starts_with("| sig1 | c |") && l.ends_with("| n/a | n/a | n/a |")));
+        let back: Report = serde_json::from_str(&rep.to_json()).unwrap();
+        assert_eq!(back, rep);
     }
 
     #[test]
