@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Mark the ensemble's training documents that `minilm` never trained on (scripts/build_policy.sh --minilm).
 
-`minilm` trained on a balanced subsample of the training pool (scripts/train_minilm.py, recorded in
+`minilm` trained on a balanced subsample of the training pool, and in `--widen` epochs on a hashed share of
+the texts the subsample left out (scripts/train_minilm.py `training_texts`, recorded in
 models/minilm/work/plan.json). Its scores of those documents are far more confident than of new text,
 and a full stage fitted on them leans on `minilm` where it should not (measured: dev TPR at 1% FPR 0.743
 fitted on every row, 0.784 on the unseen ones; README.md, "Ensemble"). Out-of-fold scores would take k

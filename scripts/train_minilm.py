@@ -23,6 +23,9 @@ Stages (each resumable; outputs under models/minilm/work/, git-ignored):
     nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py                 # all stages
     nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --budget-s 1500 # training wall budget
     nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --force         # redo everything
+    nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs 2 --bf16 --widen 50
+        # two more epochs over the subsample plus half of the detect and web texts it left out
+        # (the other half stays unseen: the ensemble's full stage fits on it)
 """
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ def main():
       f"were shared with other work for part of the run (the bench rate above was measured under that load)."
       + (" `--bf16` runs forward and backward in bfloat16 autocast (weights and AdamW state stay fp32): "
          "0.70-0.73 s per batch of 16 against 1.17-1.19 s in fp32 on this 2-core EPYC (AVX512-BF16), median of 7 "
-         "steps each, measured side by side; the bf16 epochs ran at 0.75-0.78 s per step."
+         "steps each, measured side by side; the bf16 epochs ran at 0.72-0.78 s per step."
          if used_bf16(plan) else ""))
     a(f"* Data: same sources and held-out splits as `fast` (`scripts/fast_data.py`); the subsample is balanced "
       f"(human 50% / machine 50%, books half the weight of other human groups); {training_set_text(info)}; in all: "
