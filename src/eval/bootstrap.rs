@@ -56,18 +56,28 @@ pub fn bootstrap_intervals(
     fpr_targets: &[f64],
     opts: &BootstrapOptions,
 ) -> Result<Intervals> {
+    curve_intervals(&BinaryCurve::new(scores, labels)?, scores, labels, fpr_targets, opts)
+}
+
+/// [`bootstrap_intervals`] for a caller that has built the curve of `scores` and `labels` already.
+pub fn curve_intervals(
+    curve: &BinaryCurve,
+    scores: &[f64],
+    labels: &[bool],
+    fpr_targets: &[f64],
+    opts: &BootstrapOptions,
+) -> Result<Intervals> {
     if opts.resamples == 0 {
         return Err(EvalError::InvalidArgument("the bootstrap needs at least one resample".into()));
     }
     if !(opts.level > 0.0 && opts.level < 1.0) {
         return Err(EvalError::InvalidArgument(format!("interval level {} not in (0, 1)", opts.level)));
     }
-    let curve = BinaryCurve::new(scores, labels)?;
     curve.auroc()?; // both classes present
     for &t in fpr_targets {
         curve.tpr_at_fpr(t)?; // validates the target
     }
-    let (machine, human) = block_members(&curve, scores, labels);
+    let (machine, human) = block_members(curve, scores, labels);
     let mut rng = Rng::new(opts.seed);
     let mut resampled = curve.clone();
     let (mut machine_counts, mut human_counts) =

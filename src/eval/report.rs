@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
-use super::bootstrap::{bootstrap_intervals, BootstrapOptions, Intervals};
+use super::bootstrap::{curve_intervals, BootstrapOptions, Intervals};
 use super::metrics::{threshold_for_fpr, BinaryCurve};
 use super::{check_len, EvalError, Result};
 
@@ -176,7 +176,7 @@ fn row_for(
     }
     if bootstrap > 0 && curve.n_pos > 0 && curve.n_neg > 0 {
         let opts = BootstrapOptions { resamples: bootstrap, ..Default::default() };
-        row.ci = bootstrap_intervals(scores, labels, targets, &opts).ok();
+        row.ci = curve_intervals(&curve, scores, labels, targets, &opts).ok();
     }
     row
 }
