@@ -22,7 +22,9 @@ import sys
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_fast import auroc, tpr_at_fpr  # noqa: E402  (the metrics every model card uses)
 
 
 def load(out_dir: str, column: str):
@@ -33,14 +35,8 @@ def load(out_dir: str, column: str):
     return table.set_index("id").sort_index()
 
 
-def tpr_at(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
-    """Share of machine documents scored above the human score that floor(fpr * humans) humans exceed."""
-    humans = np.sort(p[~y])[::-1]
-    return float((p[y] > humans[int(np.floor(fpr * len(humans)))]).mean())
-
-
 def metrics(y, p):
-    return np.array([roc_auc_score(y, p), tpr_at(y, p, 0.01), tpr_at(y, p, 0.05)])
+    return np.array([auroc(y, p), tpr_at_fpr(y, p, 0.01), tpr_at_fpr(y, p, 0.05)])
 
 
 def main():

@@ -246,9 +246,9 @@ def training_texts(pool, plan) -> tuple[list[int], list[int]]:
     epoch uses a prefix of it: the subsample alone, or with the widened texts. Each epoch shuffles its
     prefix in its own order."""
     base = subsample(pool, plan["n_train"])
+    added = {p: len(widened(pool, base, p)) for p in {widen_percent(plan, e) for e in range(plan["epochs"])}}
     texts = base + widened(pool, base, widen_percent(plan))
-    sizes = [len(base) + len(widened(pool, base, widen_percent(plan, e))) for e in range(plan["epochs"])]
-    return texts, sizes
+    return texts, [len(base) + added[widen_percent(plan, e)] for e in range(plan["epochs"])]
 
 
 def trained_indices(pool, plan) -> list[int]:

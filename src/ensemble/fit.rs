@@ -274,9 +274,8 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
     let full_columns: Vec<String> =
         opts.cheap_columns.iter().chain(&opts.expensive_columns).cloned().collect::<Vec<_>>();
     let count = |d: &Dataset, machine: bool| d.labels.iter().filter(|&&l| l == machine).count() as u64;
-    let mut full_fit = FullFitInfo::default();
-    let full = if opts.expensive_columns.is_empty() {
-        None
+    let (full, full_fit) = if opts.expensive_columns.is_empty() {
+        (None, FullFitInfo::default())
     } else {
         let (rows, in_sample) = full_train(train, opts)?;
         if !in_sample.is_empty() {
@@ -286,13 +285,13 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
                  of theirs is marked unseen"
             );
         }
-        full_fit = FullFitInfo {
+        let info = FullFitInfo {
             field: opts.full_fit_field.clone(),
             n_human: count(&rows, false),
             n_machine: count(&rows, true),
             in_sample_groups: in_sample,
         };
-        Some(fit_stage(&rows, holdout, reference, &full_columns, opts)?)
+        (Some(fit_stage(&rows, holdout, reference, &full_columns, opts)?), info)
     };
     let mut metrics = serde_json::Map::new();
     metrics.insert("cheap_holdout".into(), headline(&cheap.holdout, &holdout.labels));

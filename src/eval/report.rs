@@ -174,7 +174,8 @@ fn row_for(
             row.fpr = (curve.n_neg > 0).then_some(c.fpr);
         }
     }
-    if bootstrap > 0 && curve.n_pos > 0 && curve.n_neg > 0 {
+    if bootstrap > 0 {
+        // None where a class is missing: the intervals are as undefined as the metrics.
         let opts = BootstrapOptions { resamples: bootstrap, ..Default::default() };
         row.ci = curve_intervals(&curve, scores, labels, targets, &opts).ok();
     }
