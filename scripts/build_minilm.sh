@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the `minilm` detector (models/minilm/): a git-ignored venv .venv-minilm with torch (PyPI CUDA build, used on CPU),
-# then scripts/train_minilm.py (fine-tune, ONNX export, int8 quantization, threshold, card).
+# then scripts/train_minilm.py (fine-tune, ONNX export, int8 quantization, threshold, card) and
+# scripts/train_minilm_short.py (the short-text model `minilm_short` in models/minilm_short/, with the out-of-fold
+# scores the ensemble fits on).
 # Idempotent: an existing venv is reused; training resumes from models/minilm/work/ checkpoints and
 # skips finished stages (pass --force to train_minilm.py via TRAIN_ARGS to redo them).
 #
@@ -26,3 +28,4 @@ if ! "$VENV/bin/python" -c 'import torch, safetensors, tokenizers, onnx, onnxrun
 fi
 "$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "cuda available:", torch.cuda.is_available())'
 "$VENV/bin/python" scripts/train_minilm.py ${TRAIN_ARGS:---budget-s 1500 --max-train-seconds 2500}
+"$VENV/bin/python" scripts/train_minilm_short.py

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Fit the ensemble policy and benchmark it (README "Ensemble" tables).
 #   bash scripts/build_policy.sh            # default signals (heuristics + fast): writes models/policy.json
-#   bash scripts/build_policy.sh --minilm   # + the minilm classifier as the cascade's expensive stage
-#                                           #   (needs scripts/build_minilm.sh): writes models/policy-minilm.json
+#   bash scripts/build_policy.sh --minilm   # + the minilm and minilm_short classifiers as the cascade's expensive
+#                                           #   stage (needs scripts/build_minilm.sh): writes models/policy-minilm.json
 # Data: ../shared/data (or $SVALBARD_DATA), split by scripts/policy_data.py into bench-data/policy/.
 # Benchmarks go to bench-data/bench-<name>-{dev,web_test,books_test}/ (report.md, report.json, PNG plots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=default; config=(); out=models/policy.json
 if [[ "${1:-}" == "--minilm" ]]; then
-  [[ -f models/minilm/model.onnx && -x .venv-minilm/bin/python ]] ||
-    { echo "models/minilm/model.onnx or .venv-minilm is missing: run scripts/build_minilm.sh" >&2; exit 6; }
+  [[ -f models/minilm/model.onnx && -f models/minilm_short/model.onnx && -x .venv-minilm/bin/python ]] ||
+    { echo "models/minilm/model.onnx, models/minilm_short/model.onnx or .venv-minilm is missing: run scripts/build_minilm.sh" >&2; exit 6; }
   name=minilm; out=models/policy-minilm.json
   mkdir -p bench-data/policy
   cat > bench-data/policy/minilm.toml <<TOML
@@ -18,6 +18,8 @@ if [[ "${1:-}" == "--minilm" ]]; then
 model = "builtin:fast"
 [[signals.classifiers]]
 model = "models/minilm"
+[[signals.classifiers]]
+model = "models/minilm_short"
 [ensemble]
 policy = "$out"
 TOML
@@ -36,9 +38,11 @@ if ! head -n 1 $d/train.jsonl | grep -q fast_p_machine_short_oof; then
 fi
 train=(--train $d/train.jsonl)
 if [[ "$name" == minilm ]]; then
-  # minilm trained on part of these documents: fit the full stage on the others (scripts/mark_minilm_unseen.py).
+  # minilm trained on part of these documents: fit the full stage on the others; minilm_short's column there is
+  # its out-of-fold score (scripts/mark_minilm_unseen.py writes both fields).
   .venv-minilm/bin/python scripts/mark_minilm_unseen.py $d/train.jsonl $d/train-minilm.jsonl
-  train=(--train $d/train-minilm.jsonl --full-fit-field minilm_unseen)
+  train=(--train $d/train-minilm.jsonl --full-fit-field minilm_unseen
+         --train-column minilm_short_p_machine=minilm_short_p_machine_oof)
 fi
 "$bin" calibrate "${config[@]}" "${train[@]}" --train-column fast_p_machine=fast_p_machine_oof \
   --train-column fast_p_machine_short=fast_p_machine_short_oof --holdout $d/holdout.jsonl --reference $d/web_calib.jsonl \

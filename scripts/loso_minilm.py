@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import time
 
@@ -37,33 +36,6 @@ import eval_fast as ev  # noqa: E402
 import train_minilm as tm  # noqa: E402
 
 RUNS = os.path.join(tm.WORK, "loso_runs")
-
-
-def fine_tune(tok, texts, y, bf16, batch=16, lr=5e-5):
-    """One epoch from the pretrained encoder; returns the model (train mode off)."""
-    import torch
-
-    torch.set_num_threads(tm.THREADS)
-    torch.manual_seed(tm.SEED)
-    ids = tm.encode(tok, list(texts))
-    y = np.asarray(y, dtype=np.float32)
-    model = tm.build_model()
-    opt = tm.make_optimizer(model, lr)
-    base = [g["lr"] for g in opt.param_groups]
-    order = list(range(len(ids)))
-    random.Random(tm.SEED).shuffle(order)
-    total = len(ids) // batch
-    warm = max(1, int(0.06 * total))
-    model.train()
-    losses, t0 = [], time.time()
-    for step in range(total):
-        bi = order[step * batch:(step + 1) * batch]
-        a, m = tm.pad([ids[i] for i in bi])
-        losses.append(tm.train_step(model, opt, base, tm.lr_factor(step, warm, total), a, m, y[bi], bf16))
-        if (step + 1) % 50 == 0 or step + 1 == total:
-            print(f"  step {step + 1}/{total} loss(avg50) {np.mean(losses[-50:]):.4f} {time.time() - t0:.0f}s",
-                  flush=True)
-    return model.eval()
 
 
 def main():
@@ -79,7 +51,7 @@ def main():
     onnx = os.path.join(RUNS, "model.onnx")
 
     def fit(texts, y, _groups):
-        model = fine_tune(tok, texts, y, bf16)
+        model = tm.fine_tune(tok, texts, y, bf16)
         tm.export_onnx(model, os.path.join(RUNS, "model.fp32.onnx"), onnx)
         return onnx, None
 

@@ -11,6 +11,11 @@ IN (a train.jsonl of scripts/policy_data.py) to OUT with a boolean field `minilm
 `svalbard calibrate --full-fit-field minilm_unseen` fits the full stage on. A text counts as seen when any
 copy of it was trained on.
 
+With `minilm_short` built (scripts/train_minilm_short.py), it also writes `minilm_short_p_machine_oof`, which
+`calibrate --train-column minilm_short_p_machine=minilm_short_p_machine_oof` fits on: the out-of-fold score of
+each text that model trained on (its work/oof.json), and its own int8 score (onnxruntime, cut as the engine
+cuts) of every other text, which it never saw.
+
     .venv-minilm/bin/python scripts/mark_minilm_unseen.py bench-data/policy/train.jsonl bench-data/policy/train-minilm.jsonl
 """
 from __future__ import annotations
@@ -23,6 +28,25 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import train_minilm as tm  # noqa: E402
+import train_minilm_short as ts  # noqa: E402
+
+
+def short_model_scores(rows):
+    """`minilm_short`'s out-of-sample score of each row, or None when that model is not built."""
+    oof_path = os.path.join(ts.WORK, "oof.json")
+    model = os.path.join(ts.MODEL_DIR, "model.onnx")
+    if not (os.path.exists(oof_path) and os.path.exists(model)):
+        print("minilm_short is not built (scripts/train_minilm_short.py): no minilm_short_p_machine_oof field")
+        return None
+    oof = json.load(open(oof_path))
+    keys = [ts.text_key(r["text"]) for r in rows]
+    rest = [i for i, k in enumerate(keys) if k not in oof]
+    own = tm.ort_scores(model, tm.load_tokenizer(), [rows[i]["text"] for i in rest])
+    scores = [oof.get(k) for k in keys]
+    for i, s in zip(rest, own):
+        scores[i] = float(s)
+    print(f"minilm_short: {len(rows) - len(rest)} out-of-fold scores, {len(rest)} of texts it never trained on")
+    return scores
 
 
 def main():
@@ -36,11 +60,15 @@ def main():
     pool, _, _ = tm.training_pool()
     seen = {pool[i]["text"] for i in tm.trained_indices(pool, plan)}
     counts = collections.Counter()
+    with open(src, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    short = short_model_scores(rows)
     tmp = dst + ".tmp"
-    with open(src, encoding="utf-8") as f, open(tmp, "w", encoding="utf-8") as out:
-        for line in f:
-            r = json.loads(line)
+    with open(tmp, "w", encoding="utf-8") as out:
+        for i, r in enumerate(rows):
             r["minilm_unseen"] = r["text"] not in seen
+            if short is not None:
+                r["minilm_short_p_machine_oof"] = short[i]
             counts[(r.get("group", ""), r["minilm_unseen"])] += 1
             out.write(json.dumps(r, ensure_ascii=False) + "\n")
     os.replace(tmp, dst)

@@ -297,6 +297,57 @@ def train_step(model, opt, base_lrs, factor, ids, mask, y, bf16) -> float:
     return float(loss.detach())
 
 
+def length_batches(ids, batch, seed) -> list[list[int]]:
+    """Batches of texts of similar length, in random order: shuffle, sort each window of 50 batches by
+    length, cut it into batches, shuffle the batches. Padding is most of the cost of a batch of short texts
+    (measured on 2 cores, batches of 16 texts under 120 words: 0.77 s per step in random batches, 0.47 s in
+    these)."""
+    rng = random.Random(seed)
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    out = []
+    for k in range(0, len(order), batch * 50):
+        window = sorted(order[k:k + batch * 50], key=lambda i: len(ids[i]))
+        out += [window[j:j + batch] for j in range(0, len(window) - batch + 1, batch)]
+    rng.shuffle(out)
+    return out
+
+
+def fine_tune(tok, texts, y, bf16, epochs=1, batch=16, lr=5e-5, by_length=False):
+    """`epochs` epochs from the pretrained encoder, each in its own shuffled order (in `length_batches` with
+    `by_length`), the LR warmed up over 6% of the steps and decayed linearly to 0; returns the model in eval
+    mode. No checkpoints: for the short runs of scripts/loso_minilm.py and scripts/train_minilm_short.py."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(SEED)
+    ids = encode(tok, list(texts))
+    y = np.asarray(y, dtype=np.float32)
+    model = build_model()
+    opt = make_optimizer(model, lr)
+    base = [g["lr"] for g in opt.param_groups]
+
+    def epoch_batches(e):
+        if by_length:
+            return length_batches(ids, batch, SEED + e)
+        order = list(range(len(ids)))
+        random.Random(SEED + e).shuffle(order)
+        return [order[k * batch:(k + 1) * batch] for k in range(len(ids) // batch)]
+
+    plan = [bi for e in range(epochs) for bi in epoch_batches(e)]
+    total = len(plan)
+    warm = max(1, int(0.06 * total))
+    model.train()
+    losses, t0 = [], time.time()
+    for step, bi in enumerate(plan):
+        a, m = pad([ids[i] for i in bi])
+        losses.append(train_step(model, opt, base, lr_factor(step, warm, total), a, m, y[bi], bf16))
+        if (step + 1) % 50 == 0 or step + 1 == total:
+            print(f"  step {step + 1}/{total} loss(avg50) {np.mean(losses[-50:]):.4f} {time.time() - t0:.0f}s",
+                  flush=True)
+    return model.eval()
+
+
 def toy_batch():
     """Two short token sequences, one padded: the tracing input of the export and its check."""
     import torch

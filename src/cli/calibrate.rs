@@ -49,7 +49,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value = "label")]
     pub label_field: String,
     /// Signal ids whose columns only the full stage reads.
-    #[arg(long, value_delimiter = ',', default_value = "minilm,neural_lm")]
+    #[arg(long, value_delimiter = ',', default_value = "minilm,minilm_short,neural_lm")]
     pub expensive: Vec<String>,
     /// False-positive rate on human reference text the thresholds are chosen for.
     #[arg(long, default_value_t = 0.01)]
