@@ -299,7 +299,7 @@ def train_step(model, opt, base_lrs, factor, ids, mask, y, bf16) -> float:
 
 def length_batches(ids, batch, seed) -> list[list[int]]:
     """Batches of texts of similar length, in random order: shuffle, sort each window of 50 batches by
-    length, cut it into batches, shuffle the batches. Padding is most of the cost of a batch of short texts
+    length, cut it into batches (a last one smaller than `batch` is dropped), shuffle the batches. Padding is most of the cost of a batch of short texts
     (measured on 2 cores, batches of 16 texts under 120 words: 0.77 s per step in random batches, 0.47 s in
     these)."""
     rng = random.Random(seed)

@@ -16,7 +16,8 @@ third fine-tune on every short text.
 
 Same pool, cut (first 1024 bytes, 128 tokens), model, optimizer and schedule as scripts/train_minilm.py, from
 the pretrained encoder, batches of similar length (train_minilm.length_batches). Stages, each kept under
-models/minilm_short/work/ (git-ignored) and skipped when done: fold0, fold1, full, export, eval, card.
+models/minilm_short/work/ (git-ignored) and skipped when done: fold0, fold1, full (the fine-tune on every
+short text and its ONNX export to models/minilm_short/), eval; the card is rewritten on every run.
 
     nice -n 10 .venv-minilm/bin/python scripts/train_minilm_short.py [--epochs 2]
 """
@@ -109,7 +110,7 @@ def stage_eval(tok, calib, evals):
     int8 = os.path.join(MODEL_DIR, "model.onnx")
     threshold = tf.pick_threshold(tm.ort_scores(int8, tok, [r["text"] for r in calib]), tm.TARGET_FPR)
     scores = {k: tm.ort_scores(int8, tok, [r["text"] for r in evals[k]]) for k in ("dev", "web_heldout", "books_heldout")}
-    dev, yd = evals["dev"], np.array([r["y"] for r in evals["dev"]])
+    yd = np.array([r["y"] for r in evals["dev"]])
     rows = ev.short_head(evals, scores, MAX_WORDS)["rows"]
     yw = np.array([r["y"] for r in evals["web_heldout"]])
     web_short = np.array([is_short(r["text"]) for r in evals["web_heldout"]])
