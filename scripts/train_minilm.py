@@ -20,7 +20,8 @@ Stages (each resumable; outputs under models/minilm/work/, git-ignored):
   eval     onnxruntime scores (int8 on dev/held-out web/books/calibration; fp32 on dev), threshold,
            model.toml, work/metrics_python.json
 
-    nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py                 # all stages
+    nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --recipe        # the shipped model (build_minilm.sh)
+    nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py                 # all stages, one epoch
     nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --budget-s 1500 # training wall budget
     nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --force         # redo everything
     nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs 2 --bf16 --widen 50
@@ -58,6 +59,15 @@ OPSET = 17
 # the other human groups, as in the fast model's GROUP_WEIGHTS.
 GROUP_SHARE = {"detect-machine": 0.25, "web-machine": 0.25, "detect-human": 0.2, "web-human": 0.2,
                "books-human": 0.1}
+
+# How the shipped model (models/minilm/model.toml) was trained, as `--recipe` replays it: a first run of one
+# fp32 epoch over a balanced subsample of RECIPE["n_train"] texts, then continuations, each resuming the
+# finished run with its LR schedule stretched over the new total. Each step is skipped once the run has it,
+# so the recipe resumes after a kill and is a no-op on a finished model.
+RECIPE = {"n_train": 24000, "batch": 16, "lr": 5e-5, "epochs": 7, "bf16": False,
+          "extended": [{"from_epochs": 1, "to_epochs": 2, "bf16": False},
+                       {"from_epochs": 2, "to_epochs": 5, "bf16": True},
+                       {"from_epochs": 5, "to_epochs": 7, "bf16": True, "widen_percent": 50}]}
 
 
 def package_model_dir():
@@ -238,6 +248,16 @@ def widen_percent(plan, epoch=None) -> int:
     """The widening in force at 0-based `epoch` (None: the widest of the run), from `--widen` continuations."""
     return max([e.get("widen_percent", 0) for e in plan.get("extended", [])
                 if epoch is None or e["from_epochs"] <= epoch], default=0)
+
+
+def bf16_at(plan, epoch) -> bool:
+    """Whether 0-based `epoch` trains in bf16 autocast: the first run's setting, or that of the continuation
+    that added the epoch. Read from the plan, so a resumed run keeps each epoch's precision whatever the
+    resuming command says."""
+    for e in plan.get("extended", []):
+        if e["from_epochs"] <= epoch < e["to_epochs"]:
+            return bool(e.get("bf16"))
+    return bool(plan.get("bf16"))
 
 
 def training_texts(pool, plan) -> tuple[list[int], list[int]]:
@@ -465,7 +485,7 @@ def stage_train(args, pool, tok, plan):
         f = lr_factor(step, warm, total)
         if args.max_train_seconds:  # decay to 0 by the wall limit too, whichever comes first
             f = min(f, max(0.0, 1.0 - (time.time() - t0) / args.max_train_seconds))
-        losses.append(train_step(model, opt, base, f, a, m, y[bi], args.bf16))
+        losses.append(train_step(model, opt, base, f, a, m, y[bi], bf16_at(plan, e)))
         step += 1
         if step % 20 == 0 or step == total:
             el = time.time() - t0
@@ -586,11 +606,36 @@ def epochs_text(plan) -> str:
     return text
 
 
-def more_epochs_commands(plan) -> list[str]:
-    """The `--more-epochs` runs that followed scripts/build_minilm.sh, to reproduce the model."""
-    return [f"nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py --more-epochs "
-            f"{e['to_epochs'] - e['from_epochs']}{' --bf16' if e.get('bf16') else ''}"
-            f"{' --widen %d' % e['widen_percent'] if e.get('widen_percent') else ''}" for e in plan.get("extended", [])]
+def history(plan) -> list[tuple[int, bool, int]]:
+    """How a run trained, step by step: (epochs after the step, bf16, widen percent) for the first run and
+    then each `--more-epochs` continuation."""
+    ext = plan.get("extended", [])
+    first = ext[0]["from_epochs"] if ext else plan["epochs"]
+    return [(first, bool(plan.get("bf16")), 0)] + [
+        (e["to_epochs"], bool(e.get("bf16")), e.get("widen_percent", 0)) for e in ext]
+
+
+def on_recipe(plan, finished=True) -> bool:
+    """Whether the run is RECIPE (`finished`), or so far follows it (its steps a prefix of the recipe's)."""
+    same_run = all(plan[k] == RECIPE[k] for k in ("n_train", "batch", "lr"))
+    steps, recipe = history(plan), history(RECIPE)
+    # A plan records each step, with its full target, before training it: an unfinished recipe run's steps
+    # are a prefix of the recipe's.
+    return same_run and (steps == recipe if finished else steps == recipe[:len(steps)])
+
+
+def reproduce_commands(plan) -> list[str]:
+    """The commands that rebuild this run: scripts/build_minilm.sh for the recipe, else the first run and its
+    continuations."""
+    if on_recipe(plan):
+        return ["nice -n 10 bash scripts/build_minilm.sh"]
+    py = "nice -n 10 .venv-minilm/bin/python scripts/train_minilm.py"
+    (done, bf16, _), *rest = history(plan)
+    commands = [f"{py} --n-train {plan['n_train']} --epochs {done}{' --bf16' if bf16 else ''}"]
+    for to, bf16, widen in rest:
+        commands.append(f"{py} --more-epochs {to - done}{' --bf16' if bf16 else ''}{f' --widen {widen}' if widen else ''}")
+        done = to
+    return commands
 
 
 def write_cards(info, plan, pyres):
@@ -657,8 +702,34 @@ batch = {plan['batch']}
 epochs = {plan['epochs']}                     # {epochs_text(plan)}
 lr = {plan['lr']}
 train_seconds = {info['train_seconds']:.0f}
-command = "{' && '.join(['nice -n 10 bash scripts/build_minilm.sh'] + more_epochs_commands(plan))}"
+command = "{' && '.join(reproduce_commands(plan))}"
 '''
+
+
+def extend(plan, more, bf16, widen):
+    """Continue the finished run for `more` epochs (the plan grows, training resumes from work/ckpt.pt with
+    the LR schedule stretched over the new total); the stages after training are redone."""
+    step = {"from_epochs": plan["epochs"], "to_epochs": plan["epochs"] + more, "bf16": bf16}
+    if widen:
+        step["widen_percent"] = widen
+    plan.setdefault("extended", []).append(step)
+    plan["epochs"] += more
+    save_json(os.path.join(WORK, "plan.json"), plan)
+    for done in ("train_info.json", "metrics_python.json"):
+        if os.path.exists(os.path.join(WORK, done)):
+            os.remove(os.path.join(WORK, done))
+
+
+def follow_recipe(args, pool, tok, plan):
+    """Bring the run in work/ up to RECIPE's last continuation: finish the step in progress, then add each
+    continuation the run lacks. The last step's training is left to main (like any run's)."""
+    if not on_recipe(plan, finished=False):
+        sys.exit(f"{WORK} holds a run that is not the recipe ({history(plan)} over {plan['n_train']} texts): "
+                 "pass --force to start over")
+    for to, bf16, widen in history(RECIPE)[len(history(plan)):]:
+        if not os.path.exists(os.path.join(WORK, "train_info.json")):
+            stage_train(args, pool, tok, plan)
+        extend(plan, to - plan["epochs"], bf16, widen)
 
 
 def main():
@@ -683,9 +754,15 @@ def main():
     ap.add_argument("--bf16", action="store_true",
                     help="bfloat16 autocast for forward and backward (weights and optimizer stay fp32): 1.7x faster "
                          "steps on CPUs with AVX512-BF16 (0.70 vs 1.18 s per batch of 16 on the 2-core EPYC here)")
+    ap.add_argument("--recipe", action="store_true",
+                    help="train the shipped model: RECIPE's first run and continuations (7 epochs, about 3 h on 2 "
+                         "CPU cores), each step skipped once done, so a killed build resumes; scripts/build_minilm.sh")
     ap.add_argument("--force", action="store_true", help="delete work/ and start over")
     ap.add_argument("--stop-after", choices=["bench", "train", "export", "eval"], default="eval")
     args = ap.parse_args()
+    if args.recipe and (args.more_epochs or args.widen or args.bf16 or args.n_train or args.epochs != 1
+                        or args.max_train_seconds):
+        sys.exit("--recipe sets the size, epochs and precision of every step itself, with no wall limit")
     if args.force and os.path.isdir(WORK):
         shutil.rmtree(WORK)
     os.makedirs(WORK, exist_ok=True)
@@ -693,6 +770,9 @@ def main():
     pool, calib, evals = training_pool()
     print(f"pool {len(pool)} texts, calibration {len(calib)} human web pages", flush=True)
     pp = os.path.join(WORK, "plan.json")
+    if args.recipe and not os.path.exists(pp):
+        args.n_train, args.batch, args.lr = RECIPE["n_train"], RECIPE["batch"], RECIPE["lr"]
+        args.epochs = history(RECIPE)[0][0]
     plan = json.load(open(pp)) if os.path.exists(pp) else stage_bench(args, pool, tok)
     ti = os.path.join(WORK, "train_info.json")
     if args.bf16 and not args.more_epochs and not os.path.exists(ti):
@@ -704,19 +784,15 @@ def main():
         sys.exit("--widen is a percent, 0-100")
     if args.more_epochs and 0 < args.widen < widen_percent(plan):
         sys.exit(f"--widen {args.widen} is narrower than the run's {widen_percent(plan)}%: a text once trained on stays seen")
+    if args.more_epochs and not os.path.exists(ti):
+        sys.exit("--more-epochs continues a finished run, and this one is not: run train_minilm.py without it first "
+                 "(it resumes the unfinished training from work/ckpt.pt)")
     if args.more_epochs:
-        # A finished run, continued: the checkpoint holds the model and optimizer at the last step.
-        step = {"from_epochs": plan["epochs"], "to_epochs": plan["epochs"] + args.more_epochs, "bf16": args.bf16}
-        if args.widen:
-            step["widen_percent"] = args.widen
-        plan.setdefault("extended", []).append(step)
-        plan["epochs"] += args.more_epochs
-        save_json(pp, plan)
-        for done in ("train_info.json", "metrics_python.json"):
-            if os.path.exists(os.path.join(WORK, done)):
-                os.remove(os.path.join(WORK, done))
+        extend(plan, args.more_epochs, args.bf16, args.widen)
     if args.stop_after == "bench":
         return
+    if args.recipe:
+        follow_recipe(args, pool, tok, plan)
     info = json.load(open(ti)) if os.path.exists(ti) else stage_train(args, pool, tok, plan)
     if args.stop_after == "train":
         return

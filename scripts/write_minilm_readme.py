@@ -14,7 +14,7 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import eval_fast as ev  # noqa: E402
-from train_minilm import epoch_count, epochs_text, more_epochs_commands, training_set_text, used_bf16  # noqa: E402
+from train_minilm import epoch_count, epochs_text, on_recipe, reproduce_commands, training_set_text, used_bf16  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, ".."))
 MD = os.path.join(ROOT, "models", "minilm")
@@ -61,10 +61,11 @@ def main():
       f"pages above 0.9999.\n")
     a("`model.onnx` (int8, ~23 MB) and `tokenizer.json` are built, not committed (`.gitignore`): run the build.\n")
     a("## Reproduce\n")
-    a("```sh\nnice -n 10 bash scripts/build_minilm.sh            # venv .venv-minilm + train_minilm.py: "
-      "bench, fine-tune (checkpointed, resumable), export, int8, threshold, model.toml\n"
-      + "".join(f"{c}   # continue the finished run for more epochs (resumes from work/ckpt.pt)\n"
-                for c in more_epochs_commands(plan)) +
+    a("```sh\nnice -n 10 bash scripts/build_minilm.sh            # venv .venv-minilm, then train_minilm.py --recipe "
+      "(the shipped model's epochs, checkpointed and resumable; export, int8, threshold, model.toml) and "
+      "train_minilm_short.py\n"
+      + ("" if on_recipe(plan) else "".join(f"{c}   # how this model was trained instead (on a fresh work/)\n"
+                                           for c in reproduce_commands(plan))) +
       "cargo build --release\n"
       "nice -n 10 .venv-minilm/bin/python scripts/eval_minilm_rust.py accuracy models/minilm   # through target/release/svalbard\n"
       "nice -n 10 .venv-minilm/bin/python scripts/eval_minilm_rust.py accuracy builtin:fast    # the fast model, same path\n"
