@@ -53,17 +53,29 @@ fn heuristics(c: &mut Config) {
 
 fn with_fast(_: &mut Config) {}
 
-/// The n-gram LM alone: its own cost, against the same parse baseline.
-fn ngram_only(c: &mut Config) {
+/// No heuristic rules and no ensemble (which reads their columns): a case then measures one signal's own
+/// cost inside the pipeline, against the same parse baseline.
+fn without_heuristics(c: &mut Config) {
     let s = &mut c.signals;
-    s.classifiers.clear();
     s.gopher_quality.enabled = false;
     s.gopher_repetition.enabled = false;
     s.c4.enabled = false;
     s.fineweb.enabled = false;
     s.vocab.enabled = false;
-    s.ngram_lm.enabled = true;
-    s.ngram_lm.model = Some(ngram_model());
+    c.ensemble.enabled = Some(false);
+}
+
+/// The `fast` classifier alone (issue 3's target: 100 MB/s on 2 cores inside the pipeline).
+fn fast_only(c: &mut Config) {
+    without_heuristics(c);
+}
+
+/// The n-gram LM alone.
+fn ngram_only(c: &mut Config) {
+    without_heuristics(c);
+    c.signals.classifiers.clear();
+    c.signals.ngram_lm.enabled = true;
+    c.signals.ngram_lm.model = Some(ngram_model());
 }
 
 fn ngram_model() -> PathBuf {
@@ -118,6 +130,7 @@ fn main() {
         };
         case("filter JSONL, heuristics", &jsonl, heuristics);
         case("filter JSONL, heuristics + fast classifier", &jsonl, with_fast);
+        case("filter JSONL, fast classifier alone", &jsonl, fast_only);
         case("filter Parquet (zstd), heuristics", &parquet, heuristics);
         case("filter Parquet (zstd), heuristics + fast", &parquet, with_fast);
         if ngram_model().exists() {
