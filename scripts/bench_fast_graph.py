@@ -25,7 +25,7 @@ def gather_variant(shipped):
         if n.op_type == "GatherElements":
             head = n.output[0].removeprefix("w_flat_")
             nodes.append(helper.make_node("Gather", [n.input[0], "ids"], [f"w_g_{head}"], axis=0))
-        elif n.op_type == "Reshape" or n.op_type == "Shape":
+        elif n.op_type in ("Reshape", "Shape"):  # only the ids' flatten and unflatten
             continue
         else:
             nodes.append(n)

@@ -61,8 +61,8 @@ GROUP_SHARE = {"detect-machine": 0.25, "web-machine": 0.25, "detect-human": 0.2,
                "books-human": 0.1}
 
 # How the shipped model (models/minilm/model.toml) was trained, as `--recipe` replays it: a first run of one
-# fp32 epoch over a balanced subsample of RECIPE["n_train"] texts, then continuations, each resuming the
-# finished run with its LR schedule stretched over the new total. Each step is skipped once the run has it,
+# fp32 epoch over the balanced subsample drawn for RECIPE["n_train"] texts (23,787 after the groups' caps),
+# then continuations, each resuming the finished run with its LR schedule stretched over the new total. Each step is skipped once the run has it,
 # so the recipe resumes after a kill and is a no-op on a finished model.
 RECIPE = {"n_train": 24000, "batch": 16, "lr": 5e-5, "epochs": 7, "bf16": False,
           "extended": [{"from_epochs": 1, "to_epochs": 2, "bf16": False},
