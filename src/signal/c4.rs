@@ -101,28 +101,37 @@ fn strip_trailing_citations(mut line: &str) -> &str {
     }
 }
 
-/// Words of a line (Python `str.split()`) and whether one is longer than `max_len` chars.
-fn word_stats(line: &str, max_len: usize) -> (usize, bool) {
-    let (mut n, mut too_long) = (0usize, false);
-    if line.is_ascii() {
-        let mut run = 0usize;
-        for &b in line.as_bytes() {
-            if crate::text::is_ascii_ws(b) {
-                n += (run > 0) as usize;
-                too_long |= run > max_len;
-                run = 0;
-            } else {
-                run += 1;
-            }
+/// Whether a line has at least `min_words` words (Python `str.split()`) and whether one is longer than
+/// `max_len` chars: `(enough_words, too_long)`.
+///
+/// Only these two answers matter to the rules, which is what makes this cheap: counting stops at
+/// `min_words`, and a line of at most `max_len` bytes cannot hold a word of more than `max_len` chars.
+fn word_stats(line: &str, max_len: usize, min_words: usize) -> (bool, bool) {
+    let b = line.as_bytes();
+    let too_long = b.len() > max_len
+        && if line.is_ascii() {
+            has_ascii_run_longer_than(b, max_len)
+        } else {
+            line.split(crate::text::is_space_char).any(|w| w.len() > max_len && w.chars().count() > max_len)
+        };
+    let enough_words = line.split(crate::text::is_space_char).filter(|w| !w.is_empty()).nth(min_words.max(1) - 1);
+    (min_words == 0 || enough_words.is_some(), too_long)
+}
+
+/// Whether ASCII `b` holds a run of more than `max` bytes without whitespace.
+///
+/// Looks at windows of `max + 1` bytes from the right: the last whitespace in a window bounds every run that
+/// starts inside it, so the scan jumps about `max` bytes at a time instead of reading every byte.
+fn has_ascii_run_longer_than(b: &[u8], max: usize) -> bool {
+    // Every run starting before `s` is known to be short.
+    let mut s = 0usize;
+    while s + max < b.len() {
+        match b[s..=s + max].iter().rposition(|&c| crate::text::is_ascii_ws(c)) {
+            None => return true,
+            Some(q) => s += q + 1,
         }
-        n += (run > 0) as usize;
-        return (n, too_long || run > max_len);
     }
-    for w in line.split(crate::text::is_space_char).filter(|w| !w.is_empty()) {
-        n += 1;
-        too_long |= w.len() > max_len && w.chars().count() > max_len;
-    }
-    (n, too_long)
+    false
 }
 
 /// Sentences in a kept line (which ends with terminal punctuation, so it has at least one).
@@ -132,22 +141,38 @@ fn count_sentences(line: &str) -> usize {
     let openers = |c: char| {
         c.is_uppercase() || c.is_ascii_digit() || matches!(c, '"' | '\'' | '(' | '\u{201C}' | '\u{2018}' | '\u{00AB}')
     };
+    // Skip the chars of `s` that satisfy `pred`; whether any was skipped.
+    let skip = |s: &mut &str, pred: &dyn Fn(char) -> bool| {
+        let n = s.char_indices().find(|&(_, c)| !pred(c)).map_or(s.len(), |(i, _)| i);
+        *s = &s[n..];
+        n > 0
+    };
+    const ELLIPSIS: &[u8] = "\u{2026}".as_bytes();
+    let b = line.as_bytes();
+    // The terminators are found with memchr (most of a line is none of them); '…' is rare, so its next
+    // position is searched for again only once the scan has passed it.
+    let mut next_ellipsis = memchr::memmem::find(b, ELLIPSIS);
     let mut n = 1;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if !matches!(c, '.' | '!' | '?' | '\u{2026}') {
-            continue;
+    let mut pos = 0usize;
+    loop {
+        if next_ellipsis.is_some_and(|e| e < pos) {
+            next_ellipsis = memchr::memmem::find(&b[pos..], ELLIPSIS).map(|e| pos + e);
         }
-        while chars.next_if(|&c| closers(c)).is_some() {}
-        let mut spaced = false;
-        while chars.next_if(|c| c.is_whitespace()).is_some() {
-            spaced = true;
-        }
-        if spaced && chars.peek().is_some_and(|&c| openers(c)) {
+        let ascii = memchr::memchr3(b'.', b'!', b'?', &b[pos..]).map(|o| pos + o);
+        let end = match (ascii, next_ellipsis) {
+            (Some(a), Some(e)) if e < a => e + ELLIPSIS.len(),
+            (Some(a), _) => a + 1,
+            (None, Some(e)) => e + ELLIPSIS.len(),
+            (None, None) => return n,
+        };
+        let mut rest = &line[end..];
+        skip(&mut rest, &closers);
+        let spaced = skip(&mut rest, &|c: char| c.is_whitespace());
+        if spaced && rest.chars().next().is_some_and(openers) {
             n += 1;
         }
+        pos = line.len() - rest.len();
     }
-    n
 }
 
 impl DocSignal for C4 {
@@ -162,7 +187,7 @@ impl DocSignal for C4 {
         for raw in split_lines(doc.text) {
             lines += 1;
             let line = py_strip(raw);
-            let (n_words, too_long) = word_stats(line, c.max_word_length);
+            let (enough_words, too_long) = word_stats(line, c.max_word_length, c.min_words_per_line);
             if too_long {
                 continue;
             }
@@ -170,7 +195,7 @@ impl DocSignal for C4 {
             if !line.ends_with(END_PUNCTUATION) || line.ends_with("...") {
                 continue;
             }
-            if n_words < c.min_words_per_line {
+            if !enough_words {
                 continue;
             }
             let mut javascript = false;
@@ -258,6 +283,45 @@ mod tests {
         // Curly quotes and non-ASCII capitals.
         assert_eq!(count_sentences("It ended on Tuesday. \u{201C}The outcome is clear,\u{201D} she said."), 2);
         assert_eq!(count_sentences("They will negotiate.\u{201D} We wait. \u{00C9}t\u{00E9} arrives."), 3);
+    }
+
+    #[test]
+    fn sentence_counter_ellipses_and_runs_of_terminators() {
+        assert_eq!(count_sentences("Wait\u{2026} Then it came."), 2);
+        assert_eq!(count_sentences("Wait\u{2026}Then it came."), 1); // no space after the ellipsis
+        assert_eq!(count_sentences("Really?! Yes. \u{2026} No\u{2026} Maybe."), 4); // "…" after "Yes. " is no opener
+        assert_eq!(count_sentences("a. . B"), 2); // the second '.' is a terminator of its own
+        assert_eq!(count_sentences("Ends here."), 1);
+    }
+
+    #[test]
+    fn word_stats_counts_to_the_minimum_and_finds_long_words() {
+        assert_eq!(word_stats("one two", 1000, 3), (false, false));
+        assert_eq!(word_stats(" one  two\tthree ", 1000, 3), (true, false));
+        assert_eq!(word_stats("one\u{3000}two\u{a0}three", 1000, 3), (true, false)); // Unicode spaces split
+        assert_eq!(word_stats("", 1000, 0), (true, false));
+        assert_eq!(word_stats("abcd ab", 3, 1), (true, true));
+        assert_eq!(word_stats("abc ab", 3, 1), (true, false));
+        // Chars, not bytes: four two-byte chars are a word of 4.
+        assert_eq!(word_stats("\u{e9}\u{e9}\u{e9} x", 3, 1), (true, false));
+        assert_eq!(word_stats("\u{e9}\u{e9}\u{e9}\u{e9} x", 3, 1), (true, true));
+    }
+
+    #[test]
+    fn long_run_search_matches_a_scan_of_every_byte() {
+        // Deterministic pseudo-random strings of letters and spaces, every max from 0 to 12.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            let s: Vec<u8> = (0..len).map(|i| if (x >> (i % 64)) & 3 == 0 { b' ' } else { b'a' }).collect();
+            let longest = s.split(|&c| c == b' ').map(<[u8]>::len).max().unwrap_or(0);
+            for max in 0..13 {
+                assert_eq!(has_ascii_run_longer_than(&s, max), longest > max, "{:?} {max}", String::from_utf8_lossy(&s));
+            }
+        }
     }
 
     #[test]
