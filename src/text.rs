@@ -325,18 +325,20 @@ pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Counts how many elements repeat an earlier one, and the chars in those repeats (datatrove's
-/// `find_duplicates`). `items` yields (hash, chars).
-pub fn count_duplicates(items: impl Iterator<Item = (u64, usize)>, seen: &mut HashSet64) -> (usize, usize) {
+/// Counts the pieces of text in `items`, how many repeat an earlier one, and the chars in those repeats
+/// (datatrove's `find_duplicates`): `(n, duplicates, duplicate_chars)`. Chars are counted only for the
+/// repeats, which are few, rather than for every piece.
+pub fn count_duplicates<'a>(items: impl Iterator<Item = &'a str>, seen: &mut HashSet64) -> (usize, usize, usize) {
     seen.clear();
-    let (mut dup, mut dup_chars) = (0, 0);
-    for (h, chars) in items {
-        if !seen.insert(h) {
+    let (mut n, mut dup, mut dup_chars) = (0, 0, 0);
+    for item in items {
+        n += 1;
+        if !seen.insert(hash_bytes(item.as_bytes())) {
             dup += 1;
-            dup_chars += chars;
+            dup_chars += char_count(item.as_bytes());
         }
     }
-    (dup, dup_chars)
+    (n, dup, dup_chars)
 }
 
 /// An open-addressing set/map of 64-bit hashes, reused across documents (clearing is O(capacity) only when

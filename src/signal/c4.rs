@@ -319,7 +319,12 @@ mod tests {
             let s: Vec<u8> = (0..len).map(|i| if (x >> (i % 64)) & 3 == 0 { b' ' } else { b'a' }).collect();
             let longest = s.split(|&c| c == b' ').map(<[u8]>::len).max().unwrap_or(0);
             for max in 0..13 {
-                assert_eq!(has_ascii_run_longer_than(&s, max), longest > max, "{:?} {max}", String::from_utf8_lossy(&s));
+                assert_eq!(
+                    has_ascii_run_longer_than(&s, max),
+                    longest > max,
+                    "{:?} {max}",
+                    String::from_utf8_lossy(&s)
+                );
             }
         }
     }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
-use crate::text::{char_count, count_duplicates, hash_bytes, py_strip};
+use crate::text::{char_count, count_duplicates, py_strip};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -75,16 +75,19 @@ impl DocSignal for FineWeb {
 
     fn score(&self, doc: &Doc<'_>, out: &mut [f32], sets: &mut ScratchSets) -> u64 {
         let c = &self.config;
-        let lines = || doc.text.split('\n').filter(|l| !py_strip(l).is_empty());
-        let (mut n, mut punct, mut short) = (0usize, 0usize, 0usize);
-        for line in lines() {
-            n += 1;
-            punct += ends_with_terminal_punct(line) as usize;
-            // Lines are short or long by chars; bytes bound chars from above.
-            short += (line.len() <= c.short_line_chars || char_count(line.as_bytes()) <= c.short_line_chars) as usize;
-        }
-        let (_, dup_chars) =
-            count_duplicates(lines().map(|l| (hash_bytes(l.as_bytes()), char_count(l.as_bytes()))), sets.set_a);
+        let lines = doc.text.split('\n').filter(|l| !py_strip(l).is_empty());
+        let (mut punct, mut short) = (0usize, 0usize);
+        let (n, _, dup_chars) = count_duplicates(
+            lines.inspect(|line| {
+                punct += ends_with_terminal_punct(line) as usize;
+                // Lines are short or long by chars; a char takes 1 to 4 bytes, so bytes bound chars both ways.
+                let len = line.len();
+                short += (len <= c.short_line_chars
+                    || (len <= 4 * c.short_line_chars && char_count(line.as_bytes()) <= c.short_line_chars))
+                    as usize;
+            }),
+            sets.set_a,
+        );
         let a = doc.analysis;
         out[0] = ratio(punct, n);
         out[1] = ratio(short, n);

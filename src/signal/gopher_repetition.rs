@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
-use crate::text::{char_count, combine, count_duplicates, hash_bytes, py_strip, HashSet64};
+use crate::text::{combine, count_duplicates, py_strip};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -95,8 +95,9 @@ fn paragraphs(text: &str) -> impl Iterator<Item = &str> {
         if done {
             return None;
         }
-        while i < b.len() {
-            if b[i] == b'\n' && i + 1 < b.len() && b[i + 1] == b'\n' {
+        while let Some(off) = memchr::memchr(b'\n', &b[i..]) {
+            i += off;
+            if i + 1 < b.len() && b[i + 1] == b'\n' {
                 let para = &t[start..i];
                 while i < b.len() && b[i] == b'\n' {
                     i += 1;
@@ -137,18 +138,6 @@ fn newline_runs_split(text: &str) -> impl Iterator<Item = &str> {
             }
         }
     })
-}
-
-fn dup_stats<'a>(items: impl Iterator<Item = &'a str>, seen: &mut HashSet64) -> (usize, usize, usize) {
-    let mut n = 0usize;
-    let (dup, chars) = count_duplicates(
-        items.map(|s| {
-            n += 1;
-            (hash_bytes(s.as_bytes()), char_count(s.as_bytes()))
-        }),
-        seen,
-    );
-    (n, dup, chars)
 }
 
 /// Measures over word n-grams: [top 2,3,4-gram chars, dup 5..10-gram chars].
@@ -240,8 +229,8 @@ impl DocSignal for GopherRepetition {
     fn score(&self, doc: &Doc<'_>, out: &mut [f32], sets: &mut ScratchSets) -> u64 {
         let c = &self.config;
         let n_chars = doc.analysis.n_chars;
-        let (n_para, dup_para, dup_para_chars) = dup_stats(paragraphs(doc.text), sets.set_a);
-        let (n_lines, dup_lines, dup_line_chars) = dup_stats(newline_runs_split(doc.text), sets.set_a);
+        let (n_para, dup_para, dup_para_chars) = count_duplicates(paragraphs(doc.text), sets.set_a);
+        let (n_lines, dup_lines, dup_line_chars) = count_duplicates(newline_runs_split(doc.text), sets.set_a);
         let grams = ngram_chars(&doc.analysis.words, sets);
         out[0] = ratio(dup_lines, n_lines);
         out[1] = ratio(dup_para, n_para);
