@@ -300,6 +300,18 @@ fn break_at(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Whether one of the 8 bytes of `v` may start a line break (see [`BREAK_LEAD`]): a control byte below 0x1F,
+/// 0xC2 or 0xE2. Never false for such a byte; now and then true without one (a tab), which costs only a
+/// closer look.
+#[inline]
+fn may_hold_break_lead(v: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below n (n <= 0x80) sets its high bit in (v - n) & !v; a zero byte is one below 1.
+    let below = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH != 0;
+    below(v, 0x1F) || below(v ^ (ONES * 0xC2), 1) || below(v ^ (ONES * 0xE2), 1)
+}
+
 /// Python's `str.splitlines()`: every line boundary it knows, "\r\n" as one, no empty last line.
 pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
     let b = text.as_bytes();
@@ -310,14 +322,22 @@ pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
         }
         let mut i = start;
         while i < b.len() {
-            if BREAK_LEAD[b[i] as usize] {
-                if let Some(len) = break_at(b, i) {
-                    let line = &text[start..i];
-                    start = i + len;
-                    return Some(line);
-                }
+            // Lines are long and breaks rare: skip 8 bytes at a time where none can start one, then look at
+            // the next 8 (or the last few) byte by byte.
+            while i + 8 <= b.len() && !may_hold_break_lead(u64::from_le_bytes(b[i..i + 8].try_into().unwrap())) {
+                i += 8;
             }
-            i += 1;
+            let end = (i + 8).min(b.len());
+            while i < end {
+                if BREAK_LEAD[b[i] as usize] {
+                    if let Some(len) = break_at(b, i) {
+                        let line = &text[start..i];
+                        start = i + len;
+                        return Some(line);
+                    }
+                }
+                i += 1;
+            }
         }
         let line = &text[start..];
         start = b.len();
@@ -509,6 +529,56 @@ mod tests {
         assert_eq!(v, vec!["a", "b", "c", "d"]);
         assert_eq!(split_lines("").count(), 0);
         assert_eq!(split_lines("\n").collect::<Vec<_>>(), vec![""]);
+    }
+
+    #[test]
+    fn splitlines_skipping_matches_a_byte_by_byte_reference() {
+        // Every break Python knows, its look-alikes (C2 A0, E2 80 A7, "é") and tabs, at random places between
+        // runs of plain text long enough for whole 8-byte chunks to be skipped.
+        let plain = ["ab", "c ", "long words here ", "and a sentence of some length. "];
+        let pieces = [
+            "\t", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\u{85}", "\u{a0}", "\u{2028}",
+            "\u{2029}", "\u{2027}", "\u{e9}", "\u{201c}",
+        ];
+        let reference = |t: &str| -> Vec<String> {
+            let mut lines = vec![];
+            let mut cur = String::new();
+            let mut chars = t.chars().peekable();
+            while let Some(c) = chars.next() {
+                if matches!(
+                    c,
+                    '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+                ) {
+                    if c == '\r' {
+                        chars.next_if_eq(&'\n');
+                    }
+                    lines.push(std::mem::take(&mut cur));
+                } else {
+                    cur.push(c);
+                }
+            }
+            if !cur.is_empty() {
+                lines.push(cur);
+            }
+            lines
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let mut t = String::new();
+            for _ in 0..next() % 30 {
+                let r = next();
+                let list: &[&str] = if r % 3 == 0 { &pieces } else { &plain };
+                t.push_str(list[((r >> 8) % list.len() as u64) as usize]);
+            }
+            let got: Vec<&str> = split_lines(&t).collect();
+            assert_eq!(got, reference(&t), "{t:?}");
+        }
     }
 
     #[test]
