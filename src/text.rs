@@ -199,6 +199,17 @@ impl Analysis {
             let mut has_alpha = false;
             let mut ascii = true;
             while i < n {
+                // Most of a token is printable ASCII: take it 8 bytes at a time up to the first byte that needs
+                // a closer look (one that may be whitespace or starts a multi-byte char).
+                if i + 8 <= n {
+                    let v = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+                    let k = printable_ascii_prefix(v);
+                    has_alpha |= ascii_alpha_in_prefix(v, k);
+                    i += k;
+                    if k == 8 {
+                        continue;
+                    }
+                }
                 let c = b[i];
                 if c < 128 {
                     if ASCII_WS[c as usize] {
@@ -230,6 +241,35 @@ impl Analysis {
     pub fn word_str<'t>(&self, text: &'t str, w: &Word) -> &'t str {
         &text[w.start as usize..w.end as usize]
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// How many of the 8 bytes of `v` (little-endian) come before the first one that is not printable ASCII
+/// (below 0x21, or 0x80 and above): 0..=8.
+#[inline]
+fn printable_ascii_prefix(v: u64) -> usize {
+    // High bit of each byte below 0x21 (the subtraction's borrow can only mark bytes above the first such
+    // byte, so the lowest mark is exact), or of each byte >= 0x80.
+    let stop = ((v.wrapping_sub(ONES * 0x21) & !v) | v) & HIGH;
+    if stop == 0 {
+        8
+    } else {
+        stop.trailing_zeros() as usize / 8
+    }
+}
+
+/// Whether one of the first `k` bytes of `v`, all ASCII, is a letter.
+#[inline]
+fn ascii_alpha_in_prefix(v: u64, k: usize) -> bool {
+    // Folded to lower case, a letter is 0x61..=0x7A; adding to bytes below 0x80 never carries out of a byte
+    // (bytes past `k` may carry, but only into higher bytes, which the mask drops).
+    let lower = v | (ONES * 0x20);
+    let ge_a = lower.wrapping_add(ONES * (0x80 - 0x61));
+    let gt_z = lower.wrapping_add(ONES * (0x80 - 0x7B));
+    let keep = if k >= 8 { u64::MAX } else { (1u64 << (8 * k)) - 1 };
+    ge_a & !gt_z & HIGH & keep != 0
 }
 
 /// Byte range of `text[start..end]` without leading/trailing punctuation, or None if nothing is left.
@@ -305,8 +345,6 @@ fn break_at(b: &[u8], i: usize) -> Option<usize> {
 /// closer look.
 #[inline]
 fn may_hold_break_lead(v: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     // A byte below n (n <= 0x80) sets its high bit in (v - n) & !v; a zero byte is one below 1.
     let below = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH != 0;
     below(v, 0x1F) || below(v ^ (ONES * 0xC2), 1) || below(v ^ (ONES * 0xE2), 1)
@@ -500,6 +538,30 @@ mod tests {
         assert_eq!(a.n_ellipsis, 1);
         assert_eq!(a.n_newlines, 1);
         assert_eq!(a.n_chars, text.chars().count());
+    }
+
+    #[test]
+    fn byte_class_words_match_each_byte() {
+        // Every byte value at every position of an otherwise printable word, and every prefix length.
+        for pos in 0..8 {
+            for byte in 0u8..=255 {
+                let mut w = *b"aB3-z_Q~";
+                w[pos] = byte;
+                let v = u64::from_le_bytes(w);
+                let expect = w.iter().position(|&c| !(0x21..0x80).contains(&c)).unwrap_or(8);
+                assert_eq!(printable_ascii_prefix(v), expect, "{w:?}");
+                let digits = *b"3-_~0!@[";
+                let mut d = digits;
+                d[pos] = byte;
+                let v = u64::from_le_bytes(d);
+                let k = printable_ascii_prefix(v);
+                assert_eq!(ascii_alpha_in_prefix(v, k), d[..k].iter().any(u8::is_ascii_alphabetic), "{d:?}");
+            }
+        }
+        // Letters after the prefix do not count.
+        let v = u64::from_le_bytes(*b"3- aZ\xc3\xa9x");
+        assert_eq!(printable_ascii_prefix(v), 2);
+        assert!(!ascii_alpha_in_prefix(v, 2) && ascii_alpha_in_prefix(v, 4));
     }
 
     #[test]
