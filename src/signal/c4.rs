@@ -114,8 +114,9 @@ fn word_stats(line: &str, max_len: usize, min_words: usize) -> (bool, bool) {
         } else {
             line.split(crate::text::is_space_char).any(|w| w.len() > max_len && w.chars().count() > max_len)
         };
-    let enough_words = line.split(crate::text::is_space_char).filter(|w| !w.is_empty()).nth(min_words.max(1) - 1);
-    (min_words == 0 || enough_words.is_some(), too_long)
+    let enough_words =
+        min_words == 0 || line.split(crate::text::is_space_char).filter(|w| !w.is_empty()).nth(min_words - 1).is_some();
+    (enough_words, too_long)
 }
 
 /// Whether ASCII `b` holds a run of more than `max` bytes without whitespace.

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Same-run comparison of two svalbard binaries (before/after a change): `filter` MB/s, alternating runs, then
+# whether their outputs are identical. Machines here are noisy: only the ratio within one run means much.
+#
+#   cp target/release/svalbard /tmp/svalbard-before     # build the baseline first, then the change
+#   bash scripts/ab_bench.sh /tmp/svalbard-before target/release/svalbard [CORPUS]
+#
+# CORPUS defaults to bench-data/small/corpus.jsonl (python3 scripts/gen_corpus.py --out bench-data/small
+# --size-mb 100). Cases: heuristics alone, the default run (heuristics + fast + ensemble), the fast classifier
+# alone (CASES="heuristics default fast-alone"); 1 and 2 threads; REPS (5) runs of each binary; the median
+# MB/s of each and the ratio after/before.
+# The outputs of each case are then written as Parquet by both binaries and compared column by column
+# (scripts/compare_outputs.py, needs pyarrow); the exit status is 1 when they differ.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
+before=$1 after=$2 corpus=${3:-bench-data/small/corpus.jsonl}
+reps=${REPS:-5}
+PY=${PYTHON:-python3}
+for py in .venv-tools/bin/python .venv-minilm/bin/python; do [ -x "$py" ] && PY=$py; done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '[signals]\nclassifiers = []\n' > "$work/heuristics.toml"
+cat > "$work/fast-alone.toml" <<'EOF'
+[signals.gopher_quality]
+enabled = false
+[signals.gopher_repetition]
+enabled = false
+[signals.c4]
+enabled = false
+[signals.fineweb]
+enabled = false
+[signals.vocab]
+enabled = false
+[ensemble]
+enabled = false
+EOF
+: > "$work/default.toml"
+cases=${CASES:-heuristics default fast-alone}
+
+run() { # binary case threads out [extra args]
+  local bin=$1 case=$2 threads=$3 out=$4
+  shift 4
+  "$bin" filter "$corpus" -o "$out" -c "$work/$case.toml" -j "$threads" -q --overwrite --json "$@" 2>/dev/null
+}
+
+for r in $(seq "$reps"); do
+  for case in $cases; do
+    for threads in 1 2; do
+      for which in before after; do
+        bin=$before; [ $which = after ] && bin=$after
+        mbs=$(run "$bin" "$case" "$threads" "$work/out" | "$PY" -c \
+          'import json,sys; d=json.load(sys.stdin); print(d["totals"]["bytes_in"]/1e6/d["elapsed_s"])')
+        echo "$case $threads $which $mbs" >> "$work/runs.txt"
+      done
+    done
+  done
+  echo "repetition $r of $reps done" >&2
+done
+"$PY" - "$work/runs.txt" <<'EOF'
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    case, threads, which, mbs = line.split()
+    runs[(case, threads, which)].append(float(mbs))
+print(f"{'case':<12} {'threads':>7} {'before MB/s':>12} {'after MB/s':>11} {'ratio':>6}  (median of {len(next(iter(runs.values())))})")
+for case, threads in dict.fromkeys((c, t) for c, t, _ in runs):
+    b, a = (statistics.median(runs[(case, threads, w)]) for w in ("before", "after"))
+    print(f"{case:<12} {threads:>7} {b:>12.1f} {a:>11.1f} {a / b:>6.2f}")
+EOF
+
+if ! "$PY" -c 'import pyarrow' 2>/dev/null; then
+  echo "outputs not compared: $PY has no pyarrow (pip install pyarrow, or set PYTHON)"
+  exit 0
+fi
+status=0
+for case in $cases; do
+  run "$before" "$case" 2 "$work/$case-before" --format parquet > /dev/null
+  run "$after" "$case" 2 "$work/$case-after" --format parquet > /dev/null
+  echo "outputs, $case:"
+  "$PY" scripts/compare_outputs.py "$work/$case-before" "$work/$case-after" | tail -1 || status=1
+done
+exit $status
