@@ -565,6 +565,60 @@ mod tests {
     }
 
     #[test]
+    fn tokens_match_a_char_by_char_reference() {
+        // Random mixes of long ASCII runs (read 8 bytes at a time), ASCII and Unicode spaces, control bytes,
+        // letters outside ASCII and punctuation, against Python's str.split() written out char by char.
+        let pieces = [
+            "abcdefghij",
+            "ABC123",
+            "0123456789,",
+            "x",
+            " ",
+            "  \t",
+            "\n",
+            "\x01",
+            "\x7f",
+            "\u{a0}",
+            "\u{3000}",
+            "\u{e9}t\u{e9}",
+            "\u{201c}q\u{201d}",
+            "...",
+            "#",
+            "\u{4e2d}\u{6587}",
+            "__--__--__",
+        ];
+        let reference = |t: &str| {
+            let (mut tokens, mut alpha) = (0, 0);
+            for tok in t.split(|c: char| if c.is_ascii() { ASCII_WS[c as usize] } else { c.is_whitespace() }) {
+                if !tok.is_empty() {
+                    tokens += 1;
+                    alpha += tok.chars().any(char::is_alphabetic) as usize;
+                }
+            }
+            (tokens, alpha)
+        };
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut a = Analysis::default();
+        for _ in 0..3000 {
+            let mut t = String::new();
+            for _ in 0..next() % 20 {
+                t.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            a.run(&t);
+            assert_eq!((a.n_tokens, a.n_alpha_tokens), reference(&t), "{t:?}");
+            for w in &a.words {
+                assert_eq!(w.chars as usize, a.word_str(&t, w).chars().count());
+            }
+        }
+    }
+
+    #[test]
     fn information_separators_split_like_python() {
         let mut a = Analysis::default();
         a.run("a\u{1c}b\u{1f}c");
