@@ -597,18 +597,12 @@ mod tests {
             }
             (tokens, alpha)
         };
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::eval::testutil::Rng::new(0x2545_f491_4f6c_dd1d);
         let mut a = Analysis::default();
         for _ in 0..3000 {
             let mut t = String::new();
-            for _ in 0..next() % 20 {
-                t.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            for _ in 0..rng.below(20) {
+                t.push_str(pieces[rng.below(pieces.len() as u64) as usize]);
             }
             a.run(&t);
             assert_eq!((a.n_tokens, a.n_alpha_tokens), reference(&t), "{t:?}");
@@ -678,19 +672,12 @@ mod tests {
             }
             lines
         };
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::eval::testutil::Rng::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
             let mut t = String::new();
-            for _ in 0..next() % 30 {
-                let r = next();
-                let list: &[&str] = if r % 3 == 0 { &pieces } else { &plain };
-                t.push_str(list[((r >> 8) % list.len() as u64) as usize]);
+            for _ in 0..rng.below(30) {
+                let list: &[&str] = if rng.below(3) == 0 { &pieces } else { &plain };
+                t.push_str(list[rng.below(list.len() as u64) as usize]);
             }
             let got: Vec<&str> = split_lines(&t).collect();
             assert_eq!(got, reference(&t), "{t:?}");

@@ -169,17 +169,11 @@ mod tests {
 
     #[test]
     fn radix_sort_sorts_like_the_comparison_sort() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::eval::testutil::Rng::new(0x9e37_79b9_7f4a_7c15);
         let mut buffer = Vec::new();
         for key_bits in [1u32, 8, 11, 12, 19, 22, 31, 32] {
             for len in [0usize, 1, 5, RADIX_MIN_LEN - 1, RADIX_MIN_LEN, 3000] {
-                let keys: Vec<u32> = (0..len).map(|_| (next() >> (64 - key_bits)) as u32).collect();
+                let keys: Vec<u32> = (0..len).map(|_| (rng.next_u64() >> (64 - key_bits)) as u32).collect();
                 let (mut radix, mut want) = (keys.clone(), keys);
                 radix_sort(&mut radix, &mut buffer, key_bits);
                 want.sort_unstable();

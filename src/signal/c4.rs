@@ -311,11 +311,9 @@ mod tests {
     #[test]
     fn long_run_search_matches_a_scan_of_every_byte() {
         // Deterministic pseudo-random strings of letters and spaces, every max from 0 to 12.
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::eval::testutil::Rng::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let len = (x % 40) as usize;
             let s: Vec<u8> = (0..len).map(|i| if (x >> (i % 64)) & 3 == 0 { b' ' } else { b'a' }).collect();
             let longest = s.split(|&c| c == b' ').map(<[u8]>::len).max().unwrap_or(0);
