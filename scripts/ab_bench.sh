@@ -21,20 +21,7 @@ for py in .venv-tools/bin/python .venv-minilm/bin/python; do [ -x "$py" ] && PY=
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '[signals]\nclassifiers = []\n' > "$work/heuristics.toml"
-cat > "$work/fast-alone.toml" <<'EOF'
-[signals.gopher_quality]
-enabled = false
-[signals.gopher_repetition]
-enabled = false
-[signals.c4]
-enabled = false
-[signals.fineweb]
-enabled = false
-[signals.vocab]
-enabled = false
-[ensemble]
-enabled = false
-EOF
+{ cat scripts/heuristics-off.toml; printf '[ensemble]\nenabled = false\n'; } > "$work/fast-alone.toml"
 : > "$work/default.toml"
 cases=${CASES:-heuristics default fast-alone}
 

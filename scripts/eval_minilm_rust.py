@@ -31,17 +31,8 @@ OUT = os.path.join("out", "minilm-eval")
 BIN = os.environ.get("SVALBARD_BIN", "target/release/svalbard")
 WORK = os.path.join(ROOT, "models", "minilm", "work")
 
-HEUR_OFF = """[signals.gopher_quality]
-enabled = false
-[signals.gopher_repetition]
-enabled = false
-[signals.c4]
-enabled = false
-[signals.fineweb]
-enabled = false
-[signals.vocab]
-enabled = false
-"""
+with open(os.path.join(HERE, "heuristics-off.toml")) as f:
+    HEUR_OFF = f.read()
 ENSEMBLE_OFF = "[ensemble]\nenabled = false\n"
 
 
