@@ -39,6 +39,15 @@ def web_generator_family(gen: str | None) -> str | None:
     return "web-other"
 
 
+# Texts under this many whitespace-separated words are "short": `fast`'s short-text head and `minilm_short` are
+# fitted on them alone, and their figures are also reported on them.
+SHORT_MAX_WORDS = 120
+
+
+def is_short(text: str, max_words: int = SHORT_MAX_WORDS) -> bool:
+    return len(text.split()) < max_words
+
+
 def _rec(text, label, source, generator, group, unit):
     # `unit`: texts that must stay on the same side of any split (a human text and the machine text
     # written from the same prompt; the chunks of one book), used by the out-of-fold scores.

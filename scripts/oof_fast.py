@@ -49,10 +49,10 @@ def main():
     groups = np.array([r["group"] for r in train])
     fold = np.array([fold_of(r["unit"], args.folds) for r in train])
     print(f"{len(train)} texts, features in {time.time() - t0:.0f}s", flush=True)
-    n_words = train_fast.word_counts([r["text"] for r in train])
+    short = train_fast.short_mask([r["text"] for r in train])
     # one column per head of the fast model, each fitted as scripts/train_fast.py fits it
     heads = {"fast_p_machine_oof": lambda m: train_fast.fit(X[m], y[m], groups[m]),
-             "fast_p_machine_short_oof": lambda m: train_fast.fit_short(X[m], y[m], groups[m], n_words[m])}
+             "fast_p_machine_short_oof": lambda m: train_fast.fit_short(X[m], y[m], groups[m], short[m])}
     oof = {name: np.full(len(train), np.nan) for name in heads}
     for k in range(args.folds):
         held = fold == k

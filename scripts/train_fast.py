@@ -35,7 +35,7 @@ GROUP_WEIGHTS = {"detect-human": 1.0, "detect-machine": 1.0, "web-human": 1.0,
 TARGET_WEB_FPR = 0.01
 # The short-text head (output p_machine_short) is fitted on training texts with fewer whitespace-separated
 # words than this: nearly all hc3 texts, 5% of fast-detect-gpt's, short web pages.
-SHORT_MAX_WORDS = 120
+SHORT_MAX_WORDS = fd.SHORT_MAX_WORDS
 OPSET = 17
 
 
@@ -62,19 +62,19 @@ def predict(coef, intercept, X):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def fit_short(X, y, groups, n_words):
-    """The short-text head: the same model fitted only on texts under SHORT_MAX_WORDS words.
+def fit_short(X, y, groups, short):
+    """The short-text head: the same model fitted only on the texts under SHORT_MAX_WORDS words (`short`,
+    from short_mask).
 
     A single linear model over every source does worse on short texts than one fitted on them alone
     (dev AUROC on hc3-plus-si-en, median 30 words: 0.814 for p_machine, 0.838 for this head): n-grams
     that mean "machine" in a long article mean little in a one-sentence paraphrase. The engine writes both heads' scores; the ensemble's
     trees, which also see the word count, learn where to trust which."""
-    short = n_words < SHORT_MAX_WORDS
     return fit(X[short], y[short], groups[short])
 
 
-def word_counts(texts) -> np.ndarray:
-    return np.array([len(t.split()) for t in texts])
+def short_mask(texts) -> np.ndarray:
+    return np.array([fd.is_short(t) for t in texts])
 
 
 def export_onnx(heads, path):
@@ -179,7 +179,7 @@ def main():
     print(f"features: {time.time() - t0:.0f}s, train nnz {X.nnz}", flush=True)
 
     coef, intercept = fit(X, y, groups)
-    coef_s, intercept_s = fit_short(X, y, groups, word_counts([r["text"] for r in train]))
+    coef_s, intercept_s = fit_short(X, y, groups, short_mask([r["text"] for r in train]))
     print(f"fit: {time.time() - t0:.0f}s", flush=True)
 
     os.makedirs(MODEL_DIR, exist_ok=True)

@@ -36,17 +36,14 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import eval_fast as ev  # noqa: E402
+import fast_data as fd  # noqa: E402
 import train_fast as tf  # noqa: E402
 import train_minilm as tm  # noqa: E402
 
 MODEL_DIR = os.path.join(tm.ROOT, "models", "minilm_short")
 WORK = os.path.join(MODEL_DIR, "work")
-MAX_WORDS = tf.SHORT_MAX_WORDS  # the same boundary as `fast`'s short-text head
+MAX_WORDS = fd.SHORT_MAX_WORDS  # the same boundary as `fast`'s short-text head
 FOLDS = 2
-
-
-def is_short(text: str) -> bool:
-    return len(text.split()) < MAX_WORDS
 
 
 def text_key(text: str) -> str:
@@ -58,7 +55,7 @@ def fold_of(r) -> int:
 
 
 def short_texts(pool):
-    return [r for r in pool if is_short(r["text"])]
+    return [r for r in pool if fd.is_short(r["text"])]
 
 
 def train_and_export(tok, rows, args, name):
@@ -113,7 +110,7 @@ def stage_eval(tok, calib, evals):
     yd = np.array([r["y"] for r in evals["dev"]])
     rows = ev.short_head(evals, scores, MAX_WORDS)["rows"]
     yw = np.array([r["y"] for r in evals["web_heldout"]])
-    web_short = np.array([is_short(r["text"]) for r in evals["web_heldout"]])
+    web_short = tf.short_mask([r["text"] for r in evals["web_heldout"]])
     res = {"threshold": threshold, "dev_rows": rows, "dev_auroc": ev.auroc(yd, scores["dev"]),
            "web_auroc": ev.auroc(yw, scores["web_heldout"]),
            "web_short_auroc": ev.auroc(yw[web_short], scores["web_heldout"][web_short]),
