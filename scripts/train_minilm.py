@@ -97,6 +97,25 @@ def encode(tok, texts):
     return [e.ids for e in tok.encode_batch([cut(t) for t in texts], add_special_tokens=True)]
 
 
+def encode_windows(tok, texts, windows):
+    """Per text, its first `windows` windows of MAX_LENGTH tokens, each with [CLS] and [SEP]: what the engine
+    reads for a card with `windows` (the tokenizer's overflowing encodings of a prefix of windows * MAX_BYTES
+    bytes). Training reads the first window only (`encode`)."""
+    cut_texts = [t.encode("utf-8")[:windows * MAX_BYTES].decode("utf-8", errors="ignore") for t in texts]
+    return [([e.ids] + [o.ids for o in e.overflowing])[:windows]
+            for e in tok.encode_batch(cut_texts, add_special_tokens=True)]
+
+
+def mean_window_probability(p, tokens):
+    """A document's p_machine from its windows' (src/signal/classifier.rs, mean_window_probability): the sigmoid
+    of their mean logit weighted by their tokens; one window keeps its probability."""
+    if len(p) == 1:
+        return float(p[0])
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    z = float(np.average(np.log(q / (1 - q)), weights=tokens))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
 def pad(batch_ids):
     w = max(1, max(len(x) for x in batch_ids))
     ids = np.zeros((len(batch_ids), w), dtype=np.int64)
@@ -537,19 +556,26 @@ def stage_export():
                                                        "max_abs_diff_vs_torch_toy": d})
 
 
-def ort_scores(path, tok, texts, batch=32):
+def ort_scores(path, tok, texts, batch=32, windows=1):
+    """p_machine per text from the ONNX graph at `path`, read as the engine reads a card with `windows`."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = THREADS
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    ids = encode(tok, texts)
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    out = np.zeros(len(ids), dtype=np.float32)
+    per_text = encode_windows(tok, texts, windows)
+    rows = [w for ws in per_text for w in ws]
+    order = np.argsort([len(x) for x in rows], kind="stable")
+    p = np.zeros(len(rows), dtype=np.float32)
     for k in range(0, len(order), batch):
         idx = order[k:k + batch]
-        a, m = pad([ids[i] for i in idx])
-        out[idx] = s.run(["p_machine"], {"input_ids": a, "attention_mask": m})[0]
+        a, m = pad([rows[i] for i in idx])
+        p[idx] = s.run(["p_machine"], {"input_ids": a, "attention_mask": m})[0]
+    out = np.zeros(len(texts), dtype=np.float32)
+    start = 0
+    for i, ws in enumerate(per_text):
+        out[i] = mean_window_probability(p[start:start + len(ws)], [len(w) for w in ws])
+        start += len(ws)
     return out
 
 

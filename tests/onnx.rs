@@ -67,6 +67,37 @@ fn token_model_with_tokenizer_json_and_truncation() {
     assert_eq!(fired, vec![0, 1, 1, 0]);
 }
 
+/// `windows = N` in the card: a document past `max_length` tokens is read in up to N windows (the tokenizer's
+/// overflow) and scored by the mean of their logits weighted by their tokens; the windows run in the same length-sorted batches as
+/// other documents' rows, and each score lands on its own document.
+#[test]
+fn token_model_scores_the_mean_logit_of_its_windows() {
+    let d = tempfile::tempdir().unwrap();
+    let src = PathBuf::from(fixture("tiny_tokens"));
+    for f in ["model.onnx", "tokenizer.json"] {
+        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
+    }
+    let card = std::fs::read_to_string(src.join("model.toml")).unwrap();
+    std::fs::write(d.path().join("model.toml"), card.replace("max_length = 8", "max_length = 8\nwindows = 2")).unwrap();
+    let c = classifier(&d.path().display().to_string(), Device::Cpu).unwrap();
+    let words = |n: usize| vec!["the"; n].join(" ");
+    let (ten, twenty, eight) = (words(10), words(20), words(8));
+    // Batches of 3 rows: the windows of one document fall into different batches.
+    let texts = ["the cat", ten.as_str(), twenty.as_str(), eight.as_str(), "x"];
+    let (p, fired) = score(&c, &texts);
+    // Logit 0.1 * tokens per window. Windows: [2], [8, 2], [8, 8] (the third, 4 tokens, unread), [8], [1].
+    let expected = [0.2, (8.0 * 0.8 + 2.0 * 0.2) / 10.0, 0.8, 0.8, 0.1].map(sigmoid);
+    for i in 0..texts.len() {
+        assert!((p[i] as f64 - expected[i]).abs() < 1e-6, "{}: {} vs {}", texts[i], p[i], expected[i]);
+    }
+    // Threshold 0.6: the mean fires (sigmoid(0.68) = 0.66); the first window alone would not (sigmoid(0.2)).
+    assert_eq!(fired, vec![0, 1, 1, 1, 0]);
+    let bad = card.replace("max_length = 8", "max_length = 8\nwindows = 0");
+    std::fs::write(d.path().join("model.toml"), bad).unwrap();
+    let e = classifier(&d.path().display().to_string(), Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("windows must be at least 1"), "{e}");
+}
+
 #[test]
 fn builtin_fast_model_separates_obvious_cases() {
     let c = classifier("builtin:fast", Device::Auto).unwrap();

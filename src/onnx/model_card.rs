@@ -52,6 +52,11 @@ pub struct InputSpec {
     pub tokenizer: Option<String>,
     /// tokens: maximum sequence length.
     pub max_length: Option<usize>,
+    /// tokens: how many consecutive windows of `max_length` tokens to score (the tokenizer's overflowing
+    /// encodings, each with the special tokens); a document's p_machine is the sigmoid of its windows' mean
+    /// logit, weighted by their tokens. 1 (the default) reads the first window only. `max_bytes` should cover them (default: 8 bytes
+    /// per token for every window).
+    pub windows: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +143,13 @@ impl ModelCard {
                 if !(2..=3).contains(&self.onnx.inputs.len()) {
                     return bad("tokens models take [input_ids, attention_mask] and optionally token_type_ids".into());
                 }
+                if self.input.windows == Some(0) {
+                    return bad("input.windows must be at least 1".into());
+                }
             }
+        }
+        if self.input.kind != InputKind::Tokens && self.input.windows.is_some() {
+            return bad("input.windows applies to tokens models only".into());
         }
         if !(0.0..=1.0).contains(&self.decision.threshold) {
             return bad("decision.threshold must be a probability".into());
@@ -157,6 +168,11 @@ impl ModelCard {
 
     pub fn max_bytes(&self) -> usize {
         self.input.max_bytes.unwrap_or(usize::MAX)
+    }
+
+    /// tokens: the windows of `max_length` tokens scored per document.
+    pub fn windows(&self) -> usize {
+        self.input.windows.unwrap_or(1)
     }
 }
 
@@ -193,6 +209,14 @@ threshold = 0.5
             let e = card(&format!("extra_outputs = {bad}")).check().unwrap_err().to_string();
             assert!(e.contains("named twice"), "{e}");
         }
+    }
+
+    #[test]
+    fn windows_are_for_token_models() {
+        let mut c = card("");
+        c.input.windows = Some(2);
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("windows applies to tokens models only"), "{e}");
     }
 
     /// The classifier cards in the repository (the training scripts write them) load and pass the checks

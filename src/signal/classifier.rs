@@ -50,7 +50,37 @@ impl Default for ClassifierConfig {
 
 enum Encoder {
     Hashed { max_bytes: usize, buckets: u32 },
-    Tokens { tokenizer: Box<tokenizers::Tokenizer>, max_length: usize, max_bytes: usize },
+    Tokens { tokenizer: Box<tokenizers::Tokenizer>, max_bytes: usize, windows: usize },
+}
+
+/// One row of model input: a document, or one window of a document's tokens.
+struct Row {
+    doc: usize,
+    ids: Vec<i64>,
+    /// hashed n-grams: the feature weights; tokens: the attention mask.
+    values: Vec<f32>,
+}
+
+/// A document's probability from its windows' probabilities: the sigmoid of their mean logit, each window
+/// weighted by its tokens, so that a short last window counts for less (a document read in one window keeps
+/// its probability as it is). Weighted, the mean lifted the dev AUROC of a one-epoch `minilm` from 0.885
+/// (first window) to 0.893 with two windows; unweighted, to 0.888 (short windows are noisy).
+fn mean_window_probability(p: &[f32], tokens: impl Iterator<Item = usize>) -> f32 {
+    if let [single] = p {
+        return *single;
+    }
+    // Clamped so that a saturated window (p = 1.0 in f32) counts as a large logit, not an infinite one.
+    let logit = |p: f32| {
+        let p = (p as f64).clamp(1e-12, 1.0 - 1e-12);
+        (p / (1.0 - p)).ln()
+    };
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for (&x, n) in p.iter().zip(tokens) {
+        sum += n as f64 * logit(x);
+        weight += n as f64;
+    }
+    let mean = if weight > 0.0 { sum / weight } else { 0.0 };
+    (1.0 / (1.0 + (-mean).exp())) as f32
 }
 
 pub struct Classifier {
@@ -87,14 +117,16 @@ impl Classifier {
                 let mut tokenizer = tokenizers::Tokenizer::from_file(&path)
                     .map_err(|e| Error::Model(format!("model {}: tokenizer {}: {e}", card.name, path.display())))?;
                 let max_length = card.input.max_length.expect("checked by the card");
-                // Padding is done per batch here; truncation to what the model reads.
+                let windows = card.windows();
+                // Padding is done per batch here; truncation to what the model reads, the rest of the prefix
+                // going to the overflowing encodings (the further windows).
                 tokenizer.with_padding(None);
                 tokenizer
                     .with_truncation(Some(tokenizers::TruncationParams { max_length, ..Default::default() }))
                     .map_err(|e| Error::Model(format!("model {}: tokenizer: {e}", card.name)))?;
                 // About 8 bytes per token is generous for English sub-words; the tokenizer sees no more.
-                let max_bytes = card.input.max_bytes.unwrap_or(max_length * 8);
-                Encoder::Tokens { tokenizer: Box::new(tokenizer), max_length, max_bytes }
+                let max_bytes = card.input.max_bytes.unwrap_or(max_length * 8 * windows);
+                Encoder::Tokens { tokenizer: Box::new(tokenizer), max_bytes, windows }
             }
         };
         let rt = onnx::runtime(library)?;
@@ -139,40 +171,50 @@ impl Classifier {
         self.pool.provider
     }
 
-    /// Encode documents: per document, the model's input rows (ids, values) as i64 / f32.
-    fn encode(&self, texts: &[&str]) -> Result<Vec<(Vec<i64>, Vec<f32>)>> {
+    /// Encode documents into model input rows, in document order (a document's windows are adjacent).
+    fn encode(&self, texts: &[&str]) -> Result<Vec<Row>> {
         match &self.encoder {
             Encoder::Hashed { max_bytes, buckets } => Ok(texts
                 .par_iter()
-                .map_init(HashScratch::default, |s, t| {
+                .enumerate()
+                .map_init(HashScratch::default, |s, (doc, t)| {
                     let (mut ids, mut values) = (Vec::new(), Vec::new());
                     hash_v1(t, *max_bytes, *buckets, s, &mut ids, &mut values);
-                    (ids, values)
+                    Row { doc, ids, values }
                 })
                 .collect()),
-            Encoder::Tokens { tokenizer, max_length, max_bytes } => texts
-                .par_iter()
-                .map(|t| {
-                    let enc = tokenizer
-                        .encode(prefix(t, *max_bytes), true)
-                        .map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
-                    let ids: Vec<i64> = enc.get_ids().iter().take(*max_length).map(|&i| i as i64).collect();
-                    let mask = vec![1f32; ids.len()];
-                    Ok((ids, mask))
-                })
-                .collect(),
+            Encoder::Tokens { tokenizer, max_bytes, windows } => {
+                let per_doc: Vec<Vec<Row>> = texts
+                    .par_iter()
+                    .enumerate()
+                    .map(|(doc, t)| {
+                        let enc = tokenizer
+                            .encode(prefix(t, *max_bytes), true)
+                            .map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
+                        Ok(std::iter::once(&enc)
+                            .chain(enc.get_overflowing())
+                            .take(*windows)
+                            .map(|w| {
+                                let ids: Vec<i64> = w.get_ids().iter().map(|&i| i as i64).collect();
+                                Row { doc, values: vec![1f32; ids.len()], ids }
+                            })
+                            .collect())
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(per_doc.into_iter().flatten().collect())
+            }
         }
     }
 
     /// Run one length-sorted chunk; returns per output (`output`, then `extra_outputs`) a value per row.
-    fn run_chunk(&self, rows: &[&(Vec<i64>, Vec<f32>)]) -> Result<Vec<Vec<f32>>> {
+    fn run_chunk(&self, rows: &[&Row]) -> Result<Vec<Vec<f32>>> {
         let b = rows.len();
-        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(1);
+        let width = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; b * width];
         let mut second = vec![0f32; b * width];
-        for (k, (i, v)) in rows.iter().map(|r| (&r.0, &r.1)).enumerate() {
-            ids[k * width..k * width + i.len()].copy_from_slice(i);
-            second[k * width..k * width + v.len()].copy_from_slice(v);
+        for (k, row) in rows.iter().enumerate() {
+            ids[k * width..k * width + row.ids.len()].copy_from_slice(&row.ids);
+            second[k * width..k * width + row.values.len()].copy_from_slice(&row.values);
         }
         let shape = [b, width];
         let names = &self.card.onnx.inputs;
@@ -238,25 +280,33 @@ impl BatchSignal for Classifier {
     }
 
     fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()> {
-        let encoded = self.encode(texts)?;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].0.len());
+        let rows = self.encode(texts)?;
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&r| rows[r].ids.len());
         let chunks: Vec<(Vec<usize>, Vec<Vec<f32>>)> = order
             .par_chunks(self.batch_size)
             .map(|idx| {
-                let rows: Vec<&(Vec<i64>, Vec<f32>)> = idx.iter().map(|&i| &encoded[i]).collect();
-                Ok((idx.to_vec(), self.run_chunk(&rows)?))
+                let batch: Vec<&Row> = idx.iter().map(|&r| &rows[r]).collect();
+                Ok((idx.to_vec(), self.run_chunk(&batch)?))
             })
             .collect::<Result<_>>()?;
+        // Per output, the probability of every row, back in row order.
+        let mut per_row = vec![vec![0f32; rows.len()]; columns.len()];
         for (idx, outputs) in chunks {
-            for (column, values) in columns.iter_mut().zip(&outputs) {
-                for (&i, &v) in idx.iter().zip(values) {
-                    column[i] = v;
+            for (row_values, values) in per_row.iter_mut().zip(&outputs) {
+                for (&r, &v) in idx.iter().zip(values) {
+                    row_values[r] = v;
                 }
             }
-            for (&i, &p) in idx.iter().zip(&outputs[0]) {
-                fired[i] = rule_bits(&[p >= self.threshold]);
+        }
+        let mut start = 0;
+        for doc_rows in rows.chunk_by(|a, b| a.doc == b.doc) {
+            let (doc, end) = (doc_rows[0].doc, start + doc_rows.len());
+            for (column, row_values) in columns.iter_mut().zip(&per_row) {
+                column[doc] = mean_window_probability(&row_values[start..end], doc_rows.iter().map(|r| r.ids.len()));
             }
+            fired[doc] = rule_bits(&[columns[0][doc] >= self.threshold]);
+            start = end;
         }
         Ok(())
     }

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""How much reading more than the first window of a document lifts a MiniLM detector (a model card's
+`windows`, see models/README.md): dev and held-out web AUROC and TPR at 1% / 5% FPR, overall and per source,
+for each number of windows, scored as the engine scores them (scripts/train_minilm.py, ort_scores).
+
+    .venv-minilm/bin/python scripts/eval_minilm_windows.py models/minilm/model.fp32.onnx --windows 1,2,3
+
+Use the fp32 graph: the int8 graph's scores depend on which texts share a batch (quantize_dynamic scales the
+activations per batch), and more windows change the batches.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import eval_fast as ev  # noqa: E402
+import fast_data as fd  # noqa: E402
+import train_minilm as tm  # noqa: E402
+
+
+def figures(y, s, src) -> str:
+    line = f"AUROC {ev.auroc(y, s):.4f}  TPR@1% {ev.tpr_at_fpr(y, s, 0.01):.3f}  TPR@5% {ev.tpr_at_fpr(y, s, 0.05):.3f}"
+    for name in sorted(set(src)):
+        m = src == name
+        if len(set(y[m])) == 2:
+            line += f"  | {name} {ev.auroc(y[m], s[m]):.4f}"
+    return line
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", help="an ONNX graph of scripts/train_minilm.py (p_machine from input_ids, attention_mask)")
+    ap.add_argument("--windows", default="1,2,3", help="comma-separated window counts to compare")
+    ap.add_argument("--sets", default="dev,web_heldout", help="evaluation sets of scripts/fast_data.py")
+    args = ap.parse_args()
+    tok = tm.load_tokenizer()
+    _, evals = fd.load_all()
+    for name in args.sets.split(","):
+        recs = evals[name]
+        y = np.array([r["y"] for r in recs])
+        src = np.array([r["source"] for r in recs])
+        texts = [r["text"] for r in recs]
+        print(f"== {name}: {len(recs)} texts", flush=True)
+        for w in (int(x) for x in args.windows.split(",")):
+            t0 = time.time()
+            s = tm.ort_scores(args.model, tok, texts, windows=w)
+            print(f"windows {w}: {figures(y, s, src)}  ({time.time() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
