@@ -125,6 +125,42 @@ threshold = 0.6
     }
     with open(os.path.join(OUT, "tiny_tokens", "tokenizer.json"), "w") as f:
         json.dump(tok, f, indent=1)
+    batch_dependent(card, tok)
+
+
+def batch_dependent(tokens_card, tok):
+    """A graph whose rows depend on each other, as int8 graphs of quantize_dynamic do (a little) through their
+    per-run activation scales: logits[b] = [0, 0.1 * the largest token count among the run's rows]. Its card
+    says `batch_dependent = true`, so the engine runs it one row at a time and p_machine = sigmoid(0.1 * tokens),
+    as for tiny_tokens."""
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["mf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["mf", "axes"], ["n"], keepdims=1),
+        helper.make_node("ReduceMax", ["n"], ["nmax"], axes=[0], keepdims=1),
+        helper.make_node("Mul", ["n", "zero"], ["z0"]),
+        helper.make_node("Add", ["z0", "nmax"], ["nb"]),
+        helper.make_node("Mul", ["nb", "scale"], ["z"]),
+        helper.make_node("Concat", ["z0", "z"], ["logits"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_batch_dependent",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "l"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "l"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 2])],
+        [numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
+         numpy_helper.from_array(np.array(0.1, dtype=np.float32), "scale"),
+         numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    card = tokens_card.replace('name = "tiny_tokens"', 'name = "tiny_batch_dependent"').replace(
+        'description = "logits = [0, 0.1 * tokens]: p_machine = sigmoid(0.1 * number of tokens, at most max_length)"',
+        'description = "logits = [0, 0.1 * the most tokens of any row in the run]: rows depend on each other"').replace(
+        "machine_index = 1", "machine_index = 1\nbatch_dependent = true")
+    save(model, "tiny_batch_dependent", card)
+    with open(os.path.join(OUT, "tiny_batch_dependent", "tokenizer.json"), "w") as f:
+        json.dump(tok, f, indent=1)
 
 
 def tiny_lm():

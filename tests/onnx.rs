@@ -98,6 +98,28 @@ fn token_model_scores_the_mean_logit_of_its_windows() {
     assert!(e.contains("windows must be at least 1"), "{e}");
 }
 
+/// A card with `batch_dependent = true` runs one row at a time: the fixture's graph gives every row the largest
+/// token count of its run, so batched rows would score as the longest text among them.
+#[test]
+fn batch_dependent_model_scores_each_document_alone() {
+    let texts = ["the cat", "the cat sat on the mat", "x", "the the the"];
+    let own = [2.0, 6.0, 1.0, 3.0].map(|n: f64| sigmoid(0.1 * n));
+    let (p, _) = score(&classifier(&fixture("tiny_batch_dependent"), Device::Cpu).unwrap(), &texts);
+    for i in 0..texts.len() {
+        assert!((p[i] as f64 - own[i]).abs() < 1e-6, "{}: {} vs {}", texts[i], p[i], own[i]);
+    }
+    // The control: the same graph run in batches of 3 (length-sorted: x, the cat, the the the | the cat sat ...).
+    let d = tempfile::tempdir().unwrap();
+    let src = PathBuf::from(fixture("tiny_batch_dependent"));
+    for f in ["model.onnx", "tokenizer.json"] {
+        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
+    }
+    let card = std::fs::read_to_string(src.join("model.toml")).unwrap();
+    std::fs::write(d.path().join("model.toml"), card.replace("batch_dependent = true", "")).unwrap();
+    let (batched, _) = score(&classifier(&d.path().display().to_string(), Device::Cpu).unwrap(), &texts);
+    assert!((batched[0] as f64 - sigmoid(0.3)).abs() < 1e-6, "{}", batched[0]);
+}
+
 #[test]
 fn builtin_fast_model_separates_obvious_cases() {
     let c = classifier("builtin:fast", Device::Auto).unwrap();

@@ -85,6 +85,12 @@ pub struct OnnxSpec {
     /// built-in `fast` model carries a short-text head this way for the ensemble. No rule reads them.
     #[serde(default)]
     pub extra_outputs: Vec<String>,
+    /// The graph's output for a row depends on the other rows of its run, as with the int8 graphs of ONNX
+    /// Runtime's `quantize_dynamic`, which scale activations over the whole input tensor (padding rows
+    /// included). The engine then runs one row per run, so that a document's score does not depend on which
+    /// documents share its batch (or its shard, or the cascade's band).
+    #[serde(default)]
+    pub batch_dependent: bool,
 }
 
 /// Read and parse a card: `path` is a folder holding `model.toml`, or the card file itself. Errors start with

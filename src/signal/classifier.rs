@@ -283,8 +283,9 @@ impl BatchSignal for Classifier {
         let rows = self.encode(texts)?;
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by_key(|&r| rows[r].ids.len());
+        let rows_per_run = if self.card.onnx.batch_dependent { 1 } else { self.batch_size };
         let chunks: Vec<(Vec<usize>, Vec<Vec<f32>>)> = order
-            .par_chunks(self.batch_size)
+            .par_chunks(rows_per_run)
             .map(|idx| {
                 let batch: Vec<&Row> = idx.iter().map(|&r| &rows[r]).collect();
                 Ok((idx.to_vec(), self.run_chunk(&batch)?))
