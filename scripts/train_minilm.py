@@ -99,8 +99,8 @@ def encode(tok, texts):
 
 def encode_windows(tok, texts, windows):
     """Per text, its first `windows` windows of MAX_LENGTH tokens, each with [CLS] and [SEP]: what the engine
-    reads for a card with `windows` (the tokenizer's overflowing encodings of a prefix of windows * MAX_BYTES
-    bytes). Training reads the first window only (`encode`)."""
+    reads for a card with `windows` and `max_bytes = MAX_BYTES` (the tokenizer's overflowing encodings of a
+    prefix of windows * MAX_BYTES bytes). Training reads the first window only (`encode`)."""
     cut_texts = [t.encode("utf-8")[:windows * MAX_BYTES].decode("utf-8", errors="ignore") for t in texts]
     return [([e.ids] + [o.ids for o in e.overflowing])[:windows]
             for e in tok.encode_batch(cut_texts, add_special_tokens=True)]

@@ -46,7 +46,8 @@ pub struct InputSpec {
     /// hashed_ngrams: the feature scheme, e.g. "svalbard-hash-v1".
     pub features: Option<String>,
     pub buckets: Option<u32>,
-    /// Bytes of the document the model reads (a prefix, cut at a char boundary).
+    /// Bytes of the document the model reads (a prefix, cut at a char boundary); for tokens models, per
+    /// window (the tokenizer is handed `windows` x `max_bytes`; default 8 bytes per token).
     pub max_bytes: Option<usize>,
     /// tokens: the tokenizer file, relative to the card.
     pub tokenizer: Option<String>,
@@ -54,8 +55,7 @@ pub struct InputSpec {
     pub max_length: Option<usize>,
     /// tokens: how many consecutive windows of `max_length` tokens to score (the tokenizer's overflowing
     /// encodings, each with the special tokens); a document's p_machine is the sigmoid of its windows' mean
-    /// logit, weighted by their tokens. 1 (the default) reads the first window only. `max_bytes` should cover them (default: 8 bytes
-    /// per token for every window).
+    /// logit, weighted by their tokens. 1 (the default) reads the first window only.
     pub windows: Option<usize>,
 }
 

@@ -125,7 +125,7 @@ impl Classifier {
                     .with_truncation(Some(tokenizers::TruncationParams { max_length, ..Default::default() }))
                     .map_err(|e| Error::Model(format!("model {}: tokenizer: {e}", card.name)))?;
                 // About 8 bytes per token is generous for English sub-words; the tokenizer sees no more.
-                let max_bytes = card.input.max_bytes.unwrap_or(max_length * 8 * windows);
+                let max_bytes = card.input.max_bytes.unwrap_or(max_length * 8) * windows;
                 Encoder::Tokens { tokenizer: Box::new(tokenizer), max_bytes, windows }
             }
         };
