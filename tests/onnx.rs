@@ -14,6 +14,18 @@ fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name).display().to_string()
 }
 
+/// A copy of fixture `name` (its model and tokenizer) in a temporary folder, with its card edited by `edit`.
+fn edited_fixture(name: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let src = PathBuf::from(fixture(name));
+    for f in ["model.onnx", "tokenizer.json"] {
+        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
+    }
+    let card = std::fs::read_to_string(src.join("model.toml")).unwrap();
+    std::fs::write(d.path().join("model.toml"), edit(&card)).unwrap();
+    d
+}
+
 fn classifier(model: &str, device: Device) -> svalbard::Result<Classifier> {
     let config = ClassifierConfig { model: model.into(), device, batch_size: 3, ..Default::default() };
     Classifier::new(&config, None, 2)
@@ -72,13 +84,7 @@ fn token_model_with_tokenizer_json_and_truncation() {
 /// other documents' rows, and each score lands on its own document.
 #[test]
 fn token_model_scores_the_mean_logit_of_its_windows() {
-    let d = tempfile::tempdir().unwrap();
-    let src = PathBuf::from(fixture("tiny_tokens"));
-    for f in ["model.onnx", "tokenizer.json"] {
-        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
-    }
-    let card = std::fs::read_to_string(src.join("model.toml")).unwrap();
-    std::fs::write(d.path().join("model.toml"), card.replace("max_length = 8", "max_length = 8\nwindows = 2")).unwrap();
+    let d = edited_fixture("tiny_tokens", |card| card.replace("max_length = 8", "max_length = 8\nwindows = 2"));
     let c = classifier(&d.path().display().to_string(), Device::Cpu).unwrap();
     let words = |n: usize| vec!["the"; n].join(" ");
     let (ten, twenty, eight) = (words(10), words(20), words(8));
@@ -92,9 +98,8 @@ fn token_model_scores_the_mean_logit_of_its_windows() {
     }
     // Threshold 0.6: the mean fires (sigmoid(0.68) = 0.66); the first window alone would not (sigmoid(0.2)).
     assert_eq!(fired, vec![0, 1, 1, 1, 0]);
-    let bad = card.replace("max_length = 8", "max_length = 8\nwindows = 0");
-    std::fs::write(d.path().join("model.toml"), bad).unwrap();
-    let e = classifier(&d.path().display().to_string(), Device::Cpu).err().unwrap().to_string();
+    let bad = edited_fixture("tiny_tokens", |card| card.replace("max_length = 8", "max_length = 8\nwindows = 0"));
+    let e = classifier(&bad.path().display().to_string(), Device::Cpu).err().unwrap().to_string();
     assert!(e.contains("windows must be at least 1"), "{e}");
 }
 
@@ -109,13 +114,7 @@ fn batch_dependent_model_scores_each_document_alone() {
         assert!((p[i] as f64 - own[i]).abs() < 1e-6, "{}: {} vs {}", texts[i], p[i], own[i]);
     }
     // The control: the same graph run in batches of 3 (length-sorted: x, the cat, the the the | the cat sat ...).
-    let d = tempfile::tempdir().unwrap();
-    let src = PathBuf::from(fixture("tiny_batch_dependent"));
-    for f in ["model.onnx", "tokenizer.json"] {
-        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
-    }
-    let card = std::fs::read_to_string(src.join("model.toml")).unwrap();
-    std::fs::write(d.path().join("model.toml"), card.replace("batch_dependent = true", "")).unwrap();
+    let d = edited_fixture("tiny_batch_dependent", |card| card.replace("batch_dependent = true", ""));
     let (batched, _) = score(&classifier(&d.path().display().to_string(), Device::Cpu).unwrap(), &texts);
     assert!((batched[0] as f64 - sigmoid(0.3)).abs() < 1e-6, "{}", batched[0]);
 }
