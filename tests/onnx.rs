@@ -14,16 +14,8 @@ fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name).display().to_string()
 }
 
-/// A copy of fixture `name` (its model and tokenizer) in a temporary folder, with its card edited by `edit`.
 fn edited_fixture(name: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let src = PathBuf::from(fixture(name));
-    for f in ["model.onnx", "tokenizer.json"] {
-        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
-    }
-    let card = std::fs::read_to_string(src.join("model.toml")).unwrap();
-    std::fs::write(d.path().join("model.toml"), edit(&card)).unwrap();
-    d
+    common::edited_model(Path::new(&fixture(name)), edit)
 }
 
 fn classifier(model: &str, device: Device) -> svalbard::Result<Classifier> {

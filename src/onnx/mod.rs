@@ -169,6 +169,16 @@ pub struct SessionPool {
     pub output_names: Vec<String>,
 }
 
+/// Rows per ONNX run for a graph: `batch_size`, or one when the card says the graph is `batch_dependent` (a
+/// row's output then depends on its batchmates, so only a run of its own makes a document's score its own).
+pub fn rows_per_run(batch_dependent: bool, batch_size: usize) -> usize {
+    if batch_dependent {
+        1
+    } else {
+        batch_size.max(1)
+    }
+}
+
 pub fn session_pool(rt: &Runtime, model: &[u8], device: Device, workers: usize) -> Result<SessionPool> {
     let (first, provider) = session(rt, model, device, 1)?;
     let input_names = first.inputs().iter().map(|o| o.name().to_string()).collect();

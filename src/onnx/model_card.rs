@@ -230,8 +230,12 @@ threshold = 0.5
     #[test]
     fn shipped_cards_load() {
         let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-        let cards =
-            [("fast/model.toml", "fast"), ("minilm/model.toml", "minilm"), ("minilm/model.fp32.toml", "minilm")];
+        let cards = [
+            ("fast/model.toml", "fast"),
+            ("minilm/model.toml", "minilm"),
+            ("minilm/model.fp32.toml", "minilm"),
+            ("minilm_short/model.toml", "minilm_short"),
+        ];
         for (file, name) in cards {
             let card = ModelCard::load(&models.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(card.name, name);

@@ -283,7 +283,7 @@ impl BatchSignal for Classifier {
         let rows = self.encode(texts)?;
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by_key(|&r| rows[r].ids.len());
-        let rows_per_run = if self.card.onnx.batch_dependent { 1 } else { self.batch_size };
+        let rows_per_run = onnx::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
         let chunks: Vec<(Vec<usize>, Vec<Vec<f32>>)> = order
             .par_chunks(rows_per_run)
             .map(|idx| {

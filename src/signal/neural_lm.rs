@@ -98,6 +98,11 @@ pub struct LmCard {
     pub inputs: Vec<String>,
     /// [token_logprob, expected_logprob, logprob_variance].
     pub outputs: Vec<String>,
+    /// Whether a row's outputs depend on the other rows of its run (an int8 graph of `quantize_dynamic` scales
+    /// its activations over the whole run): then each document runs alone, so that its scores do not move with
+    /// `batch_size`, the thread count or its batchmates.
+    #[serde(default)]
+    pub batch_dependent: bool,
     /// Free-form provenance and measured numbers.
     #[serde(default)]
     pub provenance: toml::Table,
@@ -310,8 +315,9 @@ impl BatchSignal for NeuralLm {
             columns[2][i] = f32::NAN;
             fired[i] = 0;
         }
+        let rows_per_run = onnx::rows_per_run(self.card.batch_dependent, self.config.batch_size);
         let chunks: Vec<(Vec<usize>, Vec<LmScores>)> = scored
-            .par_chunks(self.config.batch_size.max(1))
+            .par_chunks(rows_per_run)
             .map(|idx| {
                 let rows: Vec<&Encoded> = idx.iter().map(|&i| &encoded[i]).collect();
                 let outs = self.run_chunk(&rows)?;
@@ -478,5 +484,16 @@ mod tests {
     fn missing_model_names_the_build_script() {
         let e = LmCard::load(Path::new("/nonexistent/smollm2")).err().unwrap().to_string();
         assert!(e.contains("/nonexistent/smollm2") && e.contains("scripts/build_smollm.sh"), "{e}");
+    }
+
+    /// The shipped cards load whether or not their graphs are built; the int8 graph (quantize_dynamic) runs one
+    /// document per run, the fp32 one, whose rows are independent, in batches.
+    #[test]
+    fn shipped_cards_load() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/smollm2");
+        let fp32 = LmCard::load(&models).unwrap();
+        let int8 = LmCard::load(&models.join("model.int8.toml")).unwrap();
+        assert_eq!((fp32.onnx.as_str(), int8.onnx.as_str()), ("model.onnx", "model.int8.onnx"));
+        assert!(!fp32.batch_dependent && int8.batch_dependent);
     }
 }

@@ -97,3 +97,15 @@ pub fn floats(batches: &[RecordBatch], column: &str) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A copy of the model folder `src` (its `model.onnx` and `tokenizer.json`) in a temporary folder, with its card
+/// (`model.toml`) edited by `edit`.
+pub fn edited_model(src: &Path, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for f in ["model.onnx", "tokenizer.json"] {
+        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
+    }
+    let card = std::fs::read_to_string(src.join("model.toml")).unwrap();
+    std::fs::write(d.path().join("model.toml"), edit(&card)).unwrap();
+    d
+}
