@@ -13,6 +13,8 @@ use crate::signal::fineweb::FineWebConfig;
 use crate::signal::gopher_quality::GopherQualityConfig;
 use crate::signal::gopher_repetition::GopherRepetitionConfig;
 use crate::signal::ngram_lm::NgramLmConfig;
+use crate::signal::stylometry::StylometryConfig;
+use crate::signal::typography::TypographyConfig;
 use crate::signal::vocab::VocabConfig;
 use crate::signal::Action;
 
@@ -172,6 +174,10 @@ pub struct SignalsConfig {
     pub c4: C4Config,
     pub fineweb: FineWebConfig,
     pub vocab: VocabConfig,
+    /// Typing habits (detached punctuation, lower-case sentence starts, curly quotes, dashes): ensemble inputs.
+    pub typography: TypographyConfig,
+    /// Sentence-length rhythm and word variety: ensemble inputs.
+    pub stylometry: StylometryConfig,
     pub ngram_lm: NgramLmConfig,
     /// Perplexity, burstiness and curvature under a neural LM (SmolLM2, scripts/build_smollm.sh); off by default.
     pub neural_lm: crate::signal::neural_lm::NeuralLmConfig,
@@ -187,6 +193,8 @@ impl Default for SignalsConfig {
             c4: Default::default(),
             fineweb: Default::default(),
             vocab: Default::default(),
+            typography: Default::default(),
+            stylometry: Default::default(),
             ngram_lm: Default::default(),
             neural_lm: Default::default(),
             classifiers: vec![ClassifierConfig::default()],
@@ -259,6 +267,9 @@ impl Config {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{name} = {v} is not a fraction in [0, 1]"));
             }
+        }
+        if s.stylometry.ttr_words == 0 {
+            return bad("signals.stylometry.ttr_words must be >= 1".into());
         }
         if s.gopher_quality.min_words > s.gopher_quality.max_words {
             return bad("signals.gopher_quality.min_words > max_words".into());

@@ -14,6 +14,8 @@ pub mod gopher_quality;
 pub mod gopher_repetition;
 pub mod neural_lm;
 pub mod ngram_lm;
+pub mod stylometry;
+pub mod typography;
 pub mod vocab;
 
 use std::cell::RefCell;
@@ -184,6 +186,12 @@ impl Scorer {
         }
         if s.vocab.enabled {
             doc.push(Box::new(vocab::Vocab::new(s.vocab.clone())?));
+        }
+        if s.typography.enabled {
+            doc.push(Box::new(typography::Typography::new(s.typography.clone())));
+        }
+        if s.stylometry.enabled {
+            doc.push(Box::new(stylometry::Stylometry::new(s.stylometry.clone())));
         }
         if s.ngram_lm.enabled {
             doc.push(Box::new(ngram_lm::NgramLm::new(s.ngram_lm.clone())?));
