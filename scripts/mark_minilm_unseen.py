@@ -16,7 +16,12 @@ With `minilm_short` built (scripts/train_minilm_short.py), it also writes `minil
 each text that model trained on (its work/oof.json), and its own int8 score (onnxruntime, cut as the engine
 cuts) of every other text, which it never saw.
 
+With --short-only it writes that field alone, for a policy whose full stage reads `minilm_short` but not
+`minilm` (scripts/build_policy.sh --minilm-short): every row then has an honest score, so the full stage fits
+on all of them and `minilm` need not be built.
+
     .venv-minilm/bin/python scripts/mark_minilm_unseen.py bench-data/policy/train.jsonl bench-data/policy/train-minilm.jsonl
+    .venv-minilm/bin/python scripts/mark_minilm_unseen.py --short-only IN OUT
 """
 from __future__ import annotations
 
@@ -49,29 +54,43 @@ def short_model_scores(rows):
     return scores
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    src, dst = sys.argv[1:]
+def minilm_seen_texts():
+    """The texts `minilm` trained on, from its build's plan."""
     plan_path = os.path.join(tm.WORK, "plan.json")
     if not os.path.exists(plan_path):
         sys.exit(f"{plan_path} is missing: which documents minilm trained on is unknown (build it with scripts/build_minilm.sh)")
     plan = json.load(open(plan_path))
     pool, _, _ = tm.training_pool()
-    seen = {pool[i]["text"] for i in tm.trained_indices(pool, plan)}
-    counts = collections.Counter()
+    return {pool[i]["text"] for i in tm.trained_indices(pool, plan)}
+
+
+def main():
+    args = sys.argv[1:]
+    short_only = "--short-only" in args
+    args = [a for a in args if a != "--short-only"]
+    if len(args) != 2:
+        sys.exit(__doc__)
+    src, dst = args
+    seen = None if short_only else minilm_seen_texts()
     with open(src, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     short = short_model_scores(rows)
+    if short_only and short is None:
+        sys.exit("--short-only needs minilm_short (scripts/train_minilm_short.py)")
+    counts = collections.Counter()
     tmp = dst + ".tmp"
     with open(tmp, "w", encoding="utf-8") as out:
         for i, r in enumerate(rows):
-            r["minilm_unseen"] = r["text"] not in seen
+            if seen is not None:
+                r["minilm_unseen"] = r["text"] not in seen
+                counts[(r.get("group", ""), r["minilm_unseen"])] += 1
             if short is not None:
                 r["minilm_short_p_machine_oof"] = short[i]
-            counts[(r.get("group", ""), r["minilm_unseen"])] += 1
             out.write(json.dumps(r, ensure_ascii=False) + "\n")
     os.replace(tmp, dst)
+    if seen is None:
+        print(f"{dst}: {len(rows)} documents")
+        return
     n_unseen = sum(n for (_, u), n in counts.items() if u)
     print(f"{dst}: {sum(counts.values())} documents, {n_unseen} unseen by minilm; per group (unseen/all): "
           + ", ".join(f"{g} {counts[(g, True)]}/{counts[(g, True)] + counts[(g, False)]}"

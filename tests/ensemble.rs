@@ -10,6 +10,8 @@ use std::process::Command;
 
 use common::*;
 use svalbard::config::Config;
+use svalbard::ensemble::{PolicyFile, BUILTIN_DEFAULT};
+use svalbard::onnx::model_card::ModelCard;
 use svalbard::pipeline::{self, Job};
 use svalbard::source::plan_inputs;
 
@@ -61,6 +63,26 @@ fn builtin_policy_reads_every_column_of_the_default_signals() {
     read.sort_unstable();
     assert_eq!(read, written);
     assert!(written.contains(&"typography_detached_punct_frac") && written.contains(&"stylometry_type_token_ratio"));
+}
+
+/// The shipped cascade policy (`scripts/build_policy.sh --minilm-short`) is fitted on the same columns as the
+/// built-in one, plus `minilm_short`'s in its full stage: a default signal added without refitting it fails here,
+/// as the built-in policy does above. Only the model's card is read (the model is built, not shipped).
+#[test]
+fn shipped_cascade_policy_reads_the_default_columns_and_minilm_shorts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let builtin = PolicyFile::load(BUILTIN_DEFAULT).unwrap();
+    let cascade = PolicyFile::load(root.join("models/policy-minilm-short.json").to_str().unwrap()).unwrap();
+    let card = ModelCard::load(&root.join("models/minilm_short/model.toml")).unwrap();
+    let sorted = |columns: &[String]| {
+        let mut v = columns.to_vec();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(sorted(&cascade.cheap.features), sorted(&builtin.cheap.features));
+    let mut full = builtin.cheap.features.clone();
+    full.push(format!("{}_p_machine", card.name));
+    assert_eq!(sorted(&cascade.full.expect("a cascade policy has a full stage").features), sorted(&full));
 }
 
 /// Labeled documents: human prose, and machine prose heavy with the words LLMs over-use.
