@@ -61,20 +61,16 @@ impl Dataset {
         self.columns.iter().position(|c| c == name).map(|i| self.values[i].as_slice())
     }
 
-    /// Put the values of the external score column `field` in place of the score column `column`, and drop
-    /// `field`: the signal's own scores of these documents are not the ones to fit on (a model scoring its
-    /// own training documents), its out-of-fold scores are. Every document must have a finite value.
-    pub fn replace_column(&mut self, column: &str, field: &str) -> Result<()> {
+    /// Make the values of the external score column `field` the score column `column` (in its place, or added
+    /// when no signal scored it here), and drop `field`: the signal's own scores of these documents are not the
+    /// ones to fit on (a model scoring its own training documents), its out-of-fold scores are. Every document
+    /// must have a finite value.
+    pub fn set_column_from_field(&mut self, column: &str, field: &str) -> Result<()> {
         let from = self
             .columns
             .iter()
             .position(|c| c == field)
             .ok_or_else(|| Error::Config(format!("no field {field:?} was read from the labeled data")))?;
-        let to = self
-            .columns
-            .iter()
-            .position(|c| c == column)
-            .ok_or_else(|| Error::Config(format!("no score column {column:?}: no enabled signal writes it")))?;
         if let Some(d) = self.values[from].iter().position(|v| !v.is_finite()) {
             return Err(Error::Config(format!(
                 "field {field:?} has no number for document {} of the labeled data (each needs one to stand for \
@@ -82,9 +78,14 @@ impl Dataset {
                 d + 1
             )));
         }
-        self.values.swap(from, to);
-        self.values.remove(from);
-        self.columns.remove(from);
+        match self.columns.iter().position(|c| c == column) {
+            Some(to) => {
+                self.values.swap(from, to);
+                self.values.remove(from);
+                self.columns.remove(from);
+            }
+            None => self.columns[from] = column.to_string(),
+        }
         Ok(())
     }
 
@@ -266,5 +267,29 @@ mod tests {
         std::fs::write(&path, r#"{"text":"x","label":"unsure"}"#).unwrap();
         let err = score_inputs(&config, &scorer, &[path.display().to_string()], &spec).unwrap_err().to_string();
         assert!(err.contains("neither human nor machine"), "{err}");
+    }
+
+    fn dataset(columns: &[&str], values: Vec<Vec<f32>>) -> Dataset {
+        Dataset { columns: columns.iter().map(|c| c.to_string()).collect(), values, ..Default::default() }
+    }
+
+    #[test]
+    fn a_field_replaces_a_scored_column_or_stands_for_an_unscored_one() {
+        // Scored here: the field's values move into the column's place and the field is dropped.
+        let mut d = dataset(&["a", "m_p", "oof"], vec![vec![1.0, 2.0], vec![0.9, 0.8], vec![0.1, 0.2]]);
+        d.set_column_from_field("m_p", "oof").unwrap();
+        assert_eq!(d.columns, ["a", "m_p"]);
+        assert_eq!(d.values, [vec![1.0, 2.0], vec![0.1, 0.2]]);
+        // Not scored (calibrate did not run the model): the field becomes the column.
+        let mut d = dataset(&["a", "oof"], vec![vec![1.0, 2.0], vec![0.1, 0.2]]);
+        d.set_column_from_field("m_p", "oof").unwrap();
+        assert_eq!(d.columns, ["a", "m_p"]);
+        assert_eq!(d.column("m_p").unwrap(), &[0.1, 0.2]);
+        // A document without a number, or no such field, is an error.
+        let mut d = dataset(&["a", "oof"], vec![vec![1.0, 2.0], vec![0.1, f32::NAN]]);
+        let err = d.set_column_from_field("m_p", "oof").unwrap_err().to_string();
+        assert!(err.contains("document 2"), "{err}");
+        let err = d.set_column_from_field("m_p", "nope").unwrap_err().to_string();
+        assert!(err.contains("no field \"nope\""), "{err}");
     }
 }

@@ -134,11 +134,49 @@ fn calibrate_names_what_is_missing() {
     let (code, err) = run(&["--train-column", "fast_p_machine=nope"]);
     assert_eq!(code, Some(4), "an input without the field is an input problem: {err}");
     assert!(err.contains("\"nope\""), "{err}");
+    let (code, err) = run(&["--train-column", "fats_p_machine=fast_oof"]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("fats_p_machine") && err.contains("no enabled signal writes"), "{err}");
     // 20 human documents cannot show a 1 % FPR with 90 % confidence.
     let (code, err) = run(&[]);
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("too few") && err.contains("--fpr-confidence"), "{err}");
     assert!(!out.exists());
+}
+
+/// A model whose every column comes from `--train-column` is not run on the training data, and the fields stand for
+/// its columns there; a model with a column no field stands for still runs.
+#[test]
+fn calibrate_does_not_run_a_model_whose_columns_come_from_fields() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("labeled.jsonl");
+    labeled(&data, 200);
+    let data_s = data.to_str().unwrap();
+    let fit = |replace: &[&str], name: &str| {
+        let out = d.path().join(name);
+        let mut args = vec!["calibrate", "--train", data_s, "--holdout", data_s, "--target-fpr", "0.05"];
+        for r in replace {
+            args.extend(["--train-column", r]);
+        }
+        args.extend(["--out", out.to_str().unwrap()]);
+        let o = svalbard(&args);
+        let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        (String::from_utf8_lossy(&o.stderr).to_string(), p)
+    };
+    let (err, both) = fit(&["fast_p_machine=fast_oof", "fast_p_machine_short=fast_oof"], "both.json");
+    assert!(err.contains("fast does not score the training data"), "{err}");
+    let (err, one) = fit(&["fast_p_machine=fast_oof"], "one.json");
+    assert!(!err.contains("does not score"), "fast writes a column no field stands for: {err}");
+    // The field (all 0.5) stood for both columns: each NaN fill, the mean of the transformed values, is that of
+    // 0.5 (a logit for p_machine, the value itself for the extra head).
+    let fill = |p: &serde_json::Value, column: &str| {
+        let k = p["cheap"]["features"].as_array().unwrap().iter().position(|f| f == column).unwrap();
+        p["cheap"]["fill"][k].as_f64().unwrap()
+    };
+    assert_eq!(fill(&both, "fast_p_machine"), 0.0);
+    assert_eq!(fill(&both, "fast_p_machine_short"), 0.5);
+    assert_ne!(fill(&one, "fast_p_machine_short"), 0.5, "fast's own short-head scores, not the field's");
+    assert_eq!(both["cheap"]["features"], one["cheap"]["features"], "the same columns either way");
 }
 
 fn svalbard(args: &[&str]) -> std::process::Output {

@@ -10,7 +10,7 @@ use crate::ensemble::fit::{self, CombinerKind, FitOptions, Method};
 use crate::error::{Error, Result};
 use crate::eval::BoostingOptions;
 use crate::labeled::{self, Dataset, LabeledSpec};
-use crate::signal::Scorer;
+use crate::signal::{Scorer, SignalSpec};
 
 const EXAMPLES: &str = "\
 Example (what scripts/build_policy.sh runs to make models/policy.json):
@@ -77,7 +77,8 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = BoostingOptions::default().learning_rate)]
     pub learning_rate: f64,
     /// Read a score column of the --train data from an input field instead of scoring it, COLUMN=FIELD
-    /// (repeatable): out-of-fold scores of a model that was trained on those documents (scripts/oof_fast.py).
+    /// (repeatable): out-of-fold scores of a model that was trained on those documents (scripts/oof_fast.py). A
+    /// model whose every column is given so does not run on the --train data.
     #[arg(long, value_parser = parse_pair)]
     pub train_column: Vec<(String, String)>,
     /// Boolean field of the --train data marking the documents the expensive signals' models never trained
@@ -155,23 +156,36 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     }
     let no_fields: Vec<String> = Vec::new();
     let train_fields: Vec<String> = a.train_column.iter().map(|(_, f)| f.clone()).collect();
-    let score = |inputs: &[String], what: &str, fields: &[String]| -> Result<Dataset> {
+    let score = |scorer: &Scorer, inputs: &[String], what: &str, fields: &[String]| -> Result<Dataset> {
         let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: fields };
-        let d = pool.install(|| labeled::score_inputs(&config, &scorer, inputs, &spec))?;
+        let d = pool.install(|| labeled::score_inputs(&config, scorer, inputs, &spec))?;
         tracing::info!(docs = d.len(), seconds = d.score_time.as_secs_f64(), "scored the {what} data");
         if d.is_empty() {
             return Err(Error::Config(format!("the {what} data holds no documents")));
         }
         Ok(d)
     };
-    let mut train = score(&a.train, "training", &train_fields)?;
-    for (column, field) in &a.train_column {
-        train.replace_column(column, field)?;
+    let all_columns = scorer.columns().to_vec();
+    for (column, _) in &a.train_column {
+        if !all_columns.contains(column) {
+            return Err(Error::Config(format!("--train-column {column}: no enabled signal writes that column")));
+        }
     }
-    let holdout = score(&a.holdout, "holdout", &no_fields)?;
+    let holdout = score(&scorer, &a.holdout, "holdout", &no_fields)?;
     let reference =
-        if a.reference.is_empty() { holdout.clone() } else { score(&a.reference, "reference", &no_fields)? };
-    let (cheap_columns, expensive_columns) = fit::split_columns(scorer.columns(), &a.expensive);
+        if a.reference.is_empty() { holdout.clone() } else { score(&scorer, &a.reference, "reference", &no_fields)? };
+    // A model whose every column comes from --train-column is not run on the training data.
+    let from_fields = |spec: &SignalSpec| spec.columns.iter().all(|c| a.train_column.iter().any(|(t, _)| t == c));
+    let skipped: Vec<&'static str> = scorer.batch_specs().filter(|s| from_fields(s)).map(|s| s.id).collect();
+    for id in &skipped {
+        eprintln!("svalbard: {id} does not score the training data: every column it writes comes from --train-column");
+    }
+    let train_scorer = scorer.without_batch_signals(|s| skipped.contains(&s.id), &config.rules)?;
+    let mut train = score(&train_scorer, &a.train, "training", &train_fields)?;
+    for (column, field) in &a.train_column {
+        train.set_column_from_field(column, field)?;
+    }
+    let (cheap_columns, expensive_columns) = fit::split_columns(&all_columns, &a.expensive);
     if let (Some(f), true) = (&a.full_fit_field, expensive_columns.is_empty()) {
         tracing::warn!(
             "--full-fit-field {f} has no effect: no enabled signal is named by --expensive, so there is no full stage"
@@ -206,7 +220,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
     }
     crate::sink::write_atomic(&a.out, json.as_bytes())?;
-    fit::check_binds(&a.out, scorer.columns())?;
+    fit::check_binds(&a.out, &all_columns)?;
     println!("{}", serde_json::to_string_pretty(&policy.metrics).expect("metrics serialize"));
     eprintln!(
         "svalbard: wrote {} (cheap stage: {} columns, threshold {:.4}{})",

@@ -207,6 +207,18 @@ impl Scorer {
         Self::build(doc, batch, &config.rules, Some(&config.ensemble))
     }
 
+    /// The same signals less the batch signals (classifiers, language models) that `drop` picks, without the
+    /// ensemble: `calibrate` does not run a model on the training data when every column it writes is read
+    /// from the input instead (an expensive model on tens of thousands of documents costs minutes to hours).
+    pub fn without_batch_signals(
+        self,
+        drop: impl Fn(&SignalSpec) -> bool,
+        overrides: &std::collections::BTreeMap<String, Action>,
+    ) -> Result<Self> {
+        let kept = self.batch_signals.into_iter().filter(|s| !drop(s.spec())).collect();
+        Self::new(self.doc_signals, kept, overrides)
+    }
+
     pub fn new(
         doc_signals: Vec<Box<dyn DocSignal>>,
         batch_signals: Vec<Box<dyn BatchSignal>>,
@@ -298,6 +310,11 @@ impl Scorer {
     /// Rules of machine-text detectors (classifiers, language models, vocabulary).
     pub fn detector_rules(&self) -> RuleMask {
         self.detector_rules
+    }
+
+    /// The batch signals (classifiers, language models), in the order they run.
+    pub fn batch_specs(&self) -> impl Iterator<Item = &SignalSpec> {
+        self.batch_signals.iter().map(|s| s.spec())
     }
 
     pub fn signal_ids(&self) -> Vec<&'static str> {
