@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Trains the `fast` detector: logistic regression on svalbard-hash-v1 features
-(scripts/fast_features.py), exported by hand to ONNX (models/fast/model.onnx), checked with
-onnxruntime, default threshold calibrated on held-out human web pages, then evaluated
-(scripts/eval_fast.py, including the leave-one-source-out retrains). Writes
-models/fast/model.onnx, models/fast/model.toml, models/fast/README.md, models/fast/metrics.json.
+"""Trains the `fast` detector on the canonical view of every source (scripts/authorship_data.py):
+logistic regression on svalbard-hash-v1 features (scripts/fast_features.py) of `canonical(text)`
+(scripts/canonical.py, the engine's `text::canonical`), exported by hand to ONNX (models/fast/model.onnx),
+checked with onnxruntime. Then, with whole sources as the unit:
+* out-of-fold scores of every training text from models that never saw its *source* (folds by source), for
+  the ensemble's fit and the threshold;
+* the threshold: the lowest at which no training human source, scored out of fold, has more than 1% flagged;
+* figures on the test sources (never used for anything else), per source with Clopper-Pearson bounds;
+* leave-one-generator-family-out: the model refitted without a family, judged on that family's texts.
+Writes models/fast/{model.onnx, model.toml, metrics.json} and OUT/{train,dev,test}.jsonl for the policy.
+Every step saves its result under OUT, so a killed run resumes where it stopped.
 
-    nice -n 10 .venv-train/bin/python scripts/train_fast.py            # everything (~5 min on 2 cores)
-    nice -n 10 .venv-train/bin/python scripts/train_fast.py --no-loso  # skip leave-one-source-out
+    nice -n 10 .venv-train/bin/python scripts/train_fast.py [--out bench-data/authorship] [--no-logo]
 Data: ../shared/data (override with SVALBARD_DATA).
 """
 from __future__ import annotations
@@ -22,17 +27,15 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import authorship_data as ad  # noqa: E402
+import canonical as cn  # noqa: E402
 import fast_data as fd  # noqa: E402
 import fast_features as ff  # noqa: E402
 
 MODEL_DIR = os.path.join(HERE, "..", "models", "fast")
-C = 32.0
-# Total sample weight of each training group (before rescaling to mean weight 1): human and
-# machine get equal total weight; books/NLTK add human weight to keep book-like prose from
-# being flagged.
-GROUP_WEIGHTS = {"detect-human": 1.0, "detect-machine": 1.0, "web-human": 1.0,
-                 "web-machine": 1.0, "books-human": 0.5}
-TARGET_WEB_FPR = 0.01
+C = 4.0
+TARGET_FPR = 0.01
+FOLDS = 5
 # The short-text head (output p_machine_short) is fitted on training texts with fewer whitespace-separated
 # words than this: nearly all hc3 texts, 5% of fast-detect-gpt's, short web pages.
 SHORT_MAX_WORDS = fd.SHORT_MAX_WORDS
@@ -40,11 +43,16 @@ OPSET = 17
 
 
 def sample_weights(groups: np.ndarray) -> np.ndarray:
+    """`groups`: "<label>|<source>". Each source weighs the square root of its size, so that the big ones do not
+    drown the small ones (nor the small ones count as much as the big); human and machine weigh the same."""
     w = np.zeros(len(groups))
-    for g, tot in GROUP_WEIGHTS.items():
-        m = groups == g
-        if m.any():
-            w[m] = tot / m.sum()
+    names = sorted(set(groups.tolist()))
+    for label in ("0", "1"):
+        gs = [g for g in names if g.startswith(label + "|")]
+        total = sum(math.sqrt((groups == g).sum()) for g in gs)
+        for g in gs:
+            m = groups == g
+            w[m] = math.sqrt(m.sum()) / total / m.sum()
     return w * len(groups) / w.sum()
 
 
@@ -144,7 +152,7 @@ def onnx_scores(sess, X, batch=256, output="p_machine"):
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def pick_threshold(human_scores, target=TARGET_WEB_FPR):
+def pick_threshold(human_scores, target=TARGET_FPR):
     """Lowest threshold t with mean(human_scores >= t) <= target (decision: p >= t), written with the
     fewest decimals (at least 4) that keep it at or below the next higher score: a model whose human
     scores crowd near 1 (0.99995...) would otherwise get t = 1.0 and flag nothing."""
@@ -161,67 +169,213 @@ def pick_threshold(human_scores, target=TARGET_WEB_FPR):
     return t
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out retrains")
-    args = ap.parse_args()
-    import onnxruntime as ort
+def clopper_pearson_upper(k: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided upper bound of a binomial rate (k of n)."""
+    from scipy.stats import beta
+
+    if n == 0:
+        return float("nan")
+    return 1.0 if k >= n else float(beta.ppf(confidence, k + 1, n - k))
+
+
+def _cached(path, build):
+    """`build()`'s result, saved at `path` (npy/json) so that a killed run resumes."""
+    if os.path.exists(path):
+        if path.endswith(".npy"):
+            return np.load(path)
+        with open(path) as f:
+            return json.load(f)
+    value = build()
+    tmp = path + ".tmp"
+    if path.endswith(".npy"):
+        with open(tmp, "wb") as f:
+            np.save(f, value)
+    else:
+        with open(tmp, "w") as f:
+            json.dump(value, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    return value
+
+
+def source_folds(sources, k=FOLDS):
+    """Fold of each training text: whole sources (both labels) go together, so an out-of-fold score is the
+    score of a model that never saw the text's source."""
+    import hashlib
+
+    names = sorted(set(sources))
+    order = sorted(names, key=lambda s: hashlib.sha1(("fold:" + s).encode()).hexdigest())
+    fold_of = {s: i % k for i, s in enumerate(order)}
+    return np.array([fold_of[s] for s in sources])
+
+
+def per_source_threshold(scores, sources, target=TARGET_FPR):
+    """The lowest threshold at which no source has more than `target` of its texts at or above it."""
+    return max(pick_threshold(scores[sources == s], target) for s in sorted(set(sources.tolist())))
+
+
+def fpr_rows(scores, sources, threshold):
+    rows = {}
+    for s in sorted(set(sources.tolist())):
+        v = scores[sources == s]
+        k = int((v >= threshold).sum())
+        rows[s] = {"n": int(len(v)), "flagged": k, "rate": k / len(v), "upper95": clopper_pearson_upper(k, len(v))}
+    return rows
+
+
+def leave_family_out(families, fit_heads, score, tr, th, y, fam, p_all, out, t0):
+    """Per family: AUROC of its texts against the test humans, from a model fitted without the family, and
+    from the shipped model (which saw it) for comparison."""
     import eval_fast as ev
 
+    logo = {}
+    for f in families:
+        def one(f=f):
+            mh, _ = fit_heads(tr & (fam != f))
+            fm = (y == 1) & (fam == f)
+            s_h, s_m = score(mh, th), score(mh, fm)
+            yy = np.r_[np.zeros(len(s_h)), np.ones(len(s_m))]
+            return {"n_machine": int(fm.sum()), "auroc": ev.auroc(yy, np.r_[s_h, s_m]),
+                    "auroc_with_family": ev.auroc(yy, np.r_[p_all[th], p_all[fm]])}
+        logo[f] = _cached(os.path.join(out, f"logo-{f}.json"), one)
+        print(f"  logo {f}: {logo[f]} {time.time() - t0:.0f}s", flush=True)
+    return logo
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="bench-data/authorship")
+    ap.add_argument("--no-logo", action="store_true", help="skip the leave-one-generator-family-out refits")
+    ap.add_argument("--logo-only", action="store_true",
+                    help="only the leave-one-family-out refits, last family first (a second process on a second core: "
+                         "each refit is saved, and the first run picks the saved ones up)")
+    args = ap.parse_args()
+    import onnxruntime as ort
+    import scipy.sparse as sp
+    import eval_fast as ev
+
+    os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
-    train, evals = fd.load_all()
-    print(f"loaded {len(train)} training texts; eval sets "
-          + ", ".join(f"{k}={len(v)}" for k, v in evals.items()), flush=True)
-    X = ff.hash_texts([r["text"] for r in train])
-    EX = {k: ff.hash_texts([r["text"] for r in v]) for k, v in evals.items()}
-    y = np.array([r["y"] for r in train])
-    groups = np.array([r["group"] for r in train])
-    print(f"features: {time.time() - t0:.0f}s, train nnz {X.nnz}", flush=True)
+    recs = ad.load_all()
+    texts = [cn.canonical(r["text"]) for r in recs]
+    print(f"{len(recs)} texts loaded and canonicalised in {time.time() - t0:.0f}s", flush=True)
+    xpath = os.path.join(args.out, "features.npz")
+    if os.path.exists(xpath):
+        X = sp.load_npz(xpath).tocsr()
+    else:
+        X = ff.hash_texts(texts)
+        sp.save_npz(xpath + ".tmp.npz", X)
+        os.replace(xpath + ".tmp.npz", xpath)
+    print(f"features: {time.time() - t0:.0f}s, nnz {X.nnz}", flush=True)
+    y = np.array([r["y"] for r in recs])
+    split = np.array([r["split"] for r in recs])
+    source = np.array([r["source"] for r in recs])
+    fam = np.array([r["family"] or "" for r in recs])
+    groups = np.array([f"{r['y']}|{r['source']}" for r in recs])
+    short = short_mask(texts)
+    tr = split == "train"
 
-    coef, intercept = fit(X, y, groups)
-    coef_s, intercept_s = fit_short(X, y, groups, short_mask([r["text"] for r in train]))
+    def fit_heads(mask):
+        coef, b = fit(X[mask], y[mask], groups[mask])
+        coef_s, b_s = fit_short(X[mask], y[mask], groups[mask], short[mask])
+        return (coef, b), (coef_s, b_s)
+
+    def score(head, rows):
+        coef, b = head
+        return predict(coef.astype(np.float32), np.float32(b), X[rows])
+
+    test, dev = split == "test", split == "dev"
+    th, tm = test & (y == 0), test & (y == 1)
+    heads_path = os.path.join(args.out, "heads.npz")
+    if args.logo_only:
+        h = np.load(heads_path)
+        p_all = np.zeros(len(recs))
+        p_all[~tr] = score((h["coef"], float(h["b"])), ~tr)
+        leave_family_out(ad.FAMILIES[::-1], fit_heads, score, tr, th, y, fam, p_all, args.out, t0)
+        return
+
+    # 1. the model
+    if os.path.exists(heads_path):
+        h = np.load(heads_path)
+        main_head, short_head = (h["coef"], float(h["b"])), (h["coef_s"], float(h["b_s"]))
+    else:
+        main_head, short_head = fit_heads(tr)
+        np.savez(heads_path + ".tmp.npz", coef=main_head[0], b=main_head[1], coef_s=short_head[0], b_s=short_head[1])
+        os.replace(heads_path + ".tmp.npz", heads_path)
     print(f"fit: {time.time() - t0:.0f}s", flush=True)
-
-    os.makedirs(MODEL_DIR, exist_ok=True)
     onnx_path = os.path.join(MODEL_DIR, "model.onnx")
-    heads = [("p_machine", coef, intercept), ("p_machine_short", coef_s, intercept_s)]
-    export_onnx(heads, onnx_path)
+    export_onnx([("p_machine",) + tuple(main_head), ("p_machine_short",) + tuple(short_head)], onnx_path)
     sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    scores = {k: onnx_scores(sess, M) for k, M in EX.items()}
-    short_scores = {k: onnx_scores(sess, M, output="p_machine_short") for k, M in EX.items()}
-    max_diff = 0.0
-    for k, M in EX.items():
-        for got, (_, c, b) in ((scores[k], heads[0]), (short_scores[k], heads[1])):
-            max_diff = max(max_diff, float(np.abs(got - predict(c, b, M)).max()))
-    print(f"onnx vs python max |diff| = {max_diff:.2e} (size {os.path.getsize(onnx_path)} bytes)")
+    rest = np.where(~tr)[0]
+    got = onnx_scores(sess, X[rest])
+    max_diff = float(np.abs(got - predict(main_head[0], main_head[1], X[rest])).max())
     assert max_diff < 1e-5, max_diff
-    # padding must contribute nothing
-    ids, wts = to_padded(EX["dev"][:4])
-    p1 = sess.run(None, {"ids": ids, "weights": wts})[0]
-    p2 = sess.run(None, {"ids": np.pad(ids, ((0, 0), (0, 7))), "weights": np.pad(wts, ((0, 0), (0, 7)))})[0]
-    assert np.abs(p1 - p2).max() < 1e-6, np.abs(p1 - p2).max()  # only summation-order rounding
+    p_all = np.zeros(len(recs))
+    p_all[rest] = got
+    ps_all = np.zeros(len(recs))
+    ps_all[rest] = onnx_scores(sess, X[rest], output="p_machine_short")
 
-    web = evals["web_heldout"]
-    web_h = scores["web_heldout"][np.array([r["y"] == 0 for r in web])]
-    threshold = pick_threshold(web_h)
-    print(f"default threshold {threshold} (web human held-out FPR {(web_h >= threshold).mean():.4f})")
+    # 2. out-of-fold by source
+    fold = np.full(len(recs), -1)
+    fold[tr] = source_folds(source[tr].tolist())
 
-    loso = None
-    if not args.no_loso:
-        loso = ev.leave_one_source_out(train, X, evals, EX, fit, predict)
-    results = ev.evaluate(evals, scores, threshold)
-    results["short_head"] = ev.short_head(evals, short_scores, SHORT_MAX_WORDS)
-    results["onnx_python_max_abs_diff"] = max_diff
-    results["onnx_bytes"] = os.path.getsize(onnx_path)
-    results["train_counts"] = {g: int((groups == g).sum()) for g in sorted(set(groups))}
-    results["seconds"] = round(time.time() - t0)
-    if loso is not None:
-        results["loso"] = loso
-    with open(os.path.join(MODEL_DIR, "metrics.json"), "w") as f:
-        json.dump(results, f, indent=1, sort_keys=True)
-    ev.write_model_toml(os.path.join(MODEL_DIR, "model.toml"), threshold, results)
-    ev.write_readme(os.path.join(MODEL_DIR, "README.md"), threshold, results)
-    print(ev.summary(results))
+    def oof():
+        out = np.full((2, len(recs)), np.nan)
+        for k in range(FOLDS):
+            held = tr & (fold == k)
+            mh, shh = fit_heads(tr & (fold != k))
+            out[0, held] = score(mh, held)
+            out[1, held] = score(shh, held)
+            print(f"  fold {k}: {sorted(set(source[held].tolist()))} {time.time() - t0:.0f}s", flush=True)
+        return out
+
+    oof_scores = _cached(os.path.join(args.out, "oof.npy"), oof)
+    p_all[tr], ps_all[tr] = oof_scores[0, tr], oof_scores[1, tr]
+
+    # 3. threshold: every training human source, scored by a model that never saw it, within the target
+    hum_tr = tr & (y == 0)
+    threshold = per_source_threshold(p_all[hum_tr], source[hum_tr])
+    print(f"threshold {threshold}", flush=True)
+
+    # 4. figures
+    res = {"threshold": threshold, "onnx_python_max_abs_diff": max_diff, "C": C,
+           "train_counts": {g: int((groups[tr] == g).sum()) for g in sorted(set(groups[tr].tolist()))}}
+    res["test_human_fpr"] = fpr_rows(p_all[th], source[th], threshold)
+    res["test_machine_tpr"] = {s: v["rate"] for s, v in fpr_rows(p_all[tm], source[tm], threshold).items()}
+    res["oof_train_human_fpr"] = fpr_rows(p_all[hum_tr], source[hum_tr], threshold)
+    res["oof_train_machine_tpr"] = {s: v["rate"] for s, v in
+                                    fpr_rows(p_all[tr & (y == 1)], source[tr & (y == 1)], threshold).items()}
+    res["test_auroc"] = ev.auroc(y[test], p_all[test])
+    res["dev_auroc"] = ev.auroc(y[dev], p_all[dev])
+    res["dev_tpr_at_1fpr"] = ev.tpr_at_fpr(y[dev], p_all[dev], 0.01)
+    res["oof_auroc"] = ev.auroc(y[tr], p_all[tr])
+    res["test_vs_source"] = {s: ev.auroc(np.r_[np.zeros(int((th).sum())), np.ones(int((tm & (source == s)).sum()))],
+                                         np.r_[p_all[th], p_all[tm & (source == s)]]) for s in sorted(set(source[tm]))}
+    ess = np.array([ad.is_native(r) if r["genre"] == "essay" and r["split"] == "test" else None for r in recs],
+                   dtype=object)
+    for name, m in (("native", ess == True), ("non_native", ess == False)):  # noqa: E712
+        k, n = int((p_all[m] >= threshold).sum()), int(m.sum())
+        res[f"test_essays_{name}"] = {"n": n, "flagged": k, "rate": k / max(n, 1), "upper95": clopper_pearson_upper(k, n)}
+    print(json.dumps({k: v for k, v in res.items() if "auroc" in k or "essays" in k}, indent=1), flush=True)
+
+    # 5. leave one generator family out: fitted without the family; its texts judged against the test humans
+    if not args.no_logo:
+        res["logo"] = leave_family_out(ad.FAMILIES, fit_heads, score, tr, th, y, fam, p_all, args.out, t0)
+    res["seconds"] = round(time.time() - t0)
+    with open(os.path.join(MODEL_DIR, "metrics.json"), "w") as fh:
+        json.dump(res, fh, indent=1, sort_keys=True)
+
+    # 6. the policy's data: labeled JSONL with the out-of-fold columns on the training rows
+    for name, m in (("train", tr), ("dev", dev), ("test", test)):
+        with open(os.path.join(args.out, f"{name}.jsonl"), "w", encoding="utf-8") as fh:
+            for i in np.where(m)[0]:
+                r = recs[i]
+                row = {"text": r["text"], "label": "machine" if r["y"] else "human", "source": r["source"],
+                       "generator": r["generator"] or "human", "family": r["family"] or "human",
+                       "genre": r["genre"] or "", "group": f"{r['source']}|{'machine' if r['y'] else 'human'}"}
+                if name == "train":
+                    row["fast_p_machine_oof"] = float(p_all[i])
+                    row["fast_p_machine_short_oof"] = float(ps_all[i])
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"total {time.time() - t0:.0f}s")
 
 

@@ -81,6 +81,11 @@ pub struct CalibrateArgs {
     /// model whose every column is given so does not run on the --train data.
     #[arg(long, value_parser = parse_pair)]
     pub train_column: Vec<(String, String)>,
+    /// The same for the --reference data, COLUMN=FIELD (repeatable): when the reference humans are training
+    /// documents, their out-of-fold scores (by source, scripts/train_fast.py) stand for the model's scores of
+    /// text from sources it never saw, which is what the threshold must hold on.
+    #[arg(long, value_parser = parse_pair)]
+    pub reference_column: Vec<(String, String)>,
     /// Boolean field of the --train data marking the documents the expensive signals' models never trained
     /// on (scripts/mark_minilm_unseen.py writes one for minilm): only they fit the full stage, with every
     /// row of a class and --balance-field group that has none of them. A model's scores of its own training
@@ -166,14 +171,30 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         Ok(d)
     };
     let all_columns = scorer.columns().to_vec();
-    for (column, _) in &a.train_column {
+    // The ensemble combines the detectors' columns only: they read the canonical view; the quality rules'
+    // columns describe the page's layout, which the publishing pipeline decides.
+    let authorship_columns = scorer.detector_columns();
+    let given = a
+        .train_column
+        .iter()
+        .map(|c| ("--train-column", c))
+        .chain(a.reference_column.iter().map(|c| ("--reference-column", c)));
+    for (flag, (column, _)) in given {
         if !all_columns.contains(column) {
-            return Err(Error::Config(format!("--train-column {column}: no enabled signal writes that column")));
+            return Err(Error::Config(format!("{flag} {column}: no enabled signal writes that column")));
         }
     }
     let holdout = score(&scorer, &a.holdout, "holdout", &no_fields)?;
-    let reference =
-        if a.reference.is_empty() { holdout.clone() } else { score(&scorer, &a.reference, "reference", &no_fields)? };
+    let reference_fields: Vec<String> = a.reference_column.iter().map(|(_, f)| f.clone()).collect();
+    let reference = if a.reference.is_empty() {
+        holdout.clone()
+    } else {
+        let mut r = score(&scorer, &a.reference, "reference", &reference_fields)?;
+        for (column, field) in &a.reference_column {
+            r.set_column_from_field(column, field)?;
+        }
+        r
+    };
     // A model whose every column comes from --train-column is not run on the training data.
     let from_fields = |spec: &SignalSpec| spec.columns.iter().all(|c| a.train_column.iter().any(|(t, _)| t == c));
     let skipped: Vec<&'static str> = scorer.batch_specs().filter(|s| from_fields(s)).map(|s| s.id).collect();
@@ -185,7 +206,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     for (column, field) in &a.train_column {
         train.set_column_from_field(column, field)?;
     }
-    let (cheap_columns, expensive_columns) = fit::split_columns(&all_columns, &a.expensive);
+    let (cheap_columns, expensive_columns) = fit::split_columns(&authorship_columns, &a.expensive);
     if let (Some(f), true) = (&a.full_fit_field, expensive_columns.is_empty()) {
         tracing::warn!(
             "--full-fit-field {f} has no effect: no enabled signal is named by --expensive, so there is no full stage"

@@ -58,7 +58,8 @@ fn train(a: TrainArgs) -> Result<i32> {
             if let Some(d) = &batch.damage {
                 return Err(Error::input(&input.path, format!("damaged input: {d}")));
             }
-            texts.extend(batch.texts().into_iter().map(str::to_string));
+            // The ngram_lm signal reads the canonical view, so the model learns that view's words.
+            texts.extend(batch.texts().into_iter().map(crate::text::canonical::canonical));
         }
     }
     if let Some(dir) = a.out.parent() {

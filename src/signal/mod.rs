@@ -6,6 +6,11 @@
 //!
 //! Two kinds: [`DocSignal`]s look at one document at a time and share one [`Analysis`] of it (the cheap
 //! heuristics); [`BatchSignal`]s see the whole batch at once (models that batch their inputs).
+//!
+//! Two views of a document: quality rules judge the page as published and read the raw text; detectors
+//! ([`SignalSpec::detector`]) judge the writing and read its canonical view ([`crate::text::canonical`]), so
+//! that quotes, dashes, line breaks, entities, bullets and Markdown, which a publishing pipeline decides,
+//! cannot move them. The view is computed once per document and shared by every detector.
 
 pub mod c4;
 pub mod classifier;
@@ -26,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::ensemble::{Ensemble, EnsembleConfig};
 use crate::error::Result;
+use crate::text::canonical::Canonicalizer;
 use crate::text::{Analysis, HashSet64};
 
 /// What fired rules of a signal do to a document.
@@ -57,8 +63,12 @@ pub struct SignalSpec {
     pub rules: Vec<RuleSpec>,
     /// The action for this signal's rules unless `[rules]` in the config overrides one.
     pub action: Action,
-    /// A machine-text detector (as opposed to a quality rule): `vintage.keep` overrides its rejections.
+    /// A machine-text detector (as opposed to a quality rule): it reads the canonical view, its columns are
+    /// the ensemble's inputs, and `vintage.keep` overrides its rejections.
     pub detector: bool,
+    /// Columns of a detector that the ensemble may not combine: counts that grow with a document's length,
+    /// which depends on how much of a page an extractor kept.
+    pub not_ensemble_inputs: Vec<String>,
 }
 
 impl SignalSpec {
@@ -67,6 +77,7 @@ impl SignalSpec {
             id,
             action,
             detector: false,
+            not_ensemble_inputs: Vec::new(),
             columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
             rules: rules
                 .iter()
@@ -83,12 +94,20 @@ impl SignalSpec {
         self.detector = true;
         self
     }
+
+    /// Keep these measures (names without the signal's prefix) out of the ensemble.
+    pub fn not_ensemble_inputs(mut self, measures: &[&str]) -> Self {
+        self.not_ensemble_inputs = measures.iter().map(|m| format!("{}_{m}", self.id)).collect();
+        self
+    }
 }
 
 /// Per-thread scratch space shared by the document signals.
 #[derive(Default)]
 pub struct Scratch {
     pub analysis: Analysis,
+    /// The analysis of the canonical view, for the detectors.
+    pub canonical_analysis: Analysis,
     pub set_a: HashSet64,
     pub set_b: HashSet64,
     pub hashes: Vec<u64>,
@@ -98,8 +117,9 @@ impl Scratch {
     /// Give back memory after an unusually large document so one 50 MB page does not pin it per thread.
     fn trim(&mut self) {
         const KEEP_WORDS: usize = 1 << 20;
-        if self.analysis.words.capacity() > KEEP_WORDS {
+        if self.analysis.words.capacity() > KEEP_WORDS || self.canonical_analysis.words.capacity() > KEEP_WORDS {
             self.analysis.words = Vec::new();
+            self.canonical_analysis.words = Vec::new();
             self.hashes = Vec::new();
             self.set_a = HashSet64::default();
             self.set_b = HashSet64::default();
@@ -165,6 +185,7 @@ pub struct Scorer {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static CANONICALIZER: RefCell<Canonicalizer> = RefCell::new(Canonicalizer::default());
 }
 
 impl Scorer {
@@ -298,6 +319,18 @@ impl Scorer {
         &self.columns
     }
 
+    /// The columns of the detectors, which read the canonical view: the only columns an ensemble may combine,
+    /// since the quality rules' columns (counts of lines, bullets, words) describe how a page is laid out.
+    pub fn detector_columns(&self) -> Vec<String> {
+        self.doc_signals
+            .iter()
+            .map(|s| s.spec())
+            .chain(self.batch_signals.iter().map(|s| s.spec()))
+            .filter(|s| s.detector)
+            .flat_map(|s| s.columns.iter().filter(|c| !s.not_ensemble_inputs.contains(c)).cloned())
+            .collect()
+    }
+
     pub fn rules(&self) -> &[RuleSpec] {
         &self.rules
     }
@@ -331,6 +364,8 @@ impl Scorer {
         let n = texts.len();
         let mut timings = Vec::new();
         let started = std::time::Instant::now();
+        let canonical = self.canonical_views(texts);
+        let canonical: Vec<&str> = canonical.iter().map(String::as_str).collect();
         let doc_cols: usize = self.doc_signals.iter().map(|s| s.spec().columns.len()).sum();
         // Row-major scratch for the document signals, transposed into columns afterwards.
         let mut rows = vec![0f32; n * doc_cols.max(1)];
@@ -338,12 +373,12 @@ impl Scorer {
         if !self.doc_signals.is_empty() {
             rows.par_chunks_mut(doc_cols.max(1))
                 .zip(fired.par_iter_mut())
-                .zip(texts.par_iter())
+                .zip(texts.par_iter().zip(canonical.par_iter()))
                 .with_min_len(8)
-                .for_each(|((row, mask), text)| {
+                .for_each(|((row, mask), (text, canonical))| {
                     SCRATCH.with(|cell| {
                         let mut scratch = cell.borrow_mut();
-                        *mask = self.score_doc(text, row, &mut scratch);
+                        *mask = self.score_doc(text, canonical, row, &mut scratch);
                         scratch.trim();
                     })
                 });
@@ -370,7 +405,7 @@ impl Scorer {
             let signal = &self.batch_signals[k];
             let (col, rule) = offsets[k];
             let started = std::time::Instant::now();
-            let subset: Vec<&str> = rows.iter().map(|&i| texts[i]).collect();
+            let subset: Vec<&str> = rows.iter().map(|&i| canonical[i]).collect();
             let mut cols = vec![vec![f32::NAN; rows.len()]; signal.spec().columns.len()];
             let mut local = vec![0u64; rows.len()];
             signal.score_batch(&subset, &mut cols, &mut local)?;
@@ -409,17 +444,51 @@ impl Scorer {
         Ok(ScoreTable { columns, fired, ensemble_drivers, timings })
     }
 
-    fn score_doc(&self, text: &str, row: &mut [f32], scratch: &mut Scratch) -> RuleMask {
-        let Scratch { analysis, set_a, set_b, hashes } = scratch;
-        analysis.run(text);
-        let doc = Doc { text, analysis };
+    /// The canonical view of each document, when a detector will read it (empty strings otherwise).
+    fn canonical_views(&self, texts: &[&str]) -> Vec<String> {
+        let needed = !self.batch_signals.is_empty() || self.doc_signals.iter().any(|s| s.spec().detector);
+        if !needed {
+            return vec![String::new(); texts.len()];
+        }
+        texts
+            .par_iter()
+            .with_min_len(8)
+            .map(|text| {
+                CANONICALIZER.with(|cell| {
+                    let mut out = String::new();
+                    cell.borrow_mut().run(text, &mut out);
+                    out
+                })
+            })
+            .collect()
+    }
+
+    fn score_doc(&self, text: &str, canonical: &str, row: &mut [f32], scratch: &mut Scratch) -> RuleMask {
+        let Scratch { analysis, canonical_analysis, set_a, set_b, hashes } = scratch;
+        let (mut raw_readers, mut canonical_readers) = (false, false);
+        for s in &self.doc_signals {
+            if s.spec().detector {
+                canonical_readers = true;
+            } else {
+                raw_readers = true;
+            }
+        }
+        if raw_readers {
+            analysis.run(text);
+        }
+        if canonical_readers {
+            canonical_analysis.run(canonical);
+        }
+        let raw = Doc { text, analysis };
+        let canonical = Doc { text: canonical, analysis: canonical_analysis };
         let mut sets = ScratchSets { set_a, set_b, hashes };
         let mut mask: RuleMask = 0;
         let (mut col, mut rule) = (0usize, 0usize);
         for signal in &self.doc_signals {
             let spec = signal.spec();
             let width = spec.columns.len();
-            let local = signal.score(&doc, &mut row[col..col + width], &mut sets);
+            let doc = if spec.detector { &canonical } else { &raw };
+            let local = signal.score(doc, &mut row[col..col + width], &mut sets);
             mask |= (local as RuleMask) << rule;
             col += width;
             rule += spec.rules.len();
@@ -451,7 +520,7 @@ pub(crate) mod test_util {
     /// Score one text with one document signal; returns (columns by name, fired rule codes).
     pub fn run(signal: &dyn DocSignal, text: &str) -> (std::collections::HashMap<String, f32>, Vec<String>) {
         let mut scratch = Scratch::default();
-        let Scratch { analysis, set_a, set_b, hashes } = &mut scratch;
+        let Scratch { analysis, set_a, set_b, hashes, .. } = &mut scratch;
         analysis.run(text);
         let spec = signal.spec();
         let mut out = vec![f32::NAN; spec.columns.len()];

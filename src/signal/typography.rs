@@ -1,6 +1,7 @@
-//! Typography: how a text is typed, as opposed to what it says. People are inconsistent typists; a language
-//! model's output is typeset the same way every time. Five measures, all for the ensemble (the signal fires no
-//! rule of its own: none of them alone says "machine"):
+//! Typography: how a page is typeset, as published. It reads the raw text and is no detector: curly quotes,
+//! dashes and spacing are mostly chosen by the publishing pipeline, not the author, so its columns are not
+//! ensemble inputs (a detector that learned them flagged real web pages for their CMS's quotes). Off by default;
+//! turn it on to describe a corpus. Five measures, no rule:
 //! - `detached_punct_frac`: of the marks `, . ; : ? !`, the fraction typed after a space ("why ?", "yes , but"),
 //!   a habit of hurried typists, of non-native writers and of tokenized corpora, never of an LLM (decimals such
 //!   as " .5" are not counted);
@@ -23,16 +24,11 @@ use serde::{Deserialize, Serialize};
 use super::{ratio, Action, Doc, DocSignal, ScratchSets, SignalSpec};
 use crate::text::is_ascii_ws as is_ws;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Off by default: `enabled = false` is `bool`'s default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TypographyConfig {
     pub enabled: bool,
-}
-
-impl Default for TypographyConfig {
-    fn default() -> Self {
-        TypographyConfig { enabled: true }
-    }
 }
 
 pub struct Typography {

@@ -68,7 +68,8 @@ impl Vocab {
             &["excess_count", "excess_rate"],
             &[("excess_rate", "rate of LLM-overused words above max_rate")],
         )
-        .detector();
+        .detector()
+        .not_ensemble_inputs(&["excess_count"]);
         Ok(Vocab { config, words, spec })
     }
 }

@@ -5,6 +5,8 @@
 //! counts. Computing it once per document, in one scan of the bytes with an ASCII fast path, is what lets
 //! the cheap signals run at hundreds of MB/s; the scratch buffers are reused from document to document.
 
+pub mod canonical;
+
 /// Python's `str.split()` whitespace for ASCII (it includes the information separators 0x1C..=0x1F, which
 /// Rust's `char::is_whitespace` does not): our token boundaries match the reference implementations.
 const fn ascii_whitespace_table() -> [bool; 128] {
