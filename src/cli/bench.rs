@@ -21,6 +21,13 @@ const EXAMPLES: &str = "\
 Examples:
   svalbard bench --data ../shared/data/detect/dev.jsonl --group-by source,generator --out bench-out/
   svalbard bench --data scored.parquet --score-columns radar,binoculars --out cmp/   # compare other detectors
+  svalbard bench --invariance --invariance-docs 1000 --data ../shared/data/detect/dev.jsonl --out inv/
+
+--invariance replaces the report: each text and its publishing transformations (curly/straight quotes,
+dashes, line breaks, CR LF, NBSP, trailing spaces, HTML entities, bullets, boilerplate lines, raw/rendered
+Markdown) are scored, and invariance.json and invariance.md say per transformation how far p_machine and each
+model's own <model>_p_machine moved (max, p99, mean |delta| over the documents it changed) and how many
+verdicts flipped. A detector of authorship should not move; labels are not needed.
 
 Each score column is reported with higher = machine; a svalbard column whose AUROC is below 0.5 on this data
 is reported negated, as -name (e.g. -ngram_lm_perplexity: lower perplexity = machine). External columns
@@ -58,6 +65,15 @@ pub struct BenchArgs {
     pub threads: Option<usize>,
     #[arg(short, long, default_value = "bench-out")]
     pub out: PathBuf,
+    /// Instead of the report: measure how scores move under publishing transformations (invariance.json/.md).
+    #[arg(long)]
+    pub invariance: bool,
+    /// With --invariance: at most this many documents, evenly spaced over the data (0 = all).
+    #[arg(long, default_value_t = 0, requires = "invariance")]
+    pub invariance_docs: usize,
+    /// With --invariance: only these transformations (default: all).
+    #[arg(long, value_delimiter = ',', requires = "invariance")]
+    pub transformations: Vec<String>,
 }
 
 /// Columns worth a per-group row and a plot: the ensemble, the models, the language models and external ones.
@@ -75,6 +91,9 @@ fn is_headline(name: &str, external: &[String]) -> bool {
 pub fn run(a: BenchArgs) -> Result<i32> {
     let (config, pool) = scoring_setup(a.config.as_ref(), a.threads)?;
     let scorer = Scorer::from_config(&config)?;
+    if a.invariance {
+        return pool.install(|| invariance(&a, &config, &scorer));
+    }
     let spec = LabeledSpec { label_field: &a.label_field, group_fields: &a.group_by, score_fields: &a.score_columns };
     let data = pool.install(|| labeled::score_inputs(&config, &scorer, &a.data, &spec))?;
     if data.is_empty() {
@@ -117,6 +136,69 @@ pub fn run(a: BenchArgs) -> Result<i32> {
     )?;
     let md = markdown(&a, &data, &reports, &throughput, &plots);
     crate::sink::write_atomic(&a.out.join("report.md"), md.as_bytes())?;
+    println!("{md}");
+    Ok(OK)
+}
+
+/// `--invariance`: the texts of `--data` (evenly thinned to `--invariance-docs`) under every transformation.
+fn invariance(a: &BenchArgs, config: &crate::config::Config, scorer: &Scorer) -> Result<i32> {
+    use crate::eval::invariance::{self, TRANSFORMATIONS};
+    let chosen: Vec<invariance::Transformation> = if a.transformations.is_empty() {
+        TRANSFORMATIONS.to_vec()
+    } else {
+        a.transformations
+            .iter()
+            .map(|n| {
+                invariance::transformation(n).copied().ok_or_else(|| {
+                    let known: Vec<&str> = TRANSFORMATIONS.iter().map(|t| t.name).collect();
+                    Error::Config(format!("unknown transformation {n:?} (known: {})", known.join(", ")))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let mut texts = Vec::new();
+    for (index, input) in crate::source::plan_inputs(&a.data)?.iter().enumerate() {
+        for batch in crate::source::open(index, input, &config.input)? {
+            if let Some(d) = &batch.damage {
+                return Err(Error::input(&input.path, d));
+            }
+            texts.extend(batch.texts().into_iter().map(str::to_string));
+        }
+    }
+    let read = texts.len();
+    if a.invariance_docs > 0 && read > a.invariance_docs {
+        let k = a.invariance_docs;
+        texts = (0..k).map(|i| std::mem::take(&mut texts[i * read / k])).collect();
+    }
+    if texts.is_empty() {
+        return Err(Error::Config("the --data holds no documents".into()));
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let watched = invariance::watched_columns(scorer, config);
+    if watched.is_empty() {
+        return Err(Error::Config("--invariance needs p_machine or a model's p_machine column to watch".into()));
+    }
+    let started = std::time::Instant::now();
+    let report = invariance::run(scorer, &refs, &chosen, &watched)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::output(&a.out, e))?;
+    let value = json!({
+        "data": a.data,
+        "documents_read": read,
+        "seconds": started.elapsed().as_secs_f64(),
+        "invariance": report,
+        "svalbard_version": env!("CARGO_PKG_VERSION"),
+    });
+    crate::sink::write_atomic(
+        &a.out.join("invariance.json"),
+        serde_json::to_string_pretty(&value).expect("json").as_bytes(),
+    )?;
+    let md = format!(
+        "# svalbard bench --invariance\n\nData: {} ({} of {read} documents).\n\n{}",
+        a.data.join(", "),
+        report.documents,
+        report.to_markdown()
+    );
+    crate::sink::write_atomic(&a.out.join("invariance.md"), md.as_bytes())?;
     println!("{md}");
     Ok(OK)
 }
