@@ -7,4 +7,5 @@ bash scripts/setup_ort.sh
 cargo test --locked "$@"
 if command -v python3 >/dev/null; then
   python3 scripts/test_fast_features.py
+  python3 scripts/test_canonical.py
 fi
