@@ -236,6 +236,16 @@ fn markdown(
             if k == "overall" { "All documents".to_string() } else { format!("By {k}") },
             r.to_markdown()
         ));
+        let fpr = r.fpr_markdown();
+        if !fpr.is_empty() {
+            // Per group, what the threshold promises for new text of that group: a few false positives among a
+            // few hundred pages pin its rate down only loosely, and the bound says how loosely.
+            s.push_str(&format!(
+                "\n### False positives {} at the threshold\n\nflagged of the human documents, the FPR and its \
+                 one-sided 95% Clopper-Pearson upper bound; the TPR at the same threshold.\n\n{fpr}\n",
+                if k == "overall" { "overall".to_string() } else { format!("per {k}") },
+            ));
+        }
     }
     for p in plots {
         s.push_str(&format!("\n![{p}]({p})\n"));
