@@ -691,9 +691,9 @@ mod tests {
         let (train, holdout, mut reference) = (synthetic(2000, 7), synthetic(2000, 8), synthetic(4000, 9));
         // The human text of source x reads machine-like: its cheap column sits one standard deviation higher.
         let x: Vec<bool> = reference.groups["source"].iter().map(|g| g == "x").collect();
-        for d in 0..reference.len() {
-            if x[d] && !reference.labels[d] {
-                reference.values[0][d] += 1.0;
+        for ((v, &in_x), &machine) in reference.values[0].iter_mut().zip(&x).zip(&reference.labels) {
+            if in_x && !machine {
+                *v += 1.0;
             }
         }
         let pooled = fit_policy(&train, &holdout, &reference, &o).unwrap();
