@@ -222,12 +222,27 @@ fn signal_inputs(
             name = format!("-{name}");
         }
         let threshold = match policy_threshold {
-            Some(t) if name == P_MACHINE => ThresholdSpec::Fixed(t),
+            Some(t) if name == P_MACHINE => ThresholdSpec::Fixed(stored_p_threshold(t)),
             _ => ThresholdSpec::HumanFpr(target_fpr),
         };
         out.push(SignalInput { name, scores, threshold: Some(threshold) });
     }
     Ok(out)
+}
+
+/// The threshold on p_machine as the labeled data stores it (f32) that flags what the policy's threshold `t`
+/// flags on the f64 probability `filter` decides on. Thresholds are chosen just above a human document's
+/// probability (`threshold_for_fpr`), and that document's f32 rounds up to `t` or past it about half the
+/// time: flagged here, at `>= t`, though `filter` keeps it, with every document tied with it. Only an f32
+/// strictly above `t`'s own rounding is surely a probability at or above `t`; one less than an f32 step above
+/// `t` may be missed instead, which takes a near-tie with the threshold rather than a tie.
+fn stored_p_threshold(t: f64) -> f64 {
+    let t32 = t as f32;
+    if t32 as f64 == t {
+        t
+    } else {
+        t32.next_up() as f64
+    }
 }
 
 fn throughput(data: &Dataset) -> serde_json::Value {
@@ -318,9 +333,41 @@ fn markdown(
             if k == "overall" { "All documents".to_string() } else { format!("By {k}") },
             r.to_markdown()
         ));
+        let fpr = r.fpr_markdown();
+        if !fpr.is_empty() {
+            // Per group, what the threshold promises for new text of that group: a few false positives among a
+            // few hundred pages pin its rate down only loosely, and the bound says how loosely.
+            s.push_str(&format!(
+                "\n### False positives {} at the threshold\n\nflagged of the human documents, the FPR and its \
+                 one-sided 95% Clopper-Pearson upper bound; the TPR at the same threshold.\n\n{fpr}\n",
+                if k == "overall" { "overall".to_string() } else { format!("per {k}") },
+            ));
+        }
     }
     for p in plots {
         s.push_str(&format!("\n![{p}]({p})\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_p_threshold_flags_what_filter_flags() {
+        let mut rng = crate::eval::rng::Rng::new(5);
+        for _ in 0..10_000 {
+            // The policy's threshold sits one step above a human document's probability h.
+            let h = rng.uniform();
+            let t = h.next_up();
+            let stored = stored_p_threshold(t);
+            assert!(((h as f32) as f64) < stored, "h = {h}: the document at the threshold's edge is flagged");
+            let above = t + 1e-6;
+            assert!(((above as f32) as f64) >= stored, "h = {h}: a document clearly above is not flagged");
+        }
+        // A threshold an f32 holds exactly is kept: the policy's clamp at 1 flags p = 1.
+        assert_eq!(stored_p_threshold(1.0), 1.0);
+        assert_eq!(stored_p_threshold(0.5), 0.5);
+    }
 }

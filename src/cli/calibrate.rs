@@ -22,14 +22,16 @@ Example (what scripts/build_policy.sh runs to make models/policy.json):
 
 The combiners (boosted trees by default) are fitted on --train, calibrated on --holdout, and
 the threshold keeps the false-positive rate on the human documents of --reference (default: of
---holdout) within --target-fpr with --fpr-confidence. Where a model was trained on the --train
-documents, give its out-of-fold scores with --train-column (scripts/oof_fast.py writes them for
-fast): a model's scores of its own training documents are too good, and the combiner would
-trust it alone. Signals named by --expensive (when the config enables them) form the full stage
-of the cascade; the others the cheap stage. Where the expensive model trained on a subsample of
---train, --full-fit-field names a boolean field marking the documents it never saw, and the full
-stage fits on those (scripts/build_policy.sh --minilm: scripts/mark_minilm_unseen.py writes
-minilm_unseen).";
+--holdout) within --target-fpr with --fpr-confidence; with --reference-group-field source, on
+each source of them on its own (a threshold fitted on the pool lets a source whose human text
+reads machine-like run far over the target, and a new source is more like one of those than like
+the pool). Where a model was trained on the --train documents, give its out-of-fold scores with
+--train-column (scripts/oof_fast.py writes them for fast): a model's scores of its own training
+documents are too good, and the combiner would trust it alone. Signals named by --expensive (when
+the config enables them) form the full stage of the cascade; the others the cheap stage. Where the
+expensive model trained on a subsample of --train, --full-fit-field names a boolean field marking
+the documents it never saw, and the full stage fits on those (scripts/build_policy.sh --minilm:
+scripts/mark_minilm_unseen.py writes minilm_unseen).";
 
 #[derive(Args, Debug)]
 #[command(about = "Fit the ensemble policy (weights, calibration, threshold, cascade band) on labeled data", after_help = EXAMPLES)]
@@ -59,6 +61,12 @@ pub struct CalibrateArgs {
     /// stays within the target (0 = flag target × n, which overshoots on new text about half the time).
     #[arg(long, default_value_t = 0.9)]
     pub fpr_confidence: f64,
+    /// Field of the --reference data (e.g. source): the threshold holds --target-fpr (with --fpr-confidence)
+    /// on each of its values on its own, not only on their pool: the lowest threshold at which no group flags
+    /// more than its own budget. The policy's metrics then give each group's FPR with its 95% upper bound, and
+    /// the threshold fitted without each group, measured on that group (loso_threshold).
+    #[arg(long)]
+    pub reference_group_field: Option<String>,
     #[arg(long, value_enum, default_value = "platt")]
     pub method: Method,
     /// The stages' model: gradient-boosted trees, or a logistic regression (one weight per column).
@@ -154,7 +162,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     config.ensemble.enabled = Some(false);
     let scorer = Scorer::from_config(&config)?;
     let mut groups: Vec<String> = a.loso_field.iter().cloned().collect();
-    for f in a.balance_field.iter().chain(&a.full_fit_field) {
+    for f in a.balance_field.iter().chain(&a.full_fit_field).chain(&a.reference_group_field) {
         if !groups.contains(f) {
             groups.push(f.clone());
         }
@@ -195,6 +203,10 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         }
         r
     };
+    if let Some(f) = &a.reference_group_field {
+        // Before the long part: a field the reference lacks is a mistake to name now.
+        fit::reference_groups(&reference, f)?;
+    }
     // A model whose every column comes from --train-column is not run on the training data.
     let from_fields = |spec: &SignalSpec| spec.columns.iter().all(|c| a.train_column.iter().any(|(t, _)| t == c));
     let skipped: Vec<&'static str> = scorer.batch_specs().filter(|s| from_fields(s)).map(|s| s.id).collect();
@@ -215,6 +227,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     let opts = FitOptions {
         target_fpr: a.target_fpr,
         fpr_confidence: a.fpr_confidence,
+        reference_group_field: a.reference_group_field.clone(),
         method: a.method,
         combiner: a.combiner,
         c: a.c,

@@ -11,9 +11,11 @@ use super::{
     feature, Combiner, Ensemble, EnsembleConfig, FitInfo, FullFitInfo, PolicyFile, Stage, Transform, POLICY_FORMAT,
 };
 use crate::error::{Error, Result};
+use crate::eval::report::FPR_CONFIDENCE;
 use crate::eval::{
-    auroc, confident_fp_budget, threshold_for_fpr, tpr_at_fpr, BoostingOptions, Calibrator, GradientBoosting,
-    IsotonicRegression, LogisticOptions, LogisticRegression, PlattScaling,
+    auroc, clopper_pearson_upper, confident_fp_budget, threshold_for_fpr, threshold_per_group, tpr_at_fpr,
+    BoostingOptions, Calibrator, GradientBoosting, IsotonicRegression, LogisticOptions, LogisticRegression,
+    PerGroupThreshold, PlattScaling,
 };
 use crate::labeled::Dataset;
 
@@ -37,6 +39,9 @@ pub struct FitOptions {
     /// Probability that the threshold's true FPR is within `target_fpr` (0 = the plain empirical quantile);
     /// see [`confident_fp_budget`].
     pub fpr_confidence: f64,
+    /// Field of the reference data (e.g. source) each of whose values must hold `target_fpr` on its own, with
+    /// `fpr_confidence` applied per group (see [`threshold_per_group`]); None = the pooled reference humans.
+    pub reference_group_field: Option<String>,
     pub method: Method,
     pub combiner: CombinerKind,
     /// Inverse L2 strength of the regression (`CombinerKind::Logistic`).
@@ -187,6 +192,32 @@ struct Fitted {
     stage: Stage,
     holdout: Vec<f64>,
     reference: Vec<f64>,
+    /// The per-group threshold rule's groups, with `FitOptions::reference_group_field`.
+    groups: Option<PerGroupThreshold>,
+}
+
+/// The group of each human row of `reference` (in row order) by `field`, which every one of them must have.
+///
+/// An unknown field reads as empty on every document: it is an error naming the field, not one group of all.
+pub fn reference_groups<'a>(reference: &'a Dataset, field: &str) -> Result<Vec<&'a str>> {
+    let values = reference.groups.get(field).ok_or_else(|| {
+        Error::Config(format!("--reference-group-field {field}: the reference data was not read with that field"))
+    })?;
+    let human: Vec<&str> = values.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(g, _)| g.as_str()).collect();
+    let missing = human.iter().filter(|g| g.is_empty()).count();
+    if missing == human.len() {
+        return Err(Error::Config(format!(
+            "--reference-group-field {field}: no human document of the reference data has a {field:?} field"
+        )));
+    }
+    if missing > 0 {
+        return Err(Error::Config(format!(
+            "--reference-group-field {field}: {missing} of the {} human reference documents have no {field:?} \
+             value (each must belong to a group for the threshold to hold per group)",
+            human.len()
+        )));
+    }
+    Ok(human)
 }
 
 fn fit_stage(
@@ -227,6 +258,12 @@ fn fit_stage(
     let p_reference = stage_probabilities(&stage, reference)?;
     let human: Vec<f64> = p_reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
     let n = human.len();
+    if let Some(field) = &opts.reference_group_field {
+        let groups = reference_groups(reference, field)?;
+        let per_group = threshold_per_group(&human, &groups, opts.target_fpr, opts.fpr_confidence)?;
+        stage.threshold = per_group.threshold.min(1.0);
+        return Ok(Fitted { stage, holdout: p_holdout, reference: p_reference, groups: Some(per_group) });
+    }
     let budget = confident_fp_budget(n, opts.target_fpr, opts.fpr_confidence)?.ok_or_else(|| {
         Error::Config(format!(
             "{n} human reference documents are too few to hold a {}% false-positive rate with {}% confidence \
@@ -237,7 +274,51 @@ fn fit_stage(
     })?;
     // Half a document of slack: `threshold_for_fpr` then flags at most `budget` of the n.
     stage.threshold = threshold_for_fpr(&human, (budget as f64 + 0.5) / n as f64)?.threshold.min(1.0);
-    Ok(Fitted { stage, holdout: p_holdout, reference: p_reference })
+    Ok(Fitted { stage, holdout: p_holdout, reference: p_reference, groups: None })
+}
+
+/// The per-group threshold of a fitted stage, measured: for each group of the reference, its humans, its own
+/// budget and threshold, and how many the stage's threshold flags (FPR and its one-sided 95% Clopper-Pearson
+/// upper bound); and leave one group out (`loso_threshold`): the threshold the same rule gives without the
+/// group, and what it flags of the group. The latter is what a source the reference does not hold can expect.
+fn reference_group_metrics(fitted: &Fitted, reference: &Dataset, field: &str) -> Result<serde_json::Value> {
+    let Some(per_group) = &fitted.groups else { return Ok(serde_json::Value::Null) };
+    let groups = reference_groups(reference, field)?;
+    let human: Vec<f64> =
+        fitted.reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
+    // (flagged, FPR, upper bound) of group `g`'s humans at threshold `t`.
+    let measure = |g: &str, n: u64, t: f64| -> Result<(u64, f64, f64)> {
+        let k = human.iter().zip(&groups).filter(|(&p, &x)| x == g && p >= t).count() as u64;
+        Ok((k, k as f64 / n as f64, clopper_pearson_upper(k, n, FPR_CONFIDENCE)?))
+    };
+    let threshold = fitted.stage.threshold;
+    let (mut rows, mut loso) = (serde_json::Map::new(), serde_json::Map::new());
+    for g in &per_group.groups {
+        let (flagged, fpr, upper) = measure(&g.group, g.n, threshold)?;
+        rows.insert(
+            g.group.clone(),
+            json!({
+                "n": g.n,
+                "budget": g.budget,
+                "enough_for_confidence": g.enough,
+                "own_threshold": g.threshold,
+                "flagged": flagged,
+                "fpr": fpr,
+                "upper95": upper,
+            }),
+        );
+        let row = match per_group.without(&g.group) {
+            Some(t) => {
+                let t = t.min(1.0);
+                let (flagged, fpr, upper) = measure(&g.group, g.n, t)?;
+                json!({ "threshold_without": t, "n": g.n, "flagged": flagged, "fpr": fpr, "upper95": upper })
+            }
+            // The only group: nothing is left to fit a threshold on.
+            None => json!({ "threshold_without": null, "n": g.n, "flagged": null, "fpr": null, "upper95": null }),
+        };
+        loso.insert(g.group.clone(), row);
+    }
+    Ok(json!({ "threshold": threshold, "groups": rows, "loso_threshold": loso }))
 }
 
 /// Calibrated probabilities of a stage on every row of `data`.
@@ -319,6 +400,31 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
         };
         band = Some(b);
         metrics.insert("cascade".into(), cascade_metrics(&cheap, full, b, holdout, reference));
+    }
+    if let Some(field) = &opts.reference_group_field {
+        let few: Vec<String> = cheap
+            .groups
+            .iter()
+            .flat_map(|g| &g.groups)
+            .filter(|g| !g.enough)
+            .map(|g| format!("{} ({})", g.group, g.n))
+            .collect();
+        if !few.is_empty() {
+            tracing::warn!(
+                groups = few.join(", "),
+                "too few human reference documents to hold the target FPR with --fpr-confidence: each of these \
+                 groups may have none of its documents flagged"
+            );
+        }
+        let mut m = serde_json::Map::new();
+        m.insert("field".into(), json!(field));
+        m.insert("target_fpr".into(), json!(opts.target_fpr));
+        m.insert("fpr_confidence".into(), json!(opts.fpr_confidence));
+        m.insert("cheap".into(), reference_group_metrics(&cheap, reference, field)?);
+        if let Some(full) = &full {
+            m.insert("full".into(), reference_group_metrics(full, reference, field)?);
+        }
+        metrics.insert("reference_groups".into(), serde_json::Value::Object(m));
     }
     if let Some(field) = &opts.loso_field {
         metrics.insert("leave_one_group_out".into(), loso(train, holdout, reference, field, opts)?);
@@ -473,6 +579,7 @@ mod tests {
         FitOptions {
             target_fpr: 0.05,
             fpr_confidence: 0.0,
+            reference_group_field: None,
             method: Method::Platt,
             combiner: CombinerKind::Logistic,
             c: 1.0,
@@ -575,6 +682,67 @@ mod tests {
         assert!(fpr(&confident) <= 87.0 / 2000.0 && fpr(&confident) > 0.035, "{}", fpr(&confident));
         assert!(fpr(&plain) <= 0.05 && fpr(&plain) > fpr(&confident), "{}", fpr(&plain));
         assert!(confident.cheap.threshold > plain.cheap.threshold);
+    }
+
+    #[test]
+    fn a_per_source_threshold_holds_every_source_of_the_reference() {
+        let mut o = options(false);
+        o.loso_field = None;
+        let (train, holdout, mut reference) = (synthetic(2000, 7), synthetic(2000, 8), synthetic(4000, 9));
+        // The human text of source x reads machine-like: its cheap column sits one standard deviation higher.
+        let x: Vec<bool> = reference.groups["source"].iter().map(|g| g == "x").collect();
+        for ((v, &in_x), &machine) in reference.values[0].iter_mut().zip(&x).zip(&reference.labels) {
+            if in_x && !machine {
+                *v += 1.0;
+            }
+        }
+        let pooled = fit_policy(&train, &holdout, &reference, &o).unwrap();
+        assert!(pooled.metrics.get("reference_groups").is_none());
+        o.reference_group_field = Some("source".into());
+        let p = fit_policy(&train, &holdout, &reference, &o).unwrap();
+        // The same combiner and calibration: only the threshold moves, up.
+        assert_eq!(
+            stage_probabilities(&p.cheap, &holdout).unwrap(),
+            stage_probabilities(&pooled.cheap, &holdout).unwrap()
+        );
+        assert!(p.cheap.threshold > pooled.cheap.threshold);
+        let probs = stage_probabilities(&p.cheap, &reference).unwrap();
+        let flagged = |g: &str, t: f64| {
+            (0..reference.len()).filter(|&d| !reference.labels[d] && (g == "x") == x[d] && probs[d] >= t).count()
+        };
+        let humans = |g: &str| (0..reference.len()).filter(|&d| !reference.labels[d] && (g == "x") == x[d]).count();
+        // The pooled threshold lets x run over the target; the per-source one holds both, and is the lowest
+        // that does.
+        assert!(flagged("x", pooled.cheap.threshold) as f64 / humans("x") as f64 > 0.06);
+        let m = &p.metrics["reference_groups"];
+        assert_eq!(m["field"], "source");
+        for g in ["x", "y"] {
+            let (k, n) = (flagged(g, p.cheap.threshold), humans(g));
+            assert!(k <= n / 20, "{g}: {k} of {n}");
+            let row = &m["cheap"]["groups"][g];
+            assert_eq!((row["n"].as_u64(), row["flagged"].as_u64()), (Some(n as u64), Some(k as u64)));
+            assert_eq!(row["budget"].as_u64(), Some(n as u64 / 20));
+            assert_eq!(row["upper95"].as_f64(), Some(clopper_pearson_upper(k as u64, n as u64, 0.95).unwrap()));
+        }
+        assert!(flagged("x", p.cheap.threshold.next_down()) > humans("x") / 20);
+        // Leave one source out: fitted on y alone, the threshold flags too much of x.
+        let loso = &m["cheap"]["loso_threshold"]["x"];
+        let t = loso["threshold_without"].as_f64().unwrap();
+        assert_eq!(t, m["cheap"]["groups"]["y"]["own_threshold"].as_f64().unwrap());
+        assert_eq!(loso["flagged"].as_u64(), Some(flagged("x", t) as u64));
+        assert!(loso["fpr"].as_f64().unwrap() > 0.06, "{loso}");
+        assert_eq!(m["cheap"]["loso_threshold"]["y"]["threshold_without"].as_f64(), Some(p.cheap.threshold));
+
+        // A reference without the field, or with documents outside every group, is an error naming it.
+        o.reference_group_field = Some("publisher".into());
+        let e = fit_policy(&train, &holdout, &reference, &o).unwrap_err().to_string();
+        assert!(e.contains("publisher"), "{e}");
+        reference.groups.insert("publisher".into(), vec![String::new(); reference.len()]);
+        let e = reference_groups(&reference, "publisher").unwrap_err().to_string();
+        assert!(e.contains("no human document") && e.contains("publisher"), "{e}");
+        reference.groups.get_mut("publisher").unwrap()[1] = "p".into(); // row 1 is human
+        let e = reference_groups(&reference, "publisher").unwrap_err().to_string();
+        assert!(e.contains("1999 of the 2000") && e.contains("publisher"), "{e}");
     }
 
     #[test]

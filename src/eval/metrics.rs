@@ -450,6 +450,227 @@ pub fn threshold_for_fpr(human_scores: &[f64], target: f64) -> Result<FprThresho
     })
 }
 
+/// One-sided Clopper-Pearson upper confidence bound of a rate from `k` events in `n` trials: the `p` at which
+/// `P(Binomial(n, p) <= k) = 1 - confidence` (the `confidence` quantile of `Beta(k + 1, n - k)`); `1` when
+/// `k = n`. The true false-positive rate of a threshold that flagged `k` of `n` human documents is below it
+/// with probability `confidence`.
+///
+/// Exact up to floating point: the binomial tail is the regularised incomplete beta function (a continued
+/// fraction), solved for `p` by bisection. It is the bound [`confident_fp_budget`] inverts: the largest `k`
+/// whose bound stays within a target is that function's budget.
+///
+/// Errors: `n = 0`, `k > n`, or `confidence` outside `(0, 1)`.
+pub fn clopper_pearson_upper(k: u64, n: u64, confidence: f64) -> Result<f64> {
+    if n == 0 {
+        return Err(EvalError::InvalidArgument("a Clopper-Pearson bound needs at least one trial".into()));
+    }
+    if k > n {
+        return Err(EvalError::InvalidArgument(format!("{k} events in {n} trials")));
+    }
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(EvalError::InvalidArgument(format!("confidence {confidence} must be in (0, 1)")));
+    }
+    if k == n {
+        return Ok(1.0);
+    }
+    let alpha = 1.0 - confidence;
+    if k == 0 {
+        // P(Binomial(n, p) = 0) = (1 - p)^n: closed form, no search.
+        return Ok(-(alpha.ln() / n as f64).exp_m1());
+    }
+    // P(Binomial(n, p) <= k) = 1 - I_p(k + 1, n - k), decreasing in p.
+    let (a, b) = ((k + 1) as f64, (n - k) as f64);
+    let cdf = |p: f64| 1.0 - regularized_incomplete_beta(a, b, p);
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    // Bisection to a relative width of a few ulps: the bound may be tiny (k = 1 of a million).
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi || hi - lo <= 4.0 * f64::EPSILON * hi {
+            break;
+        }
+        if cdf(mid) > alpha {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(hi)
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, 9 terms; relative error near 1e-15).
+fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 - x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut s = C[0];
+    for (i, &c) in C.iter().enumerate().skip(1) {
+        s += c / (x + i as f64);
+    }
+    let t = x + G + 0.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + s.ln()
+}
+
+/// The regularised incomplete beta function `I_x(a, b)` (a, b > 0), by its continued fraction (modified
+/// Lentz), evaluated on the side of `x` where it converges fast.
+fn regularized_incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (-x).ln_1p();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        ln_front.exp() * beta_continued_fraction(a, b, x) / a
+    } else {
+        1.0 - ln_front.exp() * beta_continued_fraction(b, a, 1.0 - x) / b
+    }
+}
+
+fn beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    // Converges in O(sqrt(max(a, b))) steps; the cap only guards against a loop without end.
+    for m in 1..100_000 {
+        let m = m as f64;
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < 4.0 * f64::EPSILON {
+            break;
+        }
+    }
+    h
+}
+
+/// One group's part in a [`threshold_per_group`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupThreshold {
+    /// The group's key (e.g. a source).
+    pub group: String,
+    /// Non-NaN human scores of the group.
+    pub n: u64,
+    /// How many of them the threshold may flag ([`confident_fp_budget`] of the group alone).
+    pub budget: u64,
+    /// False when the group is too small for the confidence even at a budget of 0: it is then held to 0.
+    pub enough: bool,
+    /// The lowest threshold that flags at most `budget` of the group (`-inf` when it may flag them all).
+    pub threshold: f64,
+}
+
+/// Result of [`threshold_per_group`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerGroupThreshold {
+    /// The lowest threshold at which every group is within its budget: the largest group threshold.
+    pub threshold: f64,
+    /// Every group, sorted by key.
+    pub groups: Vec<GroupThreshold>,
+}
+
+impl PerGroupThreshold {
+    /// The threshold the same rule gives without `group` (leave one group out); `None` when no other group
+    /// is left.
+    pub fn without(&self, group: &str) -> Option<f64> {
+        self.groups.iter().filter(|g| g.group != group).map(|g| g.threshold).reduce(f64::max)
+    }
+}
+
+/// The lowest threshold that flags at most `budget` of the (non-NaN) `human_scores`; `-inf` when the budget
+/// covers them all. Half a document of slack in the target keeps the float division of
+/// [`threshold_for_fpr`] from rounding the budget down.
+pub fn budget_threshold(human_scores: &[f64], budget: usize) -> Result<f64> {
+    let n = human_scores.iter().filter(|s| !s.is_nan()).count();
+    if n == 0 {
+        return Err(EvalError::Empty { n_nan: human_scores.len() });
+    }
+    Ok(threshold_for_fpr(human_scores, ((budget as f64 + 0.5) / n as f64).min(1.0))?.threshold)
+}
+
+/// A threshold that holds the false-positive rate on **each** group of human documents, not only on their
+/// pool: each group gets its own budget ([`confident_fp_budget`] of its own size: `floor(target · n)` with
+/// `confidence = 0`) and its own lowest threshold within it; the answer is the largest of them, the lowest
+/// threshold at which no group exceeds its budget. A group too small for the confidence is held to a budget
+/// of 0 (flag none of it) and marked `enough = false`, not dropped.
+///
+/// Why: a threshold fitted on the pool lets a source whose human text looks machine-like run far over the
+/// target, and a new source is more like one of those than like the pool's average.
+///
+/// `human_scores[i]` belongs to group `groups[i]`; NaN scores are left out. Errors: length mismatch, no
+/// non-NaN score, a target outside `[0, 1]` or a confidence outside `[0, 1)`.
+pub fn threshold_per_group<S: AsRef<str>>(
+    human_scores: &[f64],
+    groups: &[S],
+    target: f64,
+    confidence: f64,
+) -> Result<PerGroupThreshold> {
+    check_len("groups", groups.len(), human_scores.len())?;
+    let mut by_group: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
+    for (s, g) in human_scores.iter().zip(groups) {
+        if !s.is_nan() {
+            by_group.entry(g.as_ref()).or_default().push(*s);
+        }
+    }
+    if by_group.is_empty() {
+        return Err(EvalError::Empty { n_nan: human_scores.len() });
+    }
+    let mut out = Vec::with_capacity(by_group.len());
+    for (group, h) in by_group {
+        let budget = confident_fp_budget(h.len(), target, confidence)?;
+        let (budget, enough) = (budget.unwrap_or(0), budget.is_some());
+        out.push(GroupThreshold {
+            group: group.to_string(),
+            n: h.len() as u64,
+            budget: budget as u64,
+            enough,
+            threshold: budget_threshold(&h, budget)?,
+        });
+    }
+    let threshold = out.iter().map(|g| g.threshold).fold(f64::NEG_INFINITY, f64::max);
+    Ok(PerGroupThreshold { threshold, groups: out })
+}
+
 #[cfg(test)]
 mod fp_budget_tests {
     use super::*;
@@ -464,6 +685,117 @@ mod fp_budget_tests {
         assert_eq!(confident_fp_budget(20, 0.01, 0.9).unwrap(), None);
         assert_eq!(confident_fp_budget(1087, 0.01, 0.0).unwrap(), Some(10));
         assert!(confident_fp_budget(10, 0.01, 1.0).is_err());
+    }
+
+    #[test]
+    fn clopper_pearson_upper_matches_scipy() {
+        // scipy.stats.beta.ppf(confidence, k + 1, n - k), scipy 1.x.
+        let cases = [
+            (0, 100, 0.95, 0.029513049607039925),
+            (1, 100, 0.95, 0.046559811453538935),
+            (5, 1000, 0.95, 0.010484076911415651),
+            (10, 1087, 0.95, 0.015554646372204587),
+            (3, 10, 0.9, 0.551730832383599),
+            (99, 100, 0.95, 0.9994871985837377),
+            (500, 1000, 0.95, 0.5264822687643087),
+            (50, 100_000, 0.95, 0.0006328286928247058),
+            (1, 1_000_000, 0.95, 4.743855638214234e-06),
+            (2000, 1_000_000, 0.99, 0.0021064194581681696),
+            (0, 1, 0.95, 0.95),
+        ];
+        for (k, n, c, want) in cases {
+            let got = clopper_pearson_upper(k, n, c).unwrap();
+            assert!((got - want).abs() <= 1e-9 * want, "k={k} n={n} c={c}: {got} vs scipy {want}");
+        }
+        assert_eq!(clopper_pearson_upper(7, 7, 0.95).unwrap(), 1.0);
+        assert!(clopper_pearson_upper(0, 0, 0.95).is_err());
+        assert!(clopper_pearson_upper(3, 2, 0.95).is_err());
+        assert!(clopper_pearson_upper(1, 2, 1.0).is_err());
+        assert!(clopper_pearson_upper(1, 2, 0.0).is_err());
+    }
+
+    #[test]
+    fn clopper_pearson_upper_is_the_bound_the_confident_budget_inverts() {
+        // The budget is the largest k whose upper bound stays within the target; the bound grows with k.
+        for (n, target, c) in [(1087, 0.01, 0.9), (2000, 0.05, 0.9), (100_000, 0.01, 0.95), (500, 0.02, 0.5)] {
+            let budget = confident_fp_budget(n, target, c).unwrap().unwrap() as u64;
+            let n = n as u64;
+            assert!(clopper_pearson_upper(budget, n, c).unwrap() <= target, "n={n}");
+            assert!(clopper_pearson_upper(budget + 1, n, c).unwrap() > target, "n={n}");
+            let mut last = 0.0;
+            for k in 0..=budget + 5 {
+                let u = clopper_pearson_upper(k, n, c).unwrap();
+                assert!(u > last && u > k as f64 / n as f64, "k={k} n={n}: {u}");
+                last = u;
+            }
+        }
+    }
+
+    /// Humans of group `g` flagged at `t`.
+    fn flagged(scores: &[f64], groups: &[&str], g: &str, t: f64) -> usize {
+        scores.iter().zip(groups).filter(|(&s, &x)| x == g && s >= t).count()
+    }
+
+    #[test]
+    fn per_group_threshold_holds_every_group() {
+        // Group a: 0..100 (scores 0.00-0.99); group b: 20 scores, its humans score high (0.80-0.99).
+        let mut scores: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+        let mut groups: Vec<&str> = vec!["a"; 100];
+        scores.extend((0..20).map(|i| 0.8 + i as f64 / 100.0));
+        groups.extend(vec!["b"; 20]);
+        // Pooled, 5% of 120 = 6 may be flagged: 0.97 and up, three of a and three of b (b at 15%).
+        let pooled = threshold_for_fpr(&scores, 0.05).unwrap();
+        assert_eq!(flagged(&scores, &groups, "b", pooled.threshold), 3);
+        let r = threshold_per_group(&scores, &groups, 0.05, 0.0).unwrap();
+        // a may flag 5 (its own threshold just above 0.94), b only 1 (just above 0.98): b decides.
+        assert_eq!(r.groups.len(), 2);
+        let (a, b) = (&r.groups[0], &r.groups[1]);
+        assert_eq!((a.group.as_str(), a.n, a.budget, a.enough), ("a", 100, 5, true));
+        assert_eq!((b.group.as_str(), b.n, b.budget, b.enough), ("b", 20, 1, true));
+        assert_eq!(a.threshold, 0.94f64.next_up());
+        assert_eq!(b.threshold, (0.8 + 18.0 / 100.0f64).next_up());
+        assert_eq!(r.threshold, b.threshold);
+        for g in ["a", "b"] {
+            let k = flagged(&scores, &groups, g, r.threshold) as f64;
+            let n = groups.iter().filter(|&&x| x == g).count() as f64;
+            assert!(k / n <= 0.05, "{g}: {k} of {n}");
+        }
+        // The lowest such threshold: one step lower, b is over its budget.
+        assert!(flagged(&scores, &groups, "b", r.threshold.next_down()) > 1);
+        // Leave one group out: without b, a's own threshold; without a, b's.
+        assert_eq!(r.without("b"), Some(a.threshold));
+        assert_eq!(r.without("a"), Some(b.threshold));
+        assert_eq!(r.without("nope"), Some(r.threshold));
+    }
+
+    #[test]
+    fn per_group_threshold_ties_tiny_groups_and_nan() {
+        // Ties: group a has three humans tied at the top; with a budget of 1 none of them can be flagged alone.
+        let scores = [0.9, 0.9, 0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, f64::NAN, 0.2];
+        let groups = ["a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "tiny"];
+        let r = threshold_per_group(&scores, &groups, 0.1, 0.0).unwrap();
+        let a = &r.groups[0];
+        assert_eq!((a.n, a.budget), (10, 1), "NaN left out");
+        assert_eq!(a.threshold, 0.9f64.next_up());
+        assert_eq!(flagged(&scores, &groups, "a", r.threshold), 0);
+        // The one-document group may flag none of it: just above its score, below a's.
+        let tiny = &r.groups[1];
+        assert_eq!((tiny.n, tiny.budget, tiny.enough, tiny.threshold), (1, 0, true, 0.2f64.next_up()));
+        assert_eq!(r.threshold, 0.9f64.next_up());
+        // With a confidence it is too small even for a budget of 0: held to 0 and marked, not dropped.
+        let r = threshold_per_group(&scores, &groups, 0.1, 0.9).unwrap();
+        let tiny = r.groups.iter().find(|g| g.group == "tiny").unwrap();
+        assert_eq!((tiny.budget, tiny.enough, tiny.threshold), (0, false, 0.2f64.next_up()));
+        // One group: the pooled rule exactly (the policy's threshold without a group field).
+        let h: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1000) as f64 / 1000.0).collect();
+        let one = threshold_per_group(&h, &vec!["x"; h.len()], 0.01, 0.9).unwrap();
+        let budget = confident_fp_budget(h.len(), 0.01, 0.9).unwrap().unwrap();
+        assert_eq!(one.threshold, threshold_for_fpr(&h, (budget as f64 + 0.5) / 1000.0).unwrap().threshold);
+        assert_eq!(one.without("x"), None);
+        // Budget covering everything: -inf.
+        assert_eq!(budget_threshold(&[0.5, 0.6], 2).unwrap(), f64::NEG_INFINITY);
+        assert!(threshold_per_group(&[f64::NAN], &["a"], 0.1, 0.0).is_err());
+        assert!(threshold_per_group(&[0.1], &["a", "b"], 0.1, 0.0).is_err());
     }
 }
 

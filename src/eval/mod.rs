@@ -14,7 +14,8 @@
 //! Submodules:
 //!
 //! * [`metrics`] — ROC curve, AUROC, average precision (AUPRC), TPR at a fixed
-//!   FPR, threshold selection from human scores, confusion-matrix metrics.
+//!   FPR, threshold selection from human scores (pooled or per group), one-sided
+//!   Clopper-Pearson bounds, confusion-matrix metrics.
 //!   All `O(n log n)` (one sort), numerically identical to scikit-learn.
 //! * [`report`] — per signal × per group metric tables (JSON + Markdown).
 //! * [`bootstrap`] — 95% intervals of AUROC and TPR at a fixed FPR (stratified
@@ -44,8 +45,9 @@ pub use boosting::{BoostingOptions, GradientBoosting};
 pub use calibration::{Calibrator, IsotonicRegression, PlattScaling};
 pub use logistic::{LogisticOptions, LogisticRegression};
 pub use metrics::{
-    auroc, average_precision, confident_fp_budget, confusion_at, roc_curve, threshold_for_fpr, tpr_at_fpr, BinaryCurve,
-    Confusion, FprThreshold, OperatingPoint, RocCurve,
+    auroc, average_precision, budget_threshold, clopper_pearson_upper, confident_fp_budget, confusion_at, roc_curve,
+    threshold_for_fpr, threshold_per_group, tpr_at_fpr, BinaryCurve, Confusion, FprThreshold, GroupThreshold,
+    OperatingPoint, PerGroupThreshold, RocCurve,
 };
 pub use plot::{plot_histograms, plot_roc, plot_roc_with, RocPlotOptions};
 pub use report::{build_report, Report, ReportOptions, ReportRow, SignalInput, ThresholdSpec};

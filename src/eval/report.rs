@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use rayon::prelude::*;
 
 use super::bootstrap::{curve_intervals, BootstrapOptions, Intervals};
-use super::metrics::{threshold_for_fpr, BinaryCurve};
+use super::metrics::{clopper_pearson_upper, threshold_for_fpr, BinaryCurve};
 use super::{check_len, EvalError, Result};
 
 /// How the decision threshold used for F1 / accuracy is chosen for a signal.
@@ -61,6 +61,9 @@ impl Default for ReportOptions {
 /// Name of the overall (ungrouped) row.
 pub const ALL_GROUP: &str = "(all)";
 
+/// Confidence of [`ReportRow::fpr_upper95`].
+pub const FPR_CONFIDENCE: f64 = 0.95;
+
 /// TPR at one FPR target.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TprAtFpr {
@@ -99,6 +102,16 @@ pub struct ReportRow {
     pub recall: Option<f64>,
     /// Observed FPR at `threshold`; `None` without human rows.
     pub fpr: Option<f64>,
+    /// Human rows flagged at `threshold` (the false positives behind `fpr`); `None` without human rows.
+    #[serde(default)]
+    pub human_flagged: Option<u64>,
+    /// One-sided 95% Clopper-Pearson upper bound of the FPR at `threshold` ([`FPR_CONFIDENCE`]): what `fpr`
+    /// can promise for new text of this group, which `human_flagged` of `n_human` pins down only so far.
+    #[serde(default)]
+    pub fpr_upper95: Option<f64>,
+    /// Machine rows flagged at `threshold` (behind `recall`); `None` without machine rows.
+    #[serde(default)]
+    pub machine_flagged: Option<u64>,
     /// F1 at `threshold`.
     pub f1: Option<f64>,
     /// Accuracy at `threshold`.
@@ -144,6 +157,9 @@ fn row_for(
         precision: None,
         recall: None,
         fpr: None,
+        human_flagged: None,
+        fpr_upper95: None,
+        machine_flagged: None,
         f1: None,
         accuracy: None,
         ci: None,
@@ -172,6 +188,11 @@ fn row_for(
             row.precision = (c.tp + c.fp > 0).then_some(c.precision);
             row.recall = (curve.n_pos > 0).then_some(c.recall);
             row.fpr = (curve.n_neg > 0).then_some(c.fpr);
+            if curve.n_neg > 0 {
+                row.human_flagged = Some(c.fp);
+                row.fpr_upper95 = clopper_pearson_upper(c.fp, curve.n_neg, FPR_CONFIDENCE).ok();
+            }
+            row.machine_flagged = (curve.n_pos > 0).then_some(c.tp);
         }
     }
     if bootstrap > 0 {
@@ -329,6 +350,41 @@ impl Report {
         }
         out
     }
+
+    /// The false positives at each row's threshold, one row per signal and group that has one: human
+    /// documents, how many were flagged, the FPR and its one-sided 95% Clopper-Pearson upper bound, then the
+    /// machine documents and the TPR at the same threshold. Groups with one class only keep their row (the
+    /// other class's cells are `n/a`). Empty when no row has a threshold.
+    pub fn fpr_markdown(&self) -> String {
+        let rows: Vec<&ReportRow> = self.rows.iter().filter(|r| r.threshold.is_some()).collect();
+        if rows.is_empty() {
+            return String::new();
+        }
+        let group_col = md_escape(self.group_by.as_deref().unwrap_or("group"));
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "| signal | {group_col} | threshold | human n | flagged | FPR | 95% upper | machine n | TPR at threshold |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for r in rows {
+            let count = |v: Option<u64>| v.map_or("n/a".to_string(), |k| k.to_string());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                md_escape(&r.signal),
+                md_escape(&r.group),
+                r.threshold.map_or("n/a".to_string(), |t| format!("{t:.6}")),
+                r.n_human,
+                count(r.human_flagged),
+                fmt_opt(r.fpr),
+                fmt_opt(r.fpr_upper95),
+                r.n_machine,
+                fmt_opt(r.recall),
+            );
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -430,6 +486,62 @@ mod tests {
         assert!(md.lines().any(|l| l.starts_with("| sig1 | c |") && l.ends_with("| n/a | n/a | n/a |")));
         let back: Report = serde_json::from_str(&rep.to_json()).unwrap();
         assert_eq!(back, rep);
+    }
+
+    #[test]
+    fn fpr_rows_with_bounds_for_every_group_even_with_one_class() {
+        // Group "both": humans 0.1, 0.6 and machine 0.9, 0.4; "humans": 0.2, 0.7, 0.8; "machines": 0.95, 0.3.
+        let scores = vec![0.1, 0.6, 0.9, 0.4, 0.2, 0.7, 0.8, 0.95, 0.3];
+        let labels = vec![false, false, true, true, false, false, false, true, true];
+        let groups: Vec<String> =
+            ["both", "both", "both", "both", "humans", "humans", "humans", "machines", "machines"]
+                .map(String::from)
+                .to_vec();
+        let sig = [SignalInput { name: "s".into(), scores, threshold: Some(ThresholdSpec::Fixed(0.5)) }];
+        let opts = ReportOptions { group_by: Some("source".into()), bootstrap: 50, ..Default::default() };
+        let rep = build_report(&sig, &labels, Some(&groups), &opts).unwrap();
+        let row = |g: &str| rep.rows.iter().find(|r| r.group == g).unwrap();
+        // scipy.stats.beta.ppf(0.95, k + 1, n - k)
+        let all = row(ALL_GROUP);
+        assert_eq!((all.n_human, all.human_flagged, all.fpr), (5, Some(3), Some(0.6)));
+        assert_eq!((all.n_machine, all.machine_flagged, all.recall), (4, Some(2), Some(0.5)));
+        let both = row("both");
+        assert_eq!((both.human_flagged, both.fpr, both.machine_flagged), (Some(1), Some(0.5), Some(1)));
+        assert!((both.fpr_upper95.unwrap() - 0.9746794344808963).abs() < 1e-9, "{both:?}");
+        // Human only: no AUROC, but the FPR and its bound.
+        let h = row("humans");
+        assert_eq!((h.auroc, h.n_machine, h.machine_flagged, h.recall), (None, 0, None, None));
+        assert_eq!((h.n_human, h.human_flagged), (3, Some(2)));
+        assert!((h.fpr.unwrap() - 2.0 / 3.0).abs() < 1e-15);
+        assert!((h.fpr_upper95.unwrap() - 0.9830475724915585).abs() < 1e-9, "{h:?}");
+        // Machine only: the TPR, no FPR.
+        let m = row("machines");
+        assert_eq!((m.auroc, m.n_human, m.human_flagged, m.fpr, m.fpr_upper95), (None, 0, None, None, None));
+        assert_eq!((m.machine_flagged, m.recall), (Some(1), Some(0.5)));
+
+        let md = rep.fpr_markdown();
+        let mut lines = md.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "| signal | source | threshold | human n | flagged | FPR | 95% upper | machine n | TPR at threshold |"
+        );
+        assert!(md.contains("| s | humans | 0.500000 | 3 | 2 | 0.6667 | 0.9830 | 0 | n/a |"), "{md}");
+        assert!(md.contains("| s | machines | 0.500000 | 0 | n/a | n/a | n/a | 2 | 0.5000 |"), "{md}");
+        assert_eq!(md.lines().count(), 2 + 4);
+        // The new fields survive JSON, and reports written before them still load.
+        let back: Report = serde_json::from_str(&rep.to_json()).unwrap();
+        assert_eq!(back, rep);
+        let mut old: serde_json::Value = serde_json::from_str(&rep.to_json()).unwrap();
+        for r in old["rows"].as_array_mut().unwrap() {
+            for k in ["human_flagged", "fpr_upper95", "machine_flagged"] {
+                r.as_object_mut().unwrap().remove(k);
+            }
+        }
+        let old: Report = serde_json::from_value(old).unwrap();
+        assert_eq!(old.rows[0].fpr_upper95, None);
+        // Without thresholds there is no table.
+        let none = [SignalInput { threshold: None, ..sig[0].clone() }];
+        assert_eq!(build_report(&none, &labels, None, &ReportOptions::default()).unwrap().fpr_markdown(), "");
     }
 
     #[test]
