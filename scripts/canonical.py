@@ -9,22 +9,26 @@ training scripts call `canonical()` before hashing, so a model sees at training 
 engine.
 
 Steps, in order:
-1. HTML character references decoded, once, left to right: `&#NNN;`, `&#xHH;` (code points 0x80..0x9F read
-   as Windows-1252, as browsers do) and the named references of `ENTITIES`, each with its `;`.
+1. HTML character references decoded, left to right, and again while a pass changed something (at most
+   `ENTITY_PASSES`: a page escaped twice, `&amp;rsquo;`, reads as one escaped once): `&#NNN;`, `&#xHH;` (code
+   points 0x80..0x9F read as Windows-1252, as browsers do) and the named references of `ENTITIES`, each with
+   its `;`.
 2. Unicode NFKC (compatibility forms: the ellipsis becomes `...`, NBSP and the other spaces become a space,
    ligatures and full-width forms become their letters).
 3. Characters mapped one by one: quotes, apostrophes and primes to `'` or `"`; dashes, minus signs and hyphen
    variants to `-`; bullets and other whitespace to a space; every line break to `\n`; zero-width characters,
    soft hyphens, byte-order marks, bidirectional marks and control characters removed; `*` (Markdown
    emphasis) removed.
-4. Per line: Markdown and list prefixes removed (`#` headings, `>` quotes, `-`/`+` bullets, `1.`/`1)` numbering),
+4. Per line: Markdown and list prefixes removed (`#` headings, `>` quotes, `-`/`+` bullets, `1.`/`1)` numbering;
+   a line that had a bullet or a number is a list item),
    fence lines (```` ``` ````, `~~~`) and rule lines (`---`, `===`, table separators) dropped, backticks
    removed, `[text](url)`
    links reduced to their text, `_` emphasis removed (an underscore run beside a non-word character), `|`
-   to a space, dash runs to one `-`, a dash standing alone between spaces removed.
-5. Page furniture at either end dropped: up to `EDGE_MAX_LINES` first and as many last lines, while each is
-   a line of at most `EDGE_MAX_WORDS` words that does not end a sentence ("Share this article", "Posted by
-   admin", a title) and more than one line is left. Bounded, so that a list at the end of a text stays.
+   to a space, dash runs to one `-`, a dash standing alone between spaces removed, and so are the other list
+   and heading marks that stand alone (`1.`, `2)`, `##`, `>`, `+`: how a list reads once its lines are joined).
+5. Page furniture at either end dropped: the lines before the first and after the last line that is content.
+   Furniture is a line of at most `EDGE_MAX_WORDS` words that ends no sentence and is no list item ("Share
+   this article", "Posted by admin", a title, a menu, a signature); a text that is all furniture keeps it all.
 6. Lines joined with one space; every run of spaces is one space; no space at either end.
 
 A "word character" in steps 4 and 5 is an ASCII letter or digit or any non-ASCII character (so that the
@@ -38,7 +42,7 @@ import unicodedata
 
 NAME = "svalbard-canonical-v1"
 EDGE_MAX_WORDS = 6
-EDGE_MAX_LINES = 2
+ENTITY_PASSES = 3
 
 _LATIN1_LETTERS = {
     "Agrave": 0xC0, "Aacute": 0xC1, "Acirc": 0xC2, "Atilde": 0xC3, "Auml": 0xC4, "Aring": 0xC5, "AElig": 0xC6,
@@ -92,7 +96,7 @@ def _char_map() -> dict[int, str]:
     for c in DASHES:
         m[ord(c)] = "-"
     for c in BULLETS:
-        m[ord(c)] = " "
+        m[ord(c)] = "-"
     for c in LINE_BREAKS:
         m[ord(c)] = "\n"
     for c in REMOVED:
@@ -126,7 +130,14 @@ def _entity(m: re.Match) -> str:
 
 
 def decode_entities(text: str) -> str:
-    return _ENTITY.sub(_entity, text) if "&" in text else text
+    for _ in range(ENTITY_PASSES):
+        if "&" not in text:
+            break
+        decoded = _ENTITY.sub(_entity, text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
 def _is_word(c: str) -> bool:
@@ -142,12 +153,19 @@ _SENTENCE_END = ".!?"
 _CLOSERS = "\"')"
 
 
-def _strip_prefixes(line: str) -> str:
+_LIST_MARK = re.compile(r"[-+]|[0-9]")
+_LONE_MARK = re.compile(r"(?<![^ ])(?:[0-9]{1,3}[.)]|#{1,6}|>+|\+)(?![^ ])")
+
+
+def _strip_prefixes(line: str) -> tuple[str, bool]:
+    """The line without its prefixes, and whether one of them was a bullet or a number (a list item)."""
     line = line.strip(" ")
+    item = False
     while True:
         m = _PREFIX.match(line)
         if not m:
-            return line
+            return line, item
+        item = item or bool(_LIST_MARK.match(line))
         line = line[m.end():].strip(" ")
 
 
@@ -169,16 +187,17 @@ def _underscores(line: str) -> str:
     return _UNDERSCORES.sub(keep_inside_word, line) if "_" in line else line
 
 
-def _line(line: str) -> str:
-    line = _strip_prefixes(line)
+def _line(line: str) -> tuple[str, bool]:
+    line, item = _strip_prefixes(line)
     if line.startswith("```") or line.startswith("~~~") or _is_rule(line):
-        return ""
+        return "", False
     line = _LINK.sub(r"\1", line.replace("`", ""))
     line = _underscores(line)
     line = line.replace("|", " ")
     if "-" in line:
         line = _LONE_DASH.sub(" ", _DASH_RUN.sub("-", line))
-    return _SPACES.sub(" ", line).strip(" ")
+    line = _LONE_MARK.sub(" ", line)
+    return _SPACES.sub(" ", line).strip(" "), item
 
 
 def _ends_sentence(line: str) -> bool:
@@ -186,8 +205,8 @@ def _ends_sentence(line: str) -> bool:
     return bool(s) and s[-1] in _SENTENCE_END
 
 
-def _furniture(line: str) -> bool:
-    return line.count(" ") + 1 <= EDGE_MAX_WORDS and not _ends_sentence(line)
+def _furniture(line: str, item: bool) -> bool:
+    return not item and line.count(" ") + 1 <= EDGE_MAX_WORDS and not _ends_sentence(line)
 
 
 def canonical(text: str) -> str:
@@ -195,13 +214,11 @@ def canonical(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").translate(CHAR_MAP)
-    lines = [l for l in (_line(x) for x in text.split("\n")) if l]
-    start, end = 0, len(lines)
-    while start < EDGE_MAX_LINES and end - start > 1 and _furniture(lines[start]):
-        start += 1
-    while len(lines) - end < EDGE_MAX_LINES and end - start > 1 and _furniture(lines[end - 1]):
-        end -= 1
-    return " ".join(lines[start:end])
+    lines = [(l, item) for l, item in (_line(x) for x in text.split("\n")) if l]
+    content = [i for i, (l, item) in enumerate(lines) if not _furniture(l, item)]
+    if content:
+        lines = lines[content[0]:content[-1] + 1]
+    return " ".join(l for l, _ in lines)
 
 
 def main(argv: list[str]) -> int:

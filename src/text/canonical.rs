@@ -13,10 +13,11 @@ use std::borrow::Cow;
 
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
-/// First and last lines dropped as page furniture when they are this short and end no sentence.
+/// First and last lines dropped as page furniture when they are this short, end no sentence and are no list item.
 const EDGE_MAX_WORDS: usize = 6;
-/// At most this many lines are dropped at each end, so that a list closing a text stays.
-const EDGE_MAX_LINES: usize = 2;
+/// Entity decoding repeats while it changes something, this many passes at most (a page escaped twice reads
+/// as one escaped once).
+const ENTITY_PASSES: usize = 3;
 
 /// Named character references decoded in step 1: the punctuation, spaces and symbols that CMSs write as
 /// entities, and the Latin-1 letters (the same table as `ENTITIES` in `scripts/canonical.py`).
@@ -156,7 +157,7 @@ fn map_char(c: char) -> Mapped {
         | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' | '\u{2E3A}' | '\u{2E3B}' | '\u{2E17}' | '\u{30FC}' => To('-'),
         '\u{2022}' | '\u{2023}' | '\u{25E6}' | '\u{25AA}' | '\u{25AB}' | '\u{25CF}' | '\u{25CB}' | '\u{25A0}'
         | '\u{25A1}' | '\u{25C6}' | '\u{25C7}' | '\u{2219}' | '\u{204C}' | '\u{204D}' | '\u{27A2}' | '\u{27A4}'
-        | '\u{25BA}' | '\u{25B8}' | '\u{2756}' | '\u{00B7}' => To(' '),
+        | '\u{25BA}' | '\u{25B8}' | '\u{2756}' | '\u{00B7}' => To('-'),
         '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{1C}' | '\u{1D}' | '\u{1E}' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
             To('\n')
         }
@@ -235,9 +236,23 @@ fn entity_at(s: &str) -> Option<(char, usize)> {
     ENTITIES.iter().find(|(n, _)| *n == name).and_then(|&(_, cp)| char::from_u32(cp)).map(|c| (c, name_len + 2))
 }
 
+/// Step 1, repeated while a pass changes something.
+fn decode_entities_repeatedly(text: &str) -> Cow<'_, str> {
+    let mut current = decode_entities(text);
+    for _ in 1..ENTITY_PASSES {
+        let next = match decode_entities(&current) {
+            Cow::Borrowed(_) => break,
+            Cow::Owned(next) if next == *current => break,
+            Cow::Owned(next) => next,
+        };
+        current = Cow::Owned(next);
+    }
+    current
+}
+
 /// Steps 1-3 into `out`: entities, NFKC, characters mapped; lines separated by `\n`.
 fn normalize_chars(text: &str, out: &mut String) {
-    let decoded = decode_entities(text);
+    let decoded = decode_entities_repeatedly(text);
     let nfkc: Cow<'_, str> = if decoded.is_ascii() || is_nfkc_quick(decoded.chars()) == IsNormalized::Yes {
         decoded
     } else {
@@ -281,12 +296,31 @@ fn prefix_len(line: &str) -> Option<usize> {
     }
 }
 
-fn strip_prefixes(mut line: &str) -> &str {
+/// The line without its prefixes, and whether one of them was a bullet or a number (a list item).
+fn strip_prefixes(mut line: &str) -> (&str, bool) {
     line = line.trim_matches(' ');
+    let mut item = false;
     while let Some(n) = prefix_len(line) {
+        item |= matches!(line.as_bytes()[0], b'-' | b'+' | b'0'..=b'9');
         line = line[n..].trim_matches(' ');
     }
-    line
+    (line, item)
+}
+
+/// A list or heading mark standing alone as a word (`1.`, `2)`, `##`, `>`, `+`), as a list reads once its
+/// lines are joined.
+fn is_lone_mark(token: &str) -> bool {
+    let b = token.as_bytes();
+    match b.first() {
+        Some(b'0'..=b'9') => {
+            let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+            n <= 3 && b.len() == n + 1 && matches!(b[n], b'.' | b')')
+        }
+        Some(b'#') => b.len() <= 6 && b.iter().all(|&c| c == b'#'),
+        Some(b'>') => b.iter().all(|&c| c == b'>'),
+        Some(b'+') => b.len() == 1,
+        _ => false,
+    }
 }
 
 /// A horizontal rule, setext underline or table separator: only rule characters, at least three of them.
@@ -310,11 +344,11 @@ fn link_at(s: &str) -> Option<(&str, usize)> {
     (s.as_bytes()[end] == b')').then(|| (&s[text_start..close], end + 1))
 }
 
-/// Step 4 for one line, appended to `out` (nothing for a line that is dropped).
-fn canonical_line(line: &str, out: &mut String) {
-    let line = strip_prefixes(line);
+/// Step 4 for one line, appended to `out` (nothing for a line that is dropped); whether it is a list item.
+fn canonical_line(line: &str, out: &mut String) -> bool {
+    let (line, item) = strip_prefixes(line);
     if line.starts_with("```") || line.starts_with("~~~") || is_rule(line) {
-        return;
+        return false;
     }
     let unticked: Cow<'_, str> =
         if line.contains('`') { Cow::Owned(line.replace('`', "")) } else { Cow::Borrowed(line) };
@@ -355,41 +389,38 @@ fn canonical_line(line: &str, out: &mut String) {
         i += ch.len_utf8();
     }
     // A dash run becomes one dash, or a space when it stands alone between spaces (or a line end).
-    let start = out.len();
+    let mut dashed = String::with_capacity(tmp.len());
     let tb = tmp.as_bytes();
     let mut j = 0;
     while j < tb.len() {
-        let c = tb[j];
-        if c == b'-' {
+        if tb[j] == b'-' {
             let run = tb[j..].iter().take_while(|&&x| x == b'-').count();
             let alone = (j == 0 || tb[j - 1] == b' ') && (j + run == tb.len() || tb[j + run] == b' ');
-            push_collapsed(out, start, if alone { ' ' } else { '-' });
+            dashed.push(if alone { ' ' } else { '-' });
             j += run;
             continue;
         }
         let ch = tmp[j..].chars().next().expect("in bounds");
-        push_collapsed(out, start, ch);
+        dashed.push(ch);
         j += ch.len_utf8();
     }
-    while out.len() > start && out.ends_with(' ') {
-        out.pop();
+    // Words joined by one space, lone marks left out.
+    let start = out.len();
+    for token in dashed.split(' ').filter(|t| !t.is_empty() && !is_lone_mark(t)) {
+        if out.len() > start {
+            out.push(' ');
+        }
+        out.push_str(token);
     }
-}
-
-/// Push `c`, except a space at the start of the line (from `start`) or after another space.
-fn push_collapsed(out: &mut String, start: usize, c: char) {
-    if c == ' ' && (out.len() == start || out.ends_with(' ')) {
-        return;
-    }
-    out.push(c);
+    item
 }
 
 fn ends_sentence(line: &str) -> bool {
     line.trim_end_matches(['"', '\'', ')']).ends_with(['.', '!', '?'])
 }
 
-fn is_furniture(line: &str) -> bool {
-    line.bytes().filter(|&c| c == b' ').count() < EDGE_MAX_WORDS && !ends_sentence(line)
+fn is_furniture(line: &str, item: bool) -> bool {
+    !item && line.bytes().filter(|&c| c == b' ').count() < EDGE_MAX_WORDS && !ends_sentence(line)
 }
 
 /// Reused buffers for [`Canonicalizer::run`].
@@ -397,7 +428,8 @@ fn is_furniture(line: &str) -> bool {
 pub struct Canonicalizer {
     mapped: String,
     lines: String,
-    bounds: Vec<(usize, usize)>,
+    /// Per kept line: its byte range in `lines`, and whether it is a list item.
+    bounds: Vec<(usize, usize, bool)>,
 }
 
 impl Canonicalizer {
@@ -410,21 +442,16 @@ impl Canonicalizer {
         normalize_chars(text, &mut self.mapped);
         for line in self.mapped.split('\n') {
             let start = self.lines.len();
-            canonical_line(line, &mut self.lines);
+            let item = canonical_line(line, &mut self.lines);
             if self.lines.len() > start {
-                self.bounds.push((start, self.lines.len()));
+                self.bounds.push((start, self.lines.len(), item));
             }
         }
         let lines = &self.lines;
-        let furniture = |&(a, b): &(usize, usize)| is_furniture(&lines[a..b]);
-        let (mut first, mut last) = (0, self.bounds.len());
-        while first < EDGE_MAX_LINES && last - first > 1 && furniture(&self.bounds[first]) {
-            first += 1;
-        }
-        while self.bounds.len() - last < EDGE_MAX_LINES && last - first > 1 && furniture(&self.bounds[last - 1]) {
-            last -= 1;
-        }
-        for (k, &(a, b)) in self.bounds[first..last].iter().enumerate() {
+        let content = |&(a, b, item): &(usize, usize, bool)| !is_furniture(&lines[a..b], item);
+        let first = self.bounds.iter().position(content).unwrap_or(0);
+        let last = self.bounds.iter().rposition(content).map_or(self.bounds.len(), |i| i + 1);
+        for (k, &(a, b, _)) in self.bounds[first..last].iter().enumerate() {
             if k > 0 {
                 out.push(' ');
             }
@@ -476,17 +503,19 @@ mod tests {
     fn furniture_at_the_edges_is_dropped_but_not_a_closing_list() {
         let body = "I went to the market today and bought apples.";
         assert_eq!(canonical(&format!("Share this article\nMy day\n{body}\nPosted by admin")), body);
-        assert_eq!(canonical(&format!("{body}\n- pears\n- plums\n- figs")), format!("{body} pears"));
-        assert_eq!(canonical("Home\nAbout"), "About");
+        assert_eq!(canonical(&format!("{body}\n- pears\n- plums\n- figs")), format!("{body} pears plums figs"));
+        assert_eq!(canonical(&format!("Menu\nHome\nAbout\n{body}\nThanks\n-- \nBob")), body);
+        assert_eq!(canonical("Home\nAbout"), "Home About");
         assert_eq!(canonical("Just one line"), "Just one line");
     }
 
     #[test]
-    fn entities_decode_once_and_leave_unknown_ones() {
+    fn entities_decode_up_to_three_times_and_leave_unknown_ones() {
         assert_eq!(
             canonical("a &amp;lt; b &#8217; &#146; &#x2014; &bogus; &#0; & c."),
-            "a &lt; b ' ' &bogus; &#0; & c."
+            "a < b ' ' &bogus; &#0; & c."
         );
+        assert_eq!(canonical("&amp;amp;amp;amp; x."), "&amp; x.");
     }
 }
 
