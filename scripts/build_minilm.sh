@@ -3,16 +3,15 @@
 # build, used on CPU), then scripts/train_minilm.py --recipe (the shipped model's seven epochs: fine-tune, ONNX
 # export, int8 quantization, threshold, card; about 3 h on 2 CPU cores) and scripts/train_minilm_short.py (the
 # short-text model `minilm_short` in models/minilm_short/, with the out-of-fold scores the ensemble fits on;
-# about 35 min). models/policy-minilm.json was fitted on these two models.
+# about 35 min). Both are opt-in classifiers; no shipped policy reads them since the detectors moved to the
+# canonical view (a cascade policy over them is refitted with calibrate --expensive once they are retrained on it).
 # Idempotent: an existing venv is reused; training resumes from models/minilm/work/ checkpoints and skips
 # finished steps and stages (pass --force to train_minilm.py via TRAIN_ARGS to redo them).
 #
 #   nice -n 10 bash scripts/build_minilm.sh
-#   nice -n 10 bash scripts/build_minilm.sh --short   # minilm_short alone (about 40 min on 2 CPU cores), all that
-#       # models/policy-minilm-short.json needs
+#   nice -n 10 bash scripts/build_minilm.sh --short   # minilm_short alone (about 40 min on 2 CPU cores)
 #   TRAIN_ARGS="--budget-s 1500 --max-train-seconds 2500" nice -n 10 bash scripts/build_minilm.sh   # a quicker
-#       # one-epoch model sized to the measured speed: not the shipped one, so refit the policy on it
-#       # (scripts/build_policy.sh --minilm) before using models/policy-minilm.json
+#       # one-epoch model sized to the measured speed: not the shipped one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in

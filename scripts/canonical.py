@@ -19,16 +19,16 @@ Steps, in order:
    variants to `-`; bullets and other whitespace to a space; every line break to `\n`; zero-width characters,
    soft hyphens, byte-order marks, bidirectional marks and control characters removed; `*` (Markdown
    emphasis) removed.
-4. Per line: Markdown and list prefixes removed (`#` headings, `>` quotes, `-`/`+` bullets, `1.`/`1)` numbering;
-   a line that had a bullet or a number is a list item),
+4. Per line: Markdown and list prefixes removed (`#` headings, `>` quotes, `-`/`+` bullets, `1.`/`1)` numbering),
    fence lines (```` ``` ````, `~~~`) and rule lines (`---`, `===`, table separators) dropped, backticks
    removed, `[text](url)`
    links reduced to their text, `_` emphasis removed (an underscore run beside a non-word character), `|`
    to a space, dash runs to one `-`, a dash standing alone between spaces removed, and so are the other list
    and heading marks that stand alone (`1.`, `2)`, `##`, `>`, `+`: how a list reads once its lines are joined).
 5. Page furniture at either end dropped: the lines before the first and after the last line that is content.
-   Furniture is a line of at most `EDGE_MAX_WORDS` words that ends no sentence and is no list item ("Share
-   this article", "Posted by admin", a title, a menu, a signature); a text that is all furniture keeps it all.
+   Furniture is a line of at most `EDGE_MAX_WORDS` words that ends no sentence ("Share this article", "Posted
+   by admin", a title, a menu, a signature, and so the items of a list that closes a text, bulleted or not);
+   a text that is all furniture keeps it all.
 6. Lines joined with one space; every run of spaces is one space; no space at either end.
 
 A "word character" in steps 4 and 5 is an ASCII letter or digit or any non-ASCII character (so that the
@@ -153,19 +153,15 @@ _SENTENCE_END = ".!?"
 _CLOSERS = "\"')"
 
 
-_LIST_MARK = re.compile(r"[-+]|[0-9]")
 _LONE_MARK = re.compile(r"(?<![^ ])(?:[0-9]{1,3}[.)]|#{1,6}|>+|\+)(?![^ ])")
 
 
-def _strip_prefixes(line: str) -> tuple[str, bool]:
-    """The line without its prefixes, and whether one of them was a bullet or a number (a list item)."""
+def _strip_prefixes(line: str) -> str:
     line = line.strip(" ")
-    item = False
     while True:
         m = _PREFIX.match(line)
         if not m:
-            return line, item
-        item = item or bool(_LIST_MARK.match(line))
+            return line
         line = line[m.end():].strip(" ")
 
 
@@ -187,17 +183,17 @@ def _underscores(line: str) -> str:
     return _UNDERSCORES.sub(keep_inside_word, line) if "_" in line else line
 
 
-def _line(line: str) -> tuple[str, bool]:
-    line, item = _strip_prefixes(line)
+def _line(line: str) -> str:
+    line = _strip_prefixes(line)
     if line.startswith("```") or line.startswith("~~~") or _is_rule(line):
-        return "", False
+        return ""
     line = _LINK.sub(r"\1", line.replace("`", ""))
     line = _underscores(line)
     line = line.replace("|", " ")
     if "-" in line:
         line = _LONE_DASH.sub(" ", _DASH_RUN.sub("-", line))
     line = _LONE_MARK.sub(" ", line)
-    return _SPACES.sub(" ", line).strip(" "), item
+    return _SPACES.sub(" ", line).strip(" ")
 
 
 def _ends_sentence(line: str) -> bool:
@@ -205,8 +201,8 @@ def _ends_sentence(line: str) -> bool:
     return bool(s) and s[-1] in _SENTENCE_END
 
 
-def _furniture(line: str, item: bool) -> bool:
-    return not item and line.count(" ") + 1 <= EDGE_MAX_WORDS and not _ends_sentence(line)
+def _furniture(line: str) -> bool:
+    return line.count(" ") + 1 <= EDGE_MAX_WORDS and not _ends_sentence(line)
 
 
 def canonical(text: str) -> str:
@@ -214,11 +210,11 @@ def canonical(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").translate(CHAR_MAP)
-    lines = [(l, item) for l, item in (_line(x) for x in text.split("\n")) if l]
-    content = [i for i, (l, item) in enumerate(lines) if not _furniture(l, item)]
+    lines = [l for l in (_line(x) for x in text.split("\n")) if l]
+    content = [i for i, l in enumerate(lines) if not _furniture(l)]
     if content:
         lines = lines[content[0]:content[-1] + 1]
-    return " ".join(l for l, _ in lines)
+    return " ".join(lines)
 
 
 def main(argv: list[str]) -> int:

@@ -198,15 +198,19 @@ def _cached(path, build):
 
 
 def reset_stale_cache(out):
-    """Clear the saved steps under `out` when the code that produced them (canonical view, data, features,
-    this script) changed since: a resumed run never mixes two versions."""
+    """Clear the saved steps under `out` when what produced them changed since (the canonical view, the data,
+    the features, the fit's settings): a resumed run never mixes two versions."""
     import glob
     import hashlib
+    import inspect
 
     h = hashlib.sha1()
-    for name in ("canonical.py", "authorship_data.py", "fast_data.py", "fast_features.py", "train_fast.py"):
+    for name in ("canonical.py", "authorship_data.py", "fast_data.py", "fast_features.py"):
         with open(os.path.join(HERE, name), "rb") as f:
             h.update(f.read())
+    for part in (inspect.getsource(sample_weights), inspect.getsource(fit), inspect.getsource(source_folds),
+                 repr((C, FOLDS, SHORT_MAX_WORDS, TARGET_FPR))):
+        h.update(part.encode())
     stamp = os.path.join(out, "code.sha1")
     if os.path.exists(stamp) and open(stamp).read() == h.hexdigest():
         return
@@ -260,6 +264,57 @@ def leave_family_out(families, fit_heads, score, tr, th, y, fam, p_all, out, t0)
             logo[f]["auroc_shipped"] = ev.auroc(yy, np.r_[p_all[th], p_all[fm]])
         print(f"  logo {f}: {logo[f]} {time.time() - t0:.0f}s", flush=True)
     return logo
+
+
+def write_card(res, path):
+    """models/fast/model.toml: how the engine runs the model, its threshold and the figures measured here."""
+    fpr = res["test_human_fpr"]
+    web = {k: v for k, v in fpr.items() if k in ad.WEB_PAGE_SOURCES}
+    web_flagged = sum(v["flagged"] for v in web.values())
+    web_n = sum(v["n"] for v in web.values())
+    lines = [
+        'name = "fast"',
+        'version = "2"',
+        'description = "Default detector: logistic regression (liblinear, C=%g, sources weighted by the square root of '
+        'their size) over hashed word 1-2-grams and byte 4-grams (svalbard-hash-v1) of the first 3000 bytes of the '
+        'canonical view. Trained on %d texts of %d sources (scripts/authorship_data.py); judged on sources kept out '
+        'of training (README.md)."' % (C, sum(res["train_counts"].values()), len(res["train_counts"])),
+        'license = "research only: trained on data under non-commercial research terms (essays, several web_text2 '
+        'sources; see ../shared/data/README.md)"',
+        "",
+        "[input]",
+        'kind = "hashed_ngrams"',
+        'features = "svalbard-hash-v1"',
+        "buckets = 524288",
+        "max_bytes = 3000",
+        "",
+        "[onnx]",
+        'file = "model.onnx"',
+        'inputs = ["ids", "weights"]',
+        'output = "p_machine"',
+        'output_kind = "probability"',
+        'extra_outputs = ["p_machine_short"]   # the short-text head, a column for the ensemble',
+        "",
+        "[decision]",
+        "threshold = %.5f        # lowest threshold at which no training human source, scored by models that never"
+        " saw it (out of fold by source), has more than 1%% flagged" % res["threshold"],
+        "",
+        "[training]",
+        'data = ["scripts/authorship_data.py: split = train (whole sources); canonical view (scripts/canonical.py)"]',
+        'command = "nice -n 10 .venv-train/bin/python scripts/train_fast.py"',
+        "",
+        "[metrics]",
+        "dev_auroc = %.4f" % res["dev_auroc"],
+        "dev_tpr_at_1fpr = %.4f" % res["dev_tpr_at_1fpr"],
+        "test_auroc = %.4f   # test human sources against test machine sources, none seen in training" % res["test_auroc"],
+        "oof_by_source_auroc = %.4f   # every training text scored by a model that never saw its source" % res["oof_auroc"],
+        "test_web_pages_flagged = %d   # of %d held-out real web pages at the threshold" % (web_flagged, web_n),
+        "max_test_human_source_fpr = %.4f" % max(v["rate"] for v in fpr.values()),
+    ]
+    lines += ["test_tpr_%s = %.4f" % (k.replace("-", "_").lower(), v) for k, v in res["test_machine_tpr"].items()]
+    lines += ["logo_auroc_%s = %.4f" % (k.replace("-", "_"), v["auroc"]) for k, v in res.get("logo", {}).items()]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def main():
@@ -383,6 +438,7 @@ def main():
     res["seconds"] = round(time.time() - t0)
     with open(os.path.join(MODEL_DIR, "metrics.json"), "w") as fh:
         json.dump(res, fh, indent=1, sort_keys=True)
+    write_card(res, os.path.join(MODEL_DIR, "model.toml"))
 
     # 6. the policy's data: labeled JSONL with the out-of-fold columns on the training rows
     for name, m in (("train", tr), ("dev", dev), ("test", test)):

@@ -14,11 +14,16 @@ use crate::signal::{Scorer, SignalSpec};
 
 const EXAMPLES: &str = "\
 Example (what scripts/build_policy.sh runs to make models/policy.json):
-  svalbard calibrate --train bench-data/policy/train.jsonl \\
+  svalbard calibrate --train bench-data/authorship/train.jsonl \\
       --train-column fast_p_machine=fast_p_machine_oof \\
       --train-column fast_p_machine_short=fast_p_machine_short_oof --balance-field group \\
-      --holdout bench-data/policy/holdout.jsonl --reference bench-data/policy/web_calib.jsonl \\
-      --loso-field group --out models/policy.json
+      --holdout bench-data/authorship/dev.jsonl --reference bench-data/authorship/train.jsonl \\
+      --reference-column fast_p_machine=fast_p_machine_oof \\
+      --reference-column fast_p_machine_short=fast_p_machine_short_oof \\
+      --reference-group-field source --fpr-confidence 0 --out models/policy.json
+
+The combiners read the detectors' columns only (they read the canonical view); the quality rules'
+columns describe a page's layout and never enter p_machine.
 
 The combiners (boosted trees by default) are fitted on --train, calibrated on --holdout, and
 the threshold keeps the false-positive rate on the human documents of --reference (default: of
@@ -26,12 +31,11 @@ the threshold keeps the false-positive rate on the human documents of --referenc
 each source of them on its own (a threshold fitted on the pool lets a source whose human text
 reads machine-like run far over the target, and a new source is more like one of those than like
 the pool). Where a model was trained on the --train documents, give its out-of-fold scores with
---train-column (scripts/oof_fast.py writes them for fast): a model's scores of its own training
+--train-column (scripts/train_fast.py writes them for fast, out of fold by source): a model's scores of its own training
 documents are too good, and the combiner would trust it alone. Signals named by --expensive (when
 the config enables them) form the full stage of the cascade; the others the cheap stage. Where the
 expensive model trained on a subsample of --train, --full-fit-field names a boolean field marking
-the documents it never saw, and the full stage fits on those (scripts/build_policy.sh --minilm:
-scripts/mark_minilm_unseen.py writes minilm_unseen).";
+the documents it never saw, and the full stage fits on those.";
 
 #[derive(Args, Debug)]
 #[command(about = "Fit the ensemble policy (weights, calibration, threshold, cascade band) on labeled data", after_help = EXAMPLES)]
@@ -85,7 +89,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = BoostingOptions::default().learning_rate)]
     pub learning_rate: f64,
     /// Read a score column of the --train data from an input field instead of scoring it, COLUMN=FIELD
-    /// (repeatable): out-of-fold scores of a model that was trained on those documents (scripts/oof_fast.py). A
+    /// (repeatable): out-of-fold scores of a model that was trained on those documents (scripts/train_fast.py). A
     /// model whose every column is given so does not run on the --train data.
     #[arg(long, value_parser = parse_pair)]
     pub train_column: Vec<(String, String)>,
@@ -95,7 +99,7 @@ pub struct CalibrateArgs {
     #[arg(long, value_parser = parse_pair)]
     pub reference_column: Vec<(String, String)>,
     /// Boolean field of the --train data marking the documents the expensive signals' models never trained
-    /// on (scripts/mark_minilm_unseen.py writes one for minilm): only they fit the full stage, with every
+    /// on: only they fit the full stage, with every
     /// row of a class and --balance-field group that has none of them. A model's scores of its own training
     /// documents are too good, and fitted on them the full stage trusts it alone.
     #[arg(long)]

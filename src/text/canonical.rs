@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
-/// First and last lines dropped as page furniture when they are this short, end no sentence and are no list item.
+/// First and last lines dropped as page furniture when they are this short and end no sentence.
 const EDGE_MAX_WORDS: usize = 6;
 /// Entity decoding repeats while it changes something, this many passes at most (a page escaped twice reads
 /// as one escaped once).
@@ -296,15 +296,12 @@ fn prefix_len(line: &str) -> Option<usize> {
     }
 }
 
-/// The line without its prefixes, and whether one of them was a bullet or a number (a list item).
-fn strip_prefixes(mut line: &str) -> (&str, bool) {
+fn strip_prefixes(mut line: &str) -> &str {
     line = line.trim_matches(' ');
-    let mut item = false;
     while let Some(n) = prefix_len(line) {
-        item |= matches!(line.as_bytes()[0], b'-' | b'+' | b'0'..=b'9');
         line = line[n..].trim_matches(' ');
     }
-    (line, item)
+    line
 }
 
 /// A list or heading mark standing alone as a word (`1.`, `2)`, `##`, `>`, `+`), as a list reads once its
@@ -344,11 +341,11 @@ fn link_at(s: &str) -> Option<(&str, usize)> {
     (s.as_bytes()[end] == b')').then(|| (&s[text_start..close], end + 1))
 }
 
-/// Step 4 for one line, appended to `out` (nothing for a line that is dropped); whether it is a list item.
-fn canonical_line(line: &str, out: &mut String) -> bool {
-    let (line, item) = strip_prefixes(line);
+/// Step 4 for one line, appended to `out` (nothing for a line that is dropped).
+fn canonical_line(line: &str, out: &mut String) {
+    let line = strip_prefixes(line);
     if line.starts_with("```") || line.starts_with("~~~") || is_rule(line) {
-        return false;
+        return;
     }
     let unticked: Cow<'_, str> =
         if line.contains('`') { Cow::Owned(line.replace('`', "")) } else { Cow::Borrowed(line) };
@@ -412,15 +409,14 @@ fn canonical_line(line: &str, out: &mut String) -> bool {
         }
         out.push_str(token);
     }
-    item
 }
 
 fn ends_sentence(line: &str) -> bool {
     line.trim_end_matches(['"', '\'', ')']).ends_with(['.', '!', '?'])
 }
 
-fn is_furniture(line: &str, item: bool) -> bool {
-    !item && line.bytes().filter(|&c| c == b' ').count() < EDGE_MAX_WORDS && !ends_sentence(line)
+fn is_furniture(line: &str) -> bool {
+    line.bytes().filter(|&c| c == b' ').count() < EDGE_MAX_WORDS && !ends_sentence(line)
 }
 
 /// Reused buffers for [`Canonicalizer::run`].
@@ -428,8 +424,8 @@ fn is_furniture(line: &str, item: bool) -> bool {
 pub struct Canonicalizer {
     mapped: String,
     lines: String,
-    /// Per kept line: its byte range in `lines`, and whether it is a list item.
-    bounds: Vec<(usize, usize, bool)>,
+    /// The byte range in `lines` of each kept line.
+    bounds: Vec<(usize, usize)>,
 }
 
 impl Canonicalizer {
@@ -442,16 +438,16 @@ impl Canonicalizer {
         normalize_chars(text, &mut self.mapped);
         for line in self.mapped.split('\n') {
             let start = self.lines.len();
-            let item = canonical_line(line, &mut self.lines);
+            canonical_line(line, &mut self.lines);
             if self.lines.len() > start {
-                self.bounds.push((start, self.lines.len(), item));
+                self.bounds.push((start, self.lines.len()));
             }
         }
         let lines = &self.lines;
-        let content = |&(a, b, item): &(usize, usize, bool)| !is_furniture(&lines[a..b], item);
+        let content = |&(a, b): &(usize, usize)| !is_furniture(&lines[a..b]);
         let first = self.bounds.iter().position(content).unwrap_or(0);
         let last = self.bounds.iter().rposition(content).map_or(self.bounds.len(), |i| i + 1);
-        for (k, &(a, b, _)) in self.bounds[first..last].iter().enumerate() {
+        for (k, &(a, b)) in self.bounds[first..last].iter().enumerate() {
             if k > 0 {
                 out.push(' ');
             }
@@ -500,10 +496,10 @@ mod tests {
     }
 
     #[test]
-    fn furniture_at_the_edges_is_dropped_but_not_a_closing_list() {
+    fn furniture_at_the_edges_is_dropped() {
         let body = "I went to the market today and bought apples.";
         assert_eq!(canonical(&format!("Share this article\nMy day\n{body}\nPosted by admin")), body);
-        assert_eq!(canonical(&format!("{body}\n- pears\n- plums\n- figs")), format!("{body} pears plums figs"));
+        assert_eq!(canonical(&format!("{body}\n- pears\n- plums\n- figs")), body);
         assert_eq!(canonical(&format!("Menu\nHome\nAbout\n{body}\nThanks\n-- \nBob")), body);
         assert_eq!(canonical("Home\nAbout"), "Home About");
         assert_eq!(canonical("Just one line"), "Just one line");
