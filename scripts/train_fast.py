@@ -448,6 +448,8 @@ def main():
                 row = {"text": r["text"], "label": "machine" if r["y"] else "human", "source": r["source"],
                        "generator": r["generator"] or "human", "family": r["family"] or "human",
                        "genre": r["genre"] or "", "group": f"{r['source']}|{'machine' if r['y'] else 'human'}"}
+                native = ad.is_native(r) if r["genre"] == "essay" else None
+                row["writer"] = "" if native is None else ("native" if native else "non-native")
                 if name == "train":
                     row["fast_p_machine_oof"] = float(p_all[i])
                     row["fast_p_machine_short_oof"] = float(ps_all[i])

@@ -149,7 +149,7 @@ fn verdicts_reasons_and_passthrough_columns() {
         "c4_sentence_count",
         "fineweb_line_punct_frac",
         "vocab_excess_rate",
-        "typography_detached_punct_frac",
+        "stylometry_type_token_ratio",
         "reasons",
         "flags",
     ] {

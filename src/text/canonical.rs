@@ -507,10 +507,7 @@ mod tests {
 
     #[test]
     fn entities_decode_up_to_three_times_and_leave_unknown_ones() {
-        assert_eq!(
-            canonical("a &amp;lt; b &#8217; &#146; &#x2014; &bogus; &#0; & c."),
-            "a < b ' ' &bogus; &#0; & c."
-        );
+        assert_eq!(canonical("a &amp;lt; b &#8217; &#146; &#x2014; &bogus; &#0; & c."), "a < b ' ' &bogus; &#0; & c.");
         assert_eq!(canonical("&amp;amp;amp;amp; x."), "&amp; x.");
     }
 }
