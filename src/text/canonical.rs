@@ -258,17 +258,31 @@ fn normalize_chars(text: &str, out: &mut String) {
     } else {
         Cow::Owned(decoded.nfkc().collect())
     };
-    let mut chars = nfkc.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\r' && chars.peek() == Some(&'\n') {
+    // Printable ASCII other than `*` is kept as it is: copied in spans, the rest mapped a character at a time.
+    let (text, bytes) = (nfkc.as_ref(), nfkc.as_bytes());
+    let (mut i, mut span) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if (0x20..0x7F).contains(&b) && b != b'*' {
+            i += 1;
             continue;
         }
+        out.push_str(&text[span..i]);
+        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            span = i;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("in bounds");
         match map_char(c) {
             Mapped::Keep => out.push(c),
             Mapped::Drop => {}
             Mapped::To(m) => out.push(m),
         }
+        i += c.len_utf8();
+        span = i;
     }
+    out.push_str(&text[span..]);
 }
 
 /// A word character for the underscore and link rules: an ASCII letter or digit, or any non-ASCII character.
@@ -341,6 +355,83 @@ fn link_at(s: &str) -> Option<(&str, usize)> {
     (s.as_bytes()[end] == b')').then(|| (&s[text_start..close], end + 1))
 }
 
+/// `[text](url)` and `![text](url)` reduced to `text`.
+fn replace_links(line: &str) -> Cow<'_, str> {
+    if !line.contains('[') {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let (mut copied, mut i) = (0, 0);
+    while let Some(k) = line[i..].find('[') {
+        let pos = i + k;
+        // With a `!` before it, the link starts there (unless an earlier link took the `!`); a failed `![`
+        // link fails without it too, its brackets being the same.
+        let start = if pos > copied && line.as_bytes()[pos - 1] == b'!' { pos - 1 } else { pos };
+        match link_at(&line[start..]) {
+            Some((text, len)) => {
+                out.push_str(&line[copied..start]);
+                out.push_str(text);
+                copied = start + len;
+                i = copied;
+            }
+            None => i = pos + 1,
+        }
+    }
+    out.push_str(&line[copied..]);
+    Cow::Owned(out)
+}
+
+/// An underscore run beside a non-word character removed (emphasis), kept inside a word (snake_case); `|` a
+/// space.
+fn replace_underscores_and_pipes(line: &str) -> Cow<'_, str> {
+    if !line.contains(['_', '|']) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let b = line.as_bytes();
+    let (mut copied, mut i) = (0, 0);
+    while let Some(k) = line[i..].find(['_', '|']) {
+        let pos = i + k;
+        out.push_str(&line[copied..pos]);
+        if b[pos] == b'|' {
+            out.push(' ');
+            i = pos + 1;
+        } else {
+            let run = b[pos..].iter().take_while(|&&x| x == b'_').count();
+            let before = line[..pos].chars().next_back();
+            let after = line[pos + run..].chars().next();
+            if is_word(before) && is_word(after) {
+                out.push_str(&line[pos..pos + run]);
+            }
+            i = pos + run;
+        }
+        copied = i;
+    }
+    out.push_str(&line[copied..]);
+    Cow::Owned(out)
+}
+
+/// A dash run becomes one dash, or a space when it stands alone between spaces (or a line end).
+fn replace_dashes(line: &str) -> Cow<'_, str> {
+    if !line.contains('-') {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let b = line.as_bytes();
+    let (mut copied, mut i) = (0, 0);
+    while let Some(k) = memchr::memchr(b'-', &b[i..]) {
+        let pos = i + k;
+        out.push_str(&line[copied..pos]);
+        let run = b[pos..].iter().take_while(|&&x| x == b'-').count();
+        let alone = (pos == 0 || b[pos - 1] == b' ') && (pos + run == b.len() || b[pos + run] == b' ');
+        out.push(if alone { ' ' } else { '-' });
+        i = pos + run;
+        copied = i;
+    }
+    out.push_str(&line[copied..]);
+    Cow::Owned(out)
+}
+
 /// Step 4 for one line, appended to `out` (nothing for a line that is dropped).
 fn canonical_line(line: &str, out: &mut String) {
     let line = strip_prefixes(line);
@@ -351,56 +442,11 @@ fn canonical_line(line: &str, out: &mut String) {
         if line.contains('`') { Cow::Owned(line.replace('`', "")) } else { Cow::Borrowed(line) };
     let line = unticked.as_ref();
     // Three passes, as the reference applies them: links; then underscores and `|`, which look at the
-    // neighbours that the links left; then dash runs, lone dashes and spaces.
-    let mut linked = String::with_capacity(line.len());
-    let mut i = 0;
-    while i < line.len() {
-        let c = line.as_bytes()[i];
-        if c == b'!' || c == b'[' {
-            if let Some((text, len)) = link_at(&line[i..]) {
-                linked.push_str(text);
-                i += len;
-                continue;
-            }
-        }
-        let ch = line[i..].chars().next().expect("in bounds");
-        linked.push(ch);
-        i += ch.len_utf8();
-    }
-    let mut tmp = String::with_capacity(linked.len());
-    let b = linked.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'_' {
-            let run = b[i..].iter().take_while(|&&x| x == b'_').count();
-            let before = linked[..i].chars().next_back();
-            let after = linked[i + run..].chars().next();
-            if is_word(before) && is_word(after) {
-                tmp.push_str(&linked[i..i + run]);
-            }
-            i += run;
-            continue;
-        }
-        let ch = linked[i..].chars().next().expect("in bounds");
-        tmp.push(if ch == '|' { ' ' } else { ch });
-        i += ch.len_utf8();
-    }
-    // A dash run becomes one dash, or a space when it stands alone between spaces (or a line end).
-    let mut dashed = String::with_capacity(tmp.len());
-    let tb = tmp.as_bytes();
-    let mut j = 0;
-    while j < tb.len() {
-        if tb[j] == b'-' {
-            let run = tb[j..].iter().take_while(|&&x| x == b'-').count();
-            let alone = (j == 0 || tb[j - 1] == b' ') && (j + run == tb.len() || tb[j + run] == b' ');
-            dashed.push(if alone { ' ' } else { '-' });
-            j += run;
-            continue;
-        }
-        let ch = tmp[j..].chars().next().expect("in bounds");
-        dashed.push(ch);
-        j += ch.len_utf8();
-    }
+    // neighbours that the links left; then dash runs and lone dashes. Each copies untouched spans whole and is
+    // skipped when its characters are absent.
+    let linked = replace_links(line);
+    let piped = replace_underscores_and_pipes(&linked);
+    let dashed = replace_dashes(&piped);
     // Words joined by one space, lone marks left out.
     let start = out.len();
     for token in dashed.split(' ').filter(|t| !t.is_empty() && !is_lone_mark(t)) {
