@@ -55,9 +55,8 @@ MAX_BYTES = 8 * MAX_LENGTH  # what the Rust engine hands the tokenizer per windo
 # 100 words, and the detect sources' machine texts run to a median of 155 (fast-detect-gpt) and 387
 # (seqxgpt-doc) words. Measured on a one-epoch model (scripts/eval_minilm_windows.py): dev AUROC 0.885 with one,
 # 0.893 with two, 0.894 with three windows, at 1.4 times the time of one for two. It stays 1, and so does
-# ONE_ROW_RUNS (card_io's `batch_dependent`), while models/policy-minilm.json is the policy fitted on one window
-# of batched int8 scores: switching either changes every score that policy reads, so it goes with a rebuild and
-# a refit (scripts/build_policy.sh --minilm), never alone.
+# ONE_ROW_RUNS (card_io's `batch_dependent`): switching either changes every score a policy fitted on this model
+# reads, so it goes with a rebuild and a refit (calibrate --expensive), never alone.
 WINDOWS = 1
 ONE_ROW_RUNS = False
 THREADS = 2
@@ -312,8 +311,8 @@ def training_texts(pool, plan) -> tuple[list[int], list[int]]:
 
 
 def trained_indices(pool, plan) -> list[int]:
-    """Every pool text the run trained on (scripts/mark_minilm_unseen.py marks the others for the
-    ensemble's full stage)."""
+    """Every pool text the run trained on (the others are the ones a cascade's full stage
+    can be fitted on)."""
     return training_texts(pool, plan)[0]
 
 
@@ -812,7 +811,7 @@ def main():
     ap.add_argument("--widen", type=int, default=0, metavar="PERCENT",
                     help="with --more-epochs: the new epochs train on the subsample plus PERCENT%% of the pool texts "
                          "the run has not trained on (sha1('widen:'+text) %% 100 < PERCENT); the rest stay unseen, "
-                         "for the ensemble's full stage (scripts/mark_minilm_unseen.py)")
+                         "for a cascade's full stage")
     ap.add_argument("--bf16", action="store_true",
                     help="bfloat16 autocast for forward and backward (weights and optimizer stay fp32): 1.7x faster "
                          "steps on CPUs with AVX512-BF16 (0.70 vs 1.18 s per batch of 16 on the 2-core EPYC here)")

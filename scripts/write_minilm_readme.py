@@ -99,7 +99,7 @@ def main():
       + ", ".join(f"{g} {n}" for g, n in info["train_counts"].items()) + f". Training saw "
       f"{info.get('samples_seen')} samples ({epochs_text(plan)}). Held-out web and "
       "held-out books are never trained on, nor is the calibration slice. The training texts it never trained on "
-      "are what the ensemble's full stage is fitted on (`scripts/mark_minilm_unseen.py`, README.md \"Ensemble\"), "
+      "are what a cascade's full stage is fitted on, "
       "so its scores there are not in-sample.\n")
     a("## int8 vs fp32, and engine parity\n")
     a(f"* dev AUROC fp32 (onnxruntime, Python) **{f4(py['dev_auroc_fp32'])}**, int8 **{f4(py['dev_auroc_int8'])}** "
