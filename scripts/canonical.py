@@ -89,18 +89,10 @@ REMOVED = set("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180
 
 def _char_map() -> dict[int, str]:
     m: dict[int, str] = {}
-    for c in SINGLE_QUOTES:
-        m[ord(c)] = "'"
-    for c in DOUBLE_QUOTES:
-        m[ord(c)] = '"'
-    for c in DASHES:
-        m[ord(c)] = "-"
-    for c in BULLETS:
-        m[ord(c)] = "-"
-    for c in LINE_BREAKS:
-        m[ord(c)] = "\n"
-    for c in REMOVED:
-        m[ord(c)] = ""
+    for chars, to in ((SINGLE_QUOTES, "'"), (DOUBLE_QUOTES, '"'), (DASHES, "-"), (BULLETS, "-"),
+                      (LINE_BREAKS, "\n"), (REMOVED, "")):
+        for c in chars:
+            m[ord(c)] = to
     for cp in list(range(0x00, 0x20)) + [0x7F] + list(range(0x80, 0xA0)):
         if cp not in m:
             m[cp] = ""  # control characters

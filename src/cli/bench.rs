@@ -130,14 +130,8 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         "plots": plots,
         "svalbard_version": env!("CARGO_PKG_VERSION"),
     });
-    crate::sink::write_atomic(
-        &a.out.join("report.json"),
-        serde_json::to_string_pretty(&report).expect("json").as_bytes(),
-    )?;
     let md = markdown(&a, &data, &reports, &throughput, &plots);
-    crate::sink::write_atomic(&a.out.join("report.md"), md.as_bytes())?;
-    println!("{md}");
-    Ok(OK)
+    write_outputs(&a.out, "report", &report, &md)
 }
 
 /// `--invariance`: the texts of `--data` (evenly thinned to `--invariance-docs`) under every transformation.
@@ -188,17 +182,20 @@ fn invariance(a: &BenchArgs, config: &crate::config::Config, scorer: &Scorer) ->
         "invariance": report,
         "svalbard_version": env!("CARGO_PKG_VERSION"),
     });
-    crate::sink::write_atomic(
-        &a.out.join("invariance.json"),
-        serde_json::to_string_pretty(&value).expect("json").as_bytes(),
-    )?;
     let md = format!(
         "# svalbard bench --invariance\n\nData: {} ({} of {read} documents).\n\n{}",
         a.data.join(", "),
         report.documents,
         report.to_markdown()
     );
-    crate::sink::write_atomic(&a.out.join("invariance.md"), md.as_bytes())?;
+    write_outputs(&a.out, "invariance", &value, &md)
+}
+
+/// `STEM.json` and `STEM.md` in `out`, each written atomically; the markdown is printed too.
+fn write_outputs(out: &std::path::Path, stem: &str, json: &serde_json::Value, md: &str) -> Result<i32> {
+    let pretty = serde_json::to_string_pretty(json).expect("json");
+    crate::sink::write_atomic(&out.join(format!("{stem}.json")), pretty.as_bytes())?;
+    crate::sink::write_atomic(&out.join(format!("{stem}.md")), md.as_bytes())?;
     println!("{md}");
     Ok(OK)
 }
