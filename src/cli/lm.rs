@@ -53,13 +53,18 @@ fn train(a: TrainArgs) -> Result<i32> {
     let config = InputConfig { text_field: a.text_field.clone(), passthrough: Vec::new(), ..Default::default() };
     let inputs = plan_inputs(&a.inputs)?;
     let mut texts: Vec<String> = Vec::new();
+    let mut canonicalizer = crate::text::canonical::Canonicalizer::default();
     for (i, input) in inputs.iter().enumerate() {
         for batch in source::open(i, input, &config)? {
             if let Some(d) = &batch.damage {
                 return Err(Error::input(&input.path, format!("damaged input: {d}")));
             }
             // The ngram_lm signal reads the canonical view, so the model learns that view's words.
-            texts.extend(batch.texts().into_iter().map(crate::text::canonical::canonical));
+            texts.extend(batch.texts().into_iter().map(|t| {
+                let mut view = String::new();
+                canonicalizer.run(t, &mut view);
+                view
+            }));
         }
     }
     if let Some(dir) = a.out.parent() {

@@ -181,6 +181,11 @@ pub struct Scorer {
     ensemble: Option<Ensemble>,
     /// Per batch signal: run only on documents the ensemble's cheap stage is unsure of.
     expensive: Vec<bool>,
+    /// What the signals read (a quality rule the raw text, a detector the canonical view): the analysis of the
+    /// raw text, that of the canonical view (document signals), the canonical view itself (any detector).
+    raw_analysis: bool,
+    canonical_analysis: bool,
+    canonical_view: bool,
 }
 
 thread_local! {
@@ -303,7 +308,22 @@ impl Scorer {
             }
         }
         drop(specs);
-        Ok(Scorer { doc_signals, batch_signals, columns, rules, rule_actions, detector_rules, ensemble, expensive })
+        let raw_analysis = doc_signals.iter().any(|s| !s.spec().detector);
+        let canonical_analysis = doc_signals.iter().any(|s| s.spec().detector);
+        let canonical_view = canonical_analysis || !batch_signals.is_empty();
+        Ok(Scorer {
+            doc_signals,
+            batch_signals,
+            columns,
+            rules,
+            rule_actions,
+            detector_rules,
+            ensemble,
+            expensive,
+            raw_analysis,
+            canonical_analysis,
+            canonical_view,
+        })
     }
 
     /// The index of the ensemble's rule in [`Scorer::rules`], when the ensemble is on.
@@ -446,8 +466,7 @@ impl Scorer {
 
     /// The canonical view of each document, when a detector will read it (empty strings otherwise).
     fn canonical_views(&self, texts: &[&str]) -> Vec<String> {
-        let needed = !self.batch_signals.is_empty() || self.doc_signals.iter().any(|s| s.spec().detector);
-        if !needed {
+        if !self.canonical_view {
             return vec![String::new(); texts.len()];
         }
         texts
@@ -465,18 +484,10 @@ impl Scorer {
 
     fn score_doc(&self, text: &str, canonical: &str, row: &mut [f32], scratch: &mut Scratch) -> RuleMask {
         let Scratch { analysis, canonical_analysis, set_a, set_b, hashes } = scratch;
-        let (mut raw_readers, mut canonical_readers) = (false, false);
-        for s in &self.doc_signals {
-            if s.spec().detector {
-                canonical_readers = true;
-            } else {
-                raw_readers = true;
-            }
-        }
-        if raw_readers {
+        if self.raw_analysis {
             analysis.run(text);
         }
-        if canonical_readers {
+        if self.canonical_analysis {
             canonical_analysis.run(canonical);
         }
         let raw = Doc { text, analysis };
