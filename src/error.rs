@@ -77,4 +77,7 @@ pub mod exit_code {
     pub const MODEL: i32 = 6;
     /// `verify` found a changed, missing or extra file, or a bad signature.
     pub const VERIFY: i32 = 7;
+    /// `filter` stopped by SIGTERM (143) or SIGINT (130), the shell's convention: finished inputs are kept,
+    /// stats.json says `interrupted`, and a re-run resumes.
+    pub const INTERRUPTED_BASE: i32 = 128;
 }

@@ -15,6 +15,7 @@
 //! re-run, produce exactly the outputs of an uninterrupted one.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,11 +30,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::policy::{Policy, VERDICT_CLEAN, VERDICT_REJECTED};
 use crate::signal::{RuleMask, Scorer};
+use crate::sink::output_dir::{OutputDir, OutputOptions};
 use crate::sink::{self, PartitionWriter, CLEAN, QUARANTINE, REJECTED};
 use crate::source::{self, InputFile};
 use crate::stats::{add_rules, Counts, InputStats, RuleCount, RuleCounts, RunStats, Throughput};
 
-pub const PROGRESS_DIR: &str = "_progress";
+pub use crate::sink::output_dir::PROGRESS_DIR;
 pub const STATS_FILE: &str = "stats.json";
 
 /// Everything a run needs, validated.
@@ -48,12 +50,41 @@ pub struct Job {
     pub progress: bool,
     /// Name of the stats file in the output directory.
     pub stats_file: String,
+    /// Directories the inputs were named by (the output may not lie inside one).
+    pub input_dirs: Vec<PathBuf>,
+    /// Overwrite an earlier run, write beside foreign files.
+    pub output_options: OutputOptions,
+    /// Set (to the signal's number) when the run should stop: no further batch is read, the unfinished
+    /// input's parts are discarded, and stats.json says `interrupted`.
+    pub interrupt: Option<Arc<AtomicUsize>>,
 }
 
 impl Job {
     pub fn new(inputs: Vec<InputFile>, output: PathBuf, config: Config) -> Self {
         let selected = (0..inputs.len()).collect();
-        Job { inputs, selected, output, config, progress: false, stats_file: STATS_FILE.into() }
+        Job {
+            inputs,
+            selected,
+            output,
+            config,
+            progress: false,
+            stats_file: STATS_FILE.into(),
+            input_dirs: Vec::new(),
+            output_options: OutputOptions::default(),
+            interrupt: None,
+        }
+    }
+
+    /// The signal that interrupted the run, if one did.
+    pub fn interrupted_by(&self) -> Option<usize> {
+        self.interrupt.as_ref().map(|f| f.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// Check the output directory against the inputs, lock it and prepare it (see [`OutputDir::acquire`]).
+    pub fn acquire_output(&self) -> Result<OutputDir> {
+        let files: Vec<&Path> = self.inputs.iter().map(|i| i.path.as_path()).collect();
+        let dirs: Vec<&Path> = self.input_dirs.iter().map(|d| d.as_path()).collect();
+        OutputDir::acquire(&self.output, &files, &dirs, self.output_options)
     }
 }
 
@@ -113,8 +144,18 @@ fn finished_marker(output: &Path, index: usize, input: &InputFile, fingerprint: 
     Ok(Some(stats))
 }
 
-/// Run the job; returns the run's statistics (also written to the output directory).
+/// Run the job; returns the run's statistics (also written to the output directory). Holds the output
+/// directory's lock for the run.
 pub fn run(job: &Job) -> Result<RunStats> {
+    job.config.validate()?;
+    let output = job.acquire_output()?;
+    run_in(job, &output)
+}
+
+/// Run the job in an output directory already acquired (callers that do more under the same lock, such as
+/// writing the manifest).
+pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
+    debug_assert_eq!(output.path(), job.output.as_path());
     let started = Instant::now();
     let config = &job.config;
     config.validate()?;
@@ -138,7 +179,6 @@ pub fn run(job: &Job) -> Result<RunStats> {
     };
     let fingerprint = config_fingerprint(config);
 
-    std::fs::create_dir_all(job.output.join(PROGRESS_DIR)).map_err(|e| Error::output(&job.output, e))?;
     let mut done: Vec<InputStats> = Vec::new();
     let mut todo: Vec<usize> = Vec::new();
     for &i in &job.selected {
@@ -221,6 +261,7 @@ pub fn run(job: &Job) -> Result<RunStats> {
             mb_per_s: this_run.bytes_in as f64 / 1e6 / elapsed.max(1e-9),
             docs_per_s: this_run.docs_in as f64 / elapsed.max(1e-9),
         },
+        interrupted: job.interrupted_by().is_some(),
         inputs_total: job.selected.len(),
         inputs_resumed: done.len(),
         inputs_failed: inputs.iter().filter(|s| s.error.is_some()).count(),
@@ -257,6 +298,9 @@ fn progress_bar(job: &Job, todo: &[usize]) -> ProgressBar {
 
 fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Read>) {
     for &index in todo {
+        if job.interrupted_by().is_some() {
+            return;
+        }
         let input = &job.inputs[index];
         let opened = source::open(index, input, &job.config.input);
         let mut batches = match opened {
@@ -270,6 +314,9 @@ fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Re
             }
         };
         loop {
+            if job.interrupted_by().is_some() {
+                return; // the unfinished input gets no end: the writer discards its parts
+            }
             // Parsing runs on the pool, beside the scoring of the previous batch.
             let next = pool.install(|| batches.next());
             let Some(batch) = next else { break };
@@ -459,10 +506,11 @@ impl InputWriters {
         }
     }
 
-    fn abort(self) {
-        self.clean.abort();
-        self.rejected.abort();
-        self.quarantine.abort();
+    /// Remove everything written for this input: it will be redone whole.
+    fn discard(self) {
+        self.clean.discard();
+        self.rejected.discard();
+        self.quarantine.discard();
     }
 }
 
@@ -526,12 +574,12 @@ fn write_stage(
         }
         Ok(())
     })();
-    if let Err(e) = result {
-        if let Some(w) = current.take() {
-            w.abort();
-        }
-        return Err(e);
+    // An input still open here was cut short (an error, or the reader stopped on an interrupt).
+    if let Some(w) = current.take() {
+        tracing::info!(input = %w.stats.path, "discarding the outputs of an unfinished input");
+        w.discard();
     }
+    result?;
     Ok(finished)
 }
 

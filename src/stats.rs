@@ -90,6 +90,10 @@ pub struct RunStats {
     pub rules: RuleCounts,
     /// Of the inputs processed by this invocation.
     pub throughput: Throughput,
+    /// Stopped early by SIGTERM or SIGINT: only the finished inputs are counted and kept; a re-run with the
+    /// same output resumes.
+    #[serde(default)]
+    pub interrupted: bool,
     pub inputs_total: usize,
     pub inputs_resumed: usize,
     pub inputs_failed: usize,

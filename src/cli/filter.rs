@@ -1,6 +1,8 @@
 //! `svalbard filter`: the main job.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -8,6 +10,7 @@ use super::OK;
 use crate::config::{Config, OutputFormat};
 use crate::error::{exit_code, Error, Result};
 use crate::pipeline::{self, Job};
+use crate::sink::output_dir::OutputOptions;
 use crate::source::plan_inputs;
 
 const EXAMPLES: &str = "\
@@ -17,7 +20,11 @@ Examples:
   svalbard filter shards/ --output out/ --shard 3/16        # one task of a 16-way array job
 
 Outputs: out/clean/, out/rejected/, out/quarantine/ (part-<input>-<seq>.arrow), out/stats.json.
-Re-running with the same --output resumes: finished inputs are skipped, unfinished ones redone.";
+Re-running with the same --output resumes: finished inputs are skipped, unfinished ones redone.
+The output directory is locked for the run; svalbard refuses one inside an input directory or holding
+files it did not write (--allow-foreign-files), and --overwrite deletes only what svalbard wrote.
+SIGTERM or SIGINT stops reading, discards the unfinished input, writes stats.json (interrupted = true)
+and exits 128 + the signal; a second signal ends the process at once.";
 
 #[derive(Args, Debug)]
 #[command(about = "Score documents and split them into clean, rejected and quarantine partitions", after_help = EXAMPLES)]
@@ -46,9 +53,13 @@ pub struct FilterArgs {
     /// Process only shard I of N (0-based): inputs whose plan index is I modulo N.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Delete what the output directory holds instead of resuming.
+    /// Delete the files an earlier svalbard run wrote in the output directory instead of resuming (files
+    /// svalbard did not write are never deleted).
     #[arg(long)]
     pub overwrite: bool,
+    /// Write into an output directory that holds files svalbard did not write (they are kept untouched).
+    #[arg(long)]
+    pub allow_foreign_files: bool,
     /// List what would be read and written, and stop.
     #[arg(long)]
     pub dry_run: bool,
@@ -100,6 +111,8 @@ fn build_job(a: &FilterArgs) -> Result<Job> {
     config.validate()?;
     let inputs = plan_inputs(&a.inputs)?;
     let mut job = Job::new(inputs, a.output.clone(), config);
+    job.input_dirs = a.inputs.iter().map(PathBuf::from).filter(|p| p.is_dir()).collect();
+    job.output_options = OutputOptions { overwrite: a.overwrite, allow_foreign: a.allow_foreign_files };
     if let Some(s) = &a.shard {
         let (i, n) = parse_shard(s)?;
         job.selected = (0..job.inputs.len()).filter(|k| k % n == i).collect();
@@ -107,6 +120,25 @@ fn build_job(a: &FilterArgs) -> Result<Job> {
     }
     job.progress = !a.quiet;
     Ok(job)
+}
+
+/// SIGTERM and SIGINT set the returned flag to their number (the run then stops cleanly); a second one, with
+/// the flag already set, ends the process at once with 128 + the signal.
+fn stop_on_signals() -> Result<Arc<AtomicUsize>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicUsize::new(0));
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [SIGTERM, SIGINT] {
+        let register = || -> std::io::Result<()> {
+            // Registered first, so it sees the state before this signal's own flag is set.
+            signal_hook::flag::register_conditional_shutdown(sig, exit_code::INTERRUPTED_BASE + sig, armed.clone())?;
+            signal_hook::flag::register(sig, armed.clone())?;
+            signal_hook::flag::register_usize(sig, flag.clone(), sig as usize)?;
+            Ok(())
+        };
+        register().map_err(|e| Error::Other(format!("installing the handler of signal {sig}: {e}")))?;
+    }
+    Ok(flag)
 }
 
 pub fn run(a: FilterArgs) -> Result<i32> {
@@ -127,14 +159,28 @@ pub fn run(a: FilterArgs) -> Result<i32> {
         println!("  stats -> {}", job.output.join(&job.stats_file).display());
         return Ok(OK);
     }
-    if a.overwrite && job.output.exists() {
-        std::fs::remove_dir_all(&job.output).map_err(|e| Error::output(&job.output, e))?;
+    let mut job = job;
+    job.interrupt = Some(stop_on_signals()?);
+    let output = job.acquire_output()?;
+    let stats = pipeline::run_in(&job, &output)?;
+    if let Some(signal) = job.interrupted_by() {
+        eprintln!(
+            "svalbard: interrupted by signal {signal}: {} of {} input(s) finished and kept, stats in {}; \
+             run the same command again to resume",
+            stats.inputs.len(),
+            stats.inputs_total,
+            job.output.join(&job.stats_file).display()
+        );
+        return Ok(exit_code::INTERRUPTED_BASE + signal as i32);
     }
-    let stats = pipeline::run(&job)?;
     // A sharded run's manifest is written once all shards are done (`svalbard manifest DIR`).
     if a.shard.is_none() {
-        super::vault::write_manifest(&job.output)?;
+        super::vault::write_manifest(&job.output).map_err(|e| match e {
+            Error::Vault(crate::vault::VaultError::Io { path, source }) => Error::output(path, source),
+            e => e,
+        })?;
     }
+    drop(output);
     let t = &stats.totals;
     eprintln!(
         "svalbard: {} docs: {} clean, {} rejected, {} quarantined; {:.1} MB/s; stats in {}",

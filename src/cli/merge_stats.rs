@@ -47,6 +47,7 @@ pub fn run(a: MergeStatsArgs) -> Result<i32> {
                 m.inputs_resumed += s.inputs_resumed;
                 m.inputs_failed += s.inputs_failed;
                 m.inputs_damaged += s.inputs_damaged;
+                m.interrupted |= s.interrupted;
                 m.inputs.extend(s.inputs);
             }
         }

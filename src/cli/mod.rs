@@ -22,6 +22,8 @@ Exit codes:
   4  some input was unreadable or damaged (the rest was processed; see stats.json and quarantine/)
   5  output could not be written
   6  a model or the ONNX Runtime library is missing or unusable
+  7  verify: a file changed, is missing or extra, or the signature is bad
+  130, 143  filter was interrupted by SIGINT or SIGTERM (finished inputs kept; re-run to resume)
 
 Logs go to stderr (SVALBARD_LOG=debug for more); machine-readable results are in the output directory.";
 
@@ -57,8 +59,12 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SVALBARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("svalbard={default},warn")));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 /// Parse the command line, run it, and return the process exit code.

@@ -6,6 +6,7 @@
 //! which the next run deletes.
 
 mod arrow_ipc;
+pub mod output_dir;
 mod parquet;
 
 use std::fs::File;
@@ -25,6 +26,42 @@ pub const CLEAN: &str = "clean";
 pub const REJECTED: &str = "rejected";
 pub const QUARANTINE: &str = "quarantine";
 pub const TMP_SUFFIX: &str = ".tmp";
+
+/// Tells this process's temporary files from any other's: `<pid>-<start time in ns>`, in hex.
+pub fn run_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        format!("{:x}-{:x}", std::process::id(), nanos)
+    })
+}
+
+/// An error of a format writer, as the output error it is when the file system refused a write (disk full,
+/// quota, permissions), so that the exit code says "output not writable".
+fn writing(path: &Path, e: Error) -> Error {
+    fn io_of(e: &(dyn std::error::Error + 'static)) -> Option<std::io::Error> {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = cur {
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                return Some(std::io::Error::new(io.kind(), io.to_string()));
+            }
+            cur = err.source();
+        }
+        None
+    }
+    let io = match &e {
+        Error::Io(io) => Some(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Arrow(arrow::error::ArrowError::IoError(_, io)) => Some(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Arrow(a) => io_of(a),
+        Error::Parquet(::parquet::errors::ParquetError::External(inner)) => io_of(inner.as_ref()),
+        _ => None,
+    };
+    match io {
+        Some(io) => Error::output(path, io),
+        None => e,
+    }
+}
 
 /// A finished part file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -103,22 +140,34 @@ impl PartitionWriter {
         }
     }
 
+    /// Append a batch, rolling to a new part whenever the open one reaches `max_bytes`. A batch larger than the
+    /// room left is cut into row slices that fit (by its in-memory size per row, an upper estimate of what it
+    /// adds to the file), so a part exceeds `max_bytes` by at most one row.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        if batch.num_rows() == 0 {
+        let rows = batch.num_rows();
+        if rows == 0 {
             return Ok(());
         }
         if self.open.as_ref().is_some_and(|p| p.schema != batch.schema()) {
             // The input grew a column (a JSONL field first seen late): start a new part with the wider schema.
             self.close_part()?;
         }
-        if self.open.is_none() {
-            self.open_part(batch.schema())?;
-        }
-        let part = self.open.as_mut().expect("opened above");
-        part.writer.write(batch)?;
-        part.rows += batch.num_rows() as u64;
-        if part.writer.bytes_written() >= self.max_bytes {
-            self.close_part()?;
+        let bytes_per_row = (batch.get_array_memory_size() / rows).max(1) as u64;
+        let mut start = 0;
+        while start < rows {
+            if self.open.is_none() {
+                self.open_part(batch.schema())?;
+            }
+            let part = self.open.as_mut().expect("opened above");
+            let room = self.max_bytes.saturating_sub(part.writer.bytes_written());
+            let take = ((room / bytes_per_row) as usize).clamp(1, rows - start);
+            let slice = batch.slice(start, take);
+            part.writer.write(&slice).map_err(|e| writing(&part.tmp, e))?;
+            part.rows += take as u64;
+            start += take;
+            if part.writer.bytes_written() >= self.max_bytes || start < rows {
+                self.close_part()?;
+            }
         }
         Ok(())
     }
@@ -129,7 +178,7 @@ impl PartitionWriter {
         let name = format!("{}-{:04}.{}", self.stem, self.seq, self.format.extension());
         self.seq += 1;
         let dest = dir.join(&name);
-        let tmp = dir.join(format!(".{name}{TMP_SUFFIX}"));
+        let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", run_token()));
         let file = File::create(&tmp).map_err(|e| Error::output(&tmp, e))?;
         let out = CountingWriter::new(file);
         let writer: Box<dyn FormatWriter> = match self.format {
@@ -142,7 +191,7 @@ impl PartitionWriter {
 
     fn close_part(&mut self) -> Result<()> {
         let Some(part) = self.open.take() else { return Ok(()) };
-        let file = part.writer.finish()?;
+        let file = part.writer.finish().map_err(|e| writing(&part.tmp, e))?;
         file.sync_all().map_err(|e| Error::output(&part.tmp, e))?;
         let bytes = file.metadata().map_err(|e| Error::output(&part.tmp, e))?.len();
         drop(file);
@@ -158,11 +207,15 @@ impl PartitionWriter {
         Ok(self.finished)
     }
 
-    /// Drop the open part's temporary file (on a fatal error).
-    pub fn abort(mut self) {
+    /// Drop the open part's temporary file and the parts already finished (on a fatal error or an
+    /// interruption): an input's outputs are all there or none are.
+    pub fn discard(mut self) {
         if let Some(p) = self.open.take() {
             drop(p.writer);
             let _ = std::fs::remove_file(&p.tmp);
+        }
+        for part in &self.finished {
+            let _ = std::fs::remove_file(self.root.join(&part.path));
         }
     }
 }
@@ -218,7 +271,7 @@ pub fn quarantine_batch(source_file: &str, records: &[Quarantined]) -> Result<Re
 pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", std::process::id()));
+    let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", run_token()));
     let res = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -311,12 +364,38 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_larger_than_a_part_is_cut_to_fit() {
+        let d = tempfile::tempdir().unwrap();
+        let raw: Vec<Vec<u8>> = (0..1000).map(|i| vec![b'a' + (i % 26) as u8; 1000]).collect();
+        let records: Vec<Quarantined> =
+            raw.iter().map(|r| Quarantined { location: "line 1".into(), error: "e".into(), raw: r.clone() }).collect();
+        let big = quarantine_batch("in.jsonl", &records).unwrap();
+        let max = 64 * 1024;
+        let mut w = PartitionWriter::new(d.path(), QUARANTINE, 0, OutputFormat::Arrow, max);
+        w.write(&big).unwrap();
+        let parts = w.finish().unwrap();
+        assert!(parts.len() >= 10, "{parts:?}");
+        assert_eq!(parts.iter().map(|p| p.rows).sum::<u64>(), 1000);
+        // One row of slack, and the file's own framing (schema and footer).
+        let slack = 1000 + 100 + 2048;
+        for p in &parts {
+            assert!(p.bytes <= max + slack, "{} is {} bytes, over {max} + {slack}", p.path, p.bytes);
+        }
+    }
+
+    #[test]
     fn abort_leaves_nothing_and_cleanup_removes_partials() {
         let d = tempfile::tempdir().unwrap();
         let mut w = PartitionWriter::new(d.path(), CLEAN, 0, OutputFormat::Arrow, 1 << 30);
         w.write(&batch(10, false)).unwrap();
-        w.abort();
+        w.discard();
         assert_eq!(std::fs::read_dir(d.path().join(CLEAN)).unwrap().count(), 0);
+        let mut w = PartitionWriter::new(d.path(), CLEAN, 0, OutputFormat::Arrow, 1024);
+        for _ in 0..4 {
+            w.write(&batch(1000, false)).unwrap();
+        }
+        w.discard();
+        assert_eq!(std::fs::read_dir(d.path().join(CLEAN)).unwrap().count(), 0, "finished parts go too");
         // A finished part of input 1 and a leftover temporary of input 2.
         let mut w = PartitionWriter::new(d.path(), CLEAN, 1, OutputFormat::Arrow, 1 << 30);
         w.write(&batch(10, false)).unwrap();

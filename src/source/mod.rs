@@ -106,16 +106,22 @@ pub fn plan_inputs(specs: &[String]) -> Result<Vec<InputFile>> {
         }
     }
     paths.sort();
-    paths.dedup();
+    // One file named two ways (`a.jsonl`, `./a.jsonl`, a symlink) is one input: the first spelling in order.
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     if paths.is_empty() {
         return Err(Error::Config("no input files".into()));
     }
     paths
         .into_iter()
         .map(|path| {
-            let size = std::fs::metadata(&path).map_err(|e| Error::input(&path, e))?.len();
+            let meta = std::fs::metadata(&path).map_err(|e| Error::input(&path, e))?;
+            if !meta.is_file() {
+                // A FIFO or a device would block the reader (and the manifest, which hashes inputs).
+                return Err(Error::input(&path, "not a regular file (a FIFO, socket or device cannot be an input)"));
+            }
             let format = detect_format(&path).expect("filtered above");
-            Ok(InputFile { path, format, size })
+            Ok(InputFile { path, format, size: meta.len() })
         })
         .collect()
 }
@@ -175,5 +181,27 @@ mod tests {
         assert!(plan_inputs(&[format!("{dir}/nothing*.jsonl")]).is_err());
         assert!(plan_inputs(&[format!("{dir}/missing.jsonl")]).is_err());
         assert!(plan_inputs(&[format!("{dir}/notes.txt")]).is_err());
+    }
+
+    #[test]
+    fn one_file_named_two_ways_is_one_input() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.jsonl"), b"").unwrap();
+        std::os::unix::fs::symlink(d.path().join("a.jsonl"), d.path().join("link.jsonl")).unwrap();
+        let dir = d.path().to_string_lossy().to_string();
+        let plan =
+            plan_inputs(&[format!("{dir}/a.jsonl"), format!("{dir}/./a.jsonl"), format!("{dir}/link.jsonl")]).unwrap();
+        assert_eq!(plan.len(), 1, "{plan:?}");
+    }
+
+    #[test]
+    fn a_fifo_is_refused_at_planning() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("pipe.jsonl");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+        // Safety: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = plan_inputs(&[fifo.to_string_lossy().into_owned()]).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
     }
 }
