@@ -65,6 +65,18 @@ impl Default for InputConfig {
 }
 
 impl InputConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.text_field.is_empty() {
+            return Err(Error::Config("input.text_field is empty".into()));
+        }
+        if self.text_field == self.id_field {
+            return Err(Error::Config("input.text_field and input.id_field must differ".into()));
+        }
+        check::count("input.batch_bytes", self.batch_bytes, 1024..=MAX_TEXT_BYTES)?;
+        check::at_least("input.batch_docs", self.batch_docs, 1)?;
+        check::count("input.max_doc_bytes", self.max_doc_bytes, 1..=MAX_TEXT_BYTES)
+    }
+
     pub fn passes_through(&self, field: &str) -> bool {
         field != self.text_field && field != self.id_field && self.passthrough.iter().any(|p| p == "*" || p == field)
     }
@@ -97,6 +109,12 @@ pub struct OutputConfig {
     pub write_rejected: bool,
 }
 
+impl OutputConfig {
+    pub fn validate(&self) -> Result<()> {
+        check::at_least("output.max_file_bytes", self.max_file_bytes, 1024)
+    }
+}
+
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig { format: OutputFormat::Arrow, max_file_bytes: 512 << 20, write_rejected: true }
@@ -115,6 +133,21 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig { threads: 0, queue_depth: 2 }
+    }
+}
+
+/// The most scoring threads a config may ask for. A fixed bound, not one per core, so that `svalbard validate`
+/// on a login node gives the answer the compute node will: it is above the hardware threads of the largest
+/// machines, and far below the 100000 that `-j` once accepted (each worker holds a thread stack, scratch
+/// space and an ONNX session; that run reached 8 GB in 25 s).
+pub const MAX_THREADS: usize = 1024;
+/// The most batches in flight between two stages: each holds up to `input.batch_bytes` of text.
+pub const MAX_QUEUE_DEPTH: usize = 64;
+
+impl PipelineConfig {
+    pub fn validate(&self) -> Result<()> {
+        check::count("pipeline.threads", self.threads, 0..=MAX_THREADS)?;
+        check::count("pipeline.queue_depth", self.queue_depth, 1..=MAX_QUEUE_DEPTH)
     }
 }
 
@@ -185,6 +218,23 @@ pub struct SignalsConfig {
     pub classifiers: Vec<ClassifierConfig>,
 }
 
+impl SignalsConfig {
+    pub fn validate(&self) -> Result<()> {
+        self.gopher_quality.validate()?;
+        self.gopher_repetition.validate()?;
+        self.c4.validate()?;
+        self.fineweb.validate()?;
+        self.vocab.validate()?;
+        self.stylometry.validate()?;
+        self.ngram_lm.validate()?;
+        self.neural_lm.validate()?;
+        for (i, c) in self.classifiers.iter().enumerate() {
+            c.validate(&format!("signals.classifiers[{i}]"))?;
+        }
+        Ok(())
+    }
+}
+
 impl Default for SignalsConfig {
     fn default() -> Self {
         SignalsConfig {
@@ -205,11 +255,20 @@ impl Default for SignalsConfig {
 impl Config {
     pub fn from_toml_str(s: &str) -> Result<Self> {
         let c: Config = toml::from_str(s).map_err(|e| {
-            // One line, for logs and DAG UIs: the message and where it points.
-            let line = e.span().map(|r| s[..r.start.min(s.len())].matches('\n').count() + 1);
+            // One line, for logs and DAG UIs: the message, where it points, and that line's text, which names
+            // the key when the message does not ("invalid value: integer `-1`, expected usize").
             let msg = e.message().trim().replace('\n', " ");
-            Error::Config(match line {
-                Some(l) => format!("line {l}: {msg}"),
+            Error::Config(match e.span() {
+                Some(r) => {
+                    let start = r.start.min(s.len());
+                    let line = s[..start].matches('\n').count() + 1;
+                    let text: String = s.lines().nth(line - 1).unwrap_or("").trim().chars().take(80).collect();
+                    if text.is_empty() {
+                        format!("line {line}: {msg}")
+                    } else {
+                        format!("line {line} ({text}): {msg}")
+                    }
+                }
                 None => msg,
             })
         })?;
@@ -229,55 +288,16 @@ impl Config {
         toml::to_string_pretty(self).expect("config serializes")
     }
 
-    /// Check values that parse but make no sense.
+    /// Check values that parse but make no sense: the one gate every config passes before anything is read
+    /// (`filter` calls it after applying its flags). Each section checks its own values, and every error names
+    /// the key to fix.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Config(m));
-        let i = &self.input;
-        if i.text_field.is_empty() {
-            return bad("input.text_field is empty".into());
-        }
-        if i.text_field == i.id_field {
-            return bad("input.text_field and input.id_field must differ".into());
-        }
-        if i.batch_bytes < 1024 || i.batch_docs == 0 {
-            return bad("input.batch_bytes must be >= 1024 and input.batch_docs >= 1".into());
-        }
-        if i.max_doc_bytes == 0 || i.max_doc_bytes > (1 << 31) - 1 {
-            return bad("input.max_doc_bytes must be in 1..2^31".into());
-        }
-        if self.output.max_file_bytes < 1024 {
-            return bad("output.max_file_bytes must be >= 1024".into());
-        }
+        self.input.validate()?;
+        self.output.validate()?;
+        self.pipeline.validate()?;
         self.vintage.cutoff_date()?;
-        if self.pipeline.queue_depth == 0 {
-            return bad("pipeline.queue_depth must be >= 1".into());
-        }
-        let s = &self.signals;
-        let fracs = [
-            ("signals.gopher_quality.max_bullet_lines_ratio", s.gopher_quality.max_bullet_lines_ratio),
-            ("signals.gopher_quality.max_ellipsis_lines_ratio", s.gopher_quality.max_ellipsis_lines_ratio),
-            ("signals.gopher_quality.min_alpha_words_ratio", s.gopher_quality.min_alpha_words_ratio),
-            ("signals.fineweb.min_line_punct_frac", s.fineweb.min_line_punct_frac),
-            ("signals.fineweb.max_short_line_frac", s.fineweb.max_short_line_frac),
-            ("signals.fineweb.max_dup_line_char_frac", s.fineweb.max_dup_line_char_frac),
-            ("signals.gopher_repetition.max_dup_line_frac", s.gopher_repetition.max_dup_line_frac),
-            ("signals.gopher_repetition.max_dup_para_frac", s.gopher_repetition.max_dup_para_frac),
-        ];
-        for (name, v) in fracs {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(format!("{name} = {v} is not a fraction in [0, 1]"));
-            }
-        }
-        if s.stylometry.ttr_words == 0 {
-            return bad("signals.stylometry.ttr_words must be >= 1".into());
-        }
-        if s.gopher_quality.min_words > s.gopher_quality.max_words {
-            return bad("signals.gopher_quality.min_words > max_words".into());
-        }
-        if s.gopher_quality.min_mean_word_length > s.gopher_quality.max_mean_word_length {
-            return bad("signals.gopher_quality.min_mean_word_length > max_mean_word_length".into());
-        }
-        Ok(())
+        self.signals.validate()?;
+        self.ensemble.validate()
     }
 
     /// Rule overrides must name real rules; checked once the signals (and so their rule codes) are known.
@@ -293,6 +313,98 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// A document, and so a batch of them, must fit one Arrow string array (32-bit offsets).
+const MAX_TEXT_BYTES: usize = (1 << 31) - 1;
+
+/// Range checks for config values, shared by every section so that the same mistake gets the same message.
+/// Each error names the key: `svalbard validate` points at what to fix.
+///
+/// Floats are checked for NaN and infinity first: NaN compares false with everything, so a NaN threshold
+/// silently never fires (or always does, depending on how the comparison is written).
+pub mod check {
+    use std::fmt::Display;
+    use std::ops::RangeInclusive;
+
+    use crate::error::{Error, Result};
+
+    fn fail(key: &str, value: impl Display, expected: &str) -> Result<()> {
+        Err(Error::Config(format!("{key} must be {expected}, not {value}")))
+    }
+
+    /// Any finite number.
+    pub fn finite(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
+        if v.into().is_finite() {
+            Ok(())
+        } else {
+            fail(key, v, "a finite number")
+        }
+    }
+
+    /// A probability or fraction, in [0, 1].
+    pub fn unit(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
+        if (0.0..=1.0).contains(&v.into()) {
+            Ok(())
+        } else {
+            fail(key, v, "a number in [0, 1]")
+        }
+    }
+
+    /// A finite number >= 0: ratios that may exceed 1, lengths.
+    pub fn non_negative(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
+        let x = v.into();
+        if x.is_finite() && x >= 0.0 {
+            Ok(())
+        } else {
+            fail(key, v, "a finite number >= 0")
+        }
+    }
+
+    /// A finite number > 0: perplexities.
+    pub fn positive(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
+        let x = v.into();
+        if x.is_finite() && x > 0.0 {
+            Ok(())
+        } else {
+            fail(key, v, "a finite number > 0")
+        }
+    }
+
+    /// A count or size within `range`.
+    pub fn count<T: PartialOrd + Display + Copy>(key: &str, v: T, range: RangeInclusive<T>) -> Result<()> {
+        if range.contains(&v) {
+            Ok(())
+        } else {
+            fail(key, v, &format!("between {} and {}", range.start(), range.end()))
+        }
+    }
+
+    /// A count or size of at least `min`, and at most 2^63 - 1: the largest integer TOML can hold, so that
+    /// the config can be printed (`svalbard validate`) and hashed into the manifest, which panicked on 2^63.
+    pub fn at_least<T: PartialOrd + Display + Copy + TryInto<i64>>(key: &str, v: T, min: T) -> Result<()> {
+        if v < min {
+            fail(key, v, &format!("at least {min}"))
+        } else if v.try_into().is_err() {
+            fail(key, v, &format!("at most {}", i64::MAX))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `check(key, v)` when the optional value is set.
+    pub fn optional<T: Copy>(key: &str, v: Option<T>, check: impl Fn(&str, T) -> Result<()>) -> Result<()> {
+        v.map_or(Ok(()), |v| check(key, v))
+    }
+
+    /// Two bounds that must not cross: `lo_key <= hi_key` (both already checked to be numbers).
+    pub fn ordered<T: PartialOrd + Display>(lo_key: &str, lo: T, hi_key: &str, hi: T) -> Result<()> {
+        if lo <= hi {
+            Ok(())
+        } else {
+            Err(Error::Config(format!("{lo_key} = {lo} is above {hi_key} = {hi}")))
+        }
     }
 }
 

@@ -84,7 +84,8 @@ pub fn write_manifest(dir: &Path) -> Result<PathBuf> {
         if !(name.starts_with("stats") && name.ends_with(".json")) {
             continue;
         }
-        let stats: RunStats = serde_json::from_slice(&std::fs::read(&path)?)
+        // Read like every file of the run: a FIFO or symlink named like a stats file is refused, not waited on.
+        let stats: RunStats = serde_json::from_slice(&vault::manifest::read_run_file(&path)?)
             .map_err(|e| crate::Error::Other(format!("{}: {e}", path.display())))?;
         for i in &stats.inputs {
             inputs.push(PathBuf::from(&i.path));

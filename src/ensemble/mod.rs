@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::check;
 use crate::error::{Error, Result};
 use crate::eval::{Calibrator, GradientBoosting, LogisticRegression};
 use crate::signal::{Action, SignalSpec};
@@ -65,6 +66,24 @@ impl Default for EnsembleConfig {
             threshold: None,
         }
     }
+}
+
+impl EnsembleConfig {
+    /// The values only; the policy file is read when the ensemble is built.
+    pub fn validate(&self) -> Result<()> {
+        if self.policy.is_empty() {
+            return Err(Error::Config(format!("ensemble.policy is empty (a policy file, or {BUILTIN_DEFAULT:?})")));
+        }
+        check::optional("ensemble.threshold", self.threshold, check::unit)?;
+        check::optional("ensemble.band", self.band, check_band)
+    }
+}
+
+/// An uncertain band `[lo, hi)` on a probability: `0 <= lo <= hi <= 1`.
+fn check_band(key: &str, band: [f64; 2]) -> Result<()> {
+    check::unit(&format!("{key}[0]"), band[0])?;
+    check::unit(&format!("{key}[1]"), band[1])?;
+    check::ordered(&format!("{key}[0]"), band[0], &format!("{key}[1]"), band[1])
 }
 
 /// How a score column is fed to the regression.
@@ -187,6 +206,7 @@ impl Stage {
     }
 
     fn check(&self, what: &str) -> Result<()> {
+        check::unit(&format!("policy {what} stage: threshold"), self.threshold)?;
         let d = self.features.len();
         if d == 0 || self.transforms.len() != d || self.fill.len() != d || self.model.n_features() != d {
             return Err(Error::Config(format!("policy {what} stage: features, transforms, fill and model disagree")));
@@ -270,9 +290,15 @@ impl PolicyFile {
             )));
         }
         let p: PolicyFile = serde_json::from_value(value).map_err(bad)?;
-        p.cheap.check("cheap")?;
+        let in_file = |e: Error| match e {
+            Error::Config(m) => Error::Config(format!("ensemble policy {origin}: {m}")),
+            e => e,
+        };
+        check::unit("target_fpr", p.target_fpr).map_err(in_file)?;
+        check::optional("band", p.band, check_band).map_err(in_file)?;
+        p.cheap.check("cheap").map_err(in_file)?;
         if let Some(f) = &p.full {
-            f.check("full")?;
+            f.check("full").map_err(in_file)?;
         }
         Ok(p)
     }
@@ -381,10 +407,10 @@ impl Ensemble {
         };
         let cheap_index = index(&policy.cheap)?;
         let full_index = policy.full.as_ref().map(index).transpose()?;
+        // The policy's band was checked when it was loaded; the config is checked here too, since an
+        // ensemble can be built from a config that never went through `Config::validate` (calibrate, tests).
+        config.validate()?;
         let band = config.band.or(policy.band).unwrap_or([0.0, 1.0]);
-        if !(0.0..=1.0).contains(&band[0]) || !(0.0..=1.0).contains(&band[1]) || band[0] > band[1] {
-            return Err(Error::Config(format!("ensemble.band {band:?} must be 0 <= lo <= hi <= 1")));
-        }
         let mut spec = SignalSpec::new(
             "ensemble",
             config.action,

@@ -6,7 +6,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::check;
 use crate::error::{Error, Result};
+
+/// The message of a range check, without its "invalid configuration" prefix: in a card it is a model error.
+pub(crate) fn config_message(e: Error) -> String {
+    match e {
+        Error::Config(m) => m,
+        e => e.to_string(),
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModelCard {
@@ -99,12 +108,21 @@ pub fn read_card<T: serde::de::DeserializeOwned>(path: &Path, what: &str, hint: 
     if !path.exists() {
         return Err(Error::Model(format!("{what} {} does not exist; {hint}", path.display())));
     }
-    let file = if path.is_dir() { path.join("model.toml") } else { path.to_path_buf() };
+    let file = card_file(path);
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Error::Model(format!("{what}: cannot read the model card {}: {e}; {hint}", file.display())))?;
     let card = toml::from_str(&text)
         .map_err(|e| Error::Model(format!("{what}: model card {}: {}", file.display(), e.message())))?;
     Ok((card, file.parent().unwrap_or(Path::new(".")).to_path_buf()))
+}
+
+/// The card file of `path`: `path/model.toml` for a folder, else `path` itself.
+pub fn card_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("model.toml")
+    } else {
+        path.to_path_buf()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -120,12 +138,22 @@ impl ModelCard {
         let (mut card, dir): (ModelCard, PathBuf) =
             read_card(path, "model", "expected a folder with model.toml, a card file, or builtin:fast")?;
         card.dir = dir;
-        card.check()?;
+        card.check(&card_file(path).display().to_string())?;
         Ok(card)
     }
 
-    pub(crate) fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Model(format!("model card {}: {m}", self.name)));
+    /// Check what the engine relies on; `origin` names the card in errors (its file).
+    pub(crate) fn check(&self, origin: &str) -> Result<()> {
+        let bad = |m: String| Err(Error::Model(format!("model card {origin} ({}): {m}", self.name)));
+        let numbers = || -> Result<()> {
+            check::unit("decision.threshold", self.decision.threshold)?;
+            check::optional("input.max_bytes", self.input.max_bytes, |k, v| check::at_least(k, v, 1))?;
+            check::optional("input.max_length", self.input.max_length, |k, v| check::at_least(k, v, 1))?;
+            check::optional("input.windows", self.input.windows, |k, v| check::at_least(k, v, 1))
+        };
+        if let Err(e) = numbers() {
+            return bad(config_message(e));
+        }
         match self.input.kind {
             InputKind::HashedNgrams => {
                 if self.input.features.as_deref() != Some(crate::onnx::encode::HASH_V1) {
@@ -149,16 +177,10 @@ impl ModelCard {
                 if !(2..=3).contains(&self.onnx.inputs.len()) {
                     return bad("tokens models take [input_ids, attention_mask] and optionally token_type_ids".into());
                 }
-                if self.input.windows == Some(0) {
-                    return bad("input.windows must be at least 1".into());
-                }
             }
         }
         if self.input.kind != InputKind::Tokens && self.input.windows.is_some() {
             return bad("input.windows applies to tokens models only".into());
-        }
-        if !(0.0..=1.0).contains(&self.decision.threshold) {
-            return bad("decision.threshold must be a probability".into());
         }
         for (k, name) in self.onnx.extra_outputs.iter().enumerate() {
             if name == "p_machine" || *name == self.onnx.output || self.onnx.extra_outputs[..k].contains(name) {
@@ -209,10 +231,10 @@ threshold = 0.5
 
     #[test]
     fn extra_outputs_must_name_new_columns() {
-        assert!(card("").check().is_ok());
-        assert!(card(r#"extra_outputs = ["p_short", "p_long"]"#).check().is_ok());
+        assert!(card("").check("m.toml").is_ok());
+        assert!(card(r#"extra_outputs = ["p_short", "p_long"]"#).check("m.toml").is_ok());
         for bad in [r#"["p_machine"]"#, r#"["p_short", "p_short"]"#] {
-            let e = card(&format!("extra_outputs = {bad}")).check().unwrap_err().to_string();
+            let e = card(&format!("extra_outputs = {bad}")).check("m.toml").unwrap_err().to_string();
             assert!(e.contains("named twice"), "{e}");
         }
     }
@@ -221,7 +243,7 @@ threshold = 0.5
     fn windows_are_for_token_models() {
         let mut c = card("");
         c.input.windows = Some(2);
-        let e = c.check().unwrap_err().to_string();
+        let e = c.check("m.toml").unwrap_err().to_string();
         assert!(e.contains("windows applies to tokens models only"), "{e}");
     }
 

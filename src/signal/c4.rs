@@ -15,6 +15,8 @@ use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::config::check;
+use crate::error::Result;
 use crate::text::{py_strip, split_lines};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,6 +49,15 @@ impl Default for C4Config {
             .map(String::from)
             .to_vec(),
         }
+    }
+}
+
+impl C4Config {
+    pub fn validate(&self) -> Result<()> {
+        // 0 would drop every line that holds a word.
+        check::at_least("signals.c4.max_word_length", self.max_word_length, 1)?;
+        check::at_least("signals.c4.min_sentences", self.min_sentences, 0)?;
+        check::at_least("signals.c4.min_words_per_line", self.min_words_per_line, 0)
     }
 }
 

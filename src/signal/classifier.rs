@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{rule_bits, Action, BatchSignal, SignalSpec};
+use crate::config::check;
 use crate::error::{Error, Result};
 use crate::onnx::encode::{hash_v1, prefix, HashScratch};
 use crate::onnx::model_card::{InputKind, ModelCard, OutputKind};
@@ -45,6 +46,14 @@ impl Default for ClassifierConfig {
             device: Device::Auto,
             batch_size: 64,
         }
+    }
+}
+
+impl ClassifierConfig {
+    /// `key` is the entry's place in the config, e.g. `signals.classifiers[0]`.
+    pub fn validate(&self, key: &str) -> Result<()> {
+        check::optional(&format!("{key}.threshold"), self.threshold, check::unit)?;
+        check::at_least(&format!("{key}.batch_size"), self.batch_size, 1)
     }
 }
 
@@ -98,7 +107,7 @@ impl Classifier {
             let mut card: ModelCard =
                 toml::from_str(FAST_CARD).map_err(|e| Error::Model(format!("built-in card: {e}")))?;
             card.dir = PathBuf::from("<builtin>");
-            card.check()?;
+            card.check(BUILTIN_FAST)?;
             (card, FAST_ONNX.to_vec())
         } else {
             let card = ModelCard::load(std::path::Path::new(&config.model))?;
@@ -155,7 +164,7 @@ impl Classifier {
                 .detector();
         Ok(Classifier {
             threshold: config.threshold.unwrap_or(card.decision.threshold),
-            batch_size: config.batch_size.max(1),
+            batch_size: config.batch_size,
             card,
             encoder,
             pool: Arc::new(pool),

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::config::check;
+use crate::error::Result;
 use crate::text::{char_count, count_duplicates, py_strip};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,6 +35,18 @@ impl Default for FineWebConfig {
             max_dup_line_char_frac: 0.01,
             max_newline_word_ratio: 0.3,
         }
+    }
+}
+
+impl FineWebConfig {
+    pub fn validate(&self) -> Result<()> {
+        const S: &str = "signals.fineweb";
+        check::unit(&format!("{S}.min_line_punct_frac"), self.min_line_punct_frac)?;
+        check::at_least(&format!("{S}.short_line_chars"), self.short_line_chars, 0)?;
+        check::unit(&format!("{S}.max_short_line_frac"), self.max_short_line_frac)?;
+        check::unit(&format!("{S}.max_dup_line_char_frac"), self.max_dup_line_char_frac)?;
+        // Newlines per word can exceed 1 (a list of one-word lines with blank lines between them).
+        check::non_negative(&format!("{S}.max_newline_word_ratio"), self.max_newline_word_ratio)
     }
 }
 

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::config::check;
+use crate::error::Result;
 use crate::text::{hash_folded, split_lines};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,6 +47,29 @@ impl Default for GopherQualityConfig {
             min_stop_words: 2,
             stop_words: ["the", "be", "to", "of", "and", "that", "have", "with"].map(String::from).to_vec(),
         }
+    }
+}
+
+impl GopherQualityConfig {
+    pub fn validate(&self) -> Result<()> {
+        const S: &str = "signals.gopher_quality";
+        check::at_least(&format!("{S}.min_words"), self.min_words, 0)?;
+        check::at_least(&format!("{S}.max_words"), self.max_words, 1)?;
+        check::at_least(&format!("{S}.min_stop_words"), self.min_stop_words, 0)?;
+        check::ordered(&format!("{S}.min_words"), self.min_words, &format!("{S}.max_words"), self.max_words)?;
+        check::non_negative(&format!("{S}.min_mean_word_length"), self.min_mean_word_length)?;
+        check::non_negative(&format!("{S}.max_mean_word_length"), self.max_mean_word_length)?;
+        check::ordered(
+            &format!("{S}.min_mean_word_length"),
+            self.min_mean_word_length,
+            &format!("{S}.max_mean_word_length"),
+            self.max_mean_word_length,
+        )?;
+        // Symbols per word can exceed 1 ("### ### word").
+        check::non_negative(&format!("{S}.max_symbol_word_ratio"), self.max_symbol_word_ratio)?;
+        check::unit(&format!("{S}.max_bullet_lines_ratio"), self.max_bullet_lines_ratio)?;
+        check::unit(&format!("{S}.max_ellipsis_lines_ratio"), self.max_ellipsis_lines_ratio)?;
+        check::unit(&format!("{S}.min_alpha_words_ratio"), self.min_alpha_words_ratio)
     }
 }
 

@@ -16,6 +16,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::config::check;
+use crate::error::Result;
 use crate::text::{combine, count_duplicates, py_strip};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,6 +47,23 @@ impl Default for GopherRepetitionConfig {
             max_top_ngram_char_frac: [0.20, 0.18, 0.16],
             max_dup_ngram_char_frac: [0.15, 0.14, 0.13, 0.12, 0.11, 0.10],
         }
+    }
+}
+
+impl GopherRepetitionConfig {
+    pub fn validate(&self) -> Result<()> {
+        const S: &str = "signals.gopher_repetition";
+        check::unit(&format!("{S}.max_dup_line_frac"), self.max_dup_line_frac)?;
+        check::unit(&format!("{S}.max_dup_para_frac"), self.max_dup_para_frac)?;
+        check::unit(&format!("{S}.max_dup_line_char_frac"), self.max_dup_line_char_frac)?;
+        check::unit(&format!("{S}.max_dup_para_char_frac"), self.max_dup_para_char_frac)?;
+        for (i, &v) in self.max_top_ngram_char_frac.iter().enumerate() {
+            check::unit(&format!("{S}.max_top_ngram_char_frac[{i}]"), v)?;
+        }
+        for (i, &v) in self.max_dup_ngram_char_frac.iter().enumerate() {
+            check::unit(&format!("{S}.max_dup_ngram_char_frac[{i}]"), v)?;
+        }
+        Ok(())
     }
 }
 

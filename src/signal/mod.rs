@@ -280,6 +280,7 @@ impl Scorer {
         } else {
             expensive = vec![false; batch_signals.len()];
         }
+        check_unique_names(&specs)?;
         let mut rules = Vec::new();
         let mut rule_actions = Vec::new();
         let mut detector_rules: RuleMask = 0;
@@ -506,6 +507,33 @@ impl Scorer {
         }
         mask
     }
+}
+
+/// Every signal has its own id and writes its own columns: the output schema, the rule codes, the ensemble's
+/// inputs and the timings are all looked up by name, and a name written twice is ambiguous (the same classifier
+/// listed twice wrote two columns `fast_p_machine`).
+fn check_unique_names(specs: &[&SignalSpec]) -> Result<()> {
+    let mut ids = std::collections::HashSet::new();
+    let mut writers: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for spec in specs {
+        if !ids.insert(spec.id) {
+            return Err(crate::Error::Config(format!(
+                "signal {} is listed twice (the same classifier twice in [[signals.classifiers]], or a model card \
+                 named like another signal); each signal needs its own columns",
+                spec.id
+            )));
+        }
+        for column in &spec.columns {
+            if let Some(other) = writers.insert(column, spec.id) {
+                return Err(crate::Error::Config(format!(
+                    "signals {other} and {} both write column {column}: a column may be written only once (twice \
+                     makes the output schema ambiguous)",
+                    spec.id
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `a / b`, or 0 when `b` is 0 (an empty document has no ratio to speak of; its word-count rule fires).

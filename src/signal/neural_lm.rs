@@ -36,6 +36,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{rule_bits, Action, BatchSignal, SignalSpec};
+use crate::config::check;
 use crate::error::{Error, Result};
 use crate::onnx::encode::prefix;
 use crate::onnx::{self, Device, SessionPool};
@@ -70,6 +71,18 @@ impl Default for NeuralLmConfig {
             device: Device::Auto,
             min_curvature: None,
         }
+    }
+}
+
+impl NeuralLmConfig {
+    /// The values only; the model's own limit on `max_tokens` is checked when the signal is built.
+    pub fn validate(&self) -> Result<()> {
+        const S: &str = "signals.neural_lm";
+        // One token predicts nothing: perplexity needs a token and one before it.
+        check::at_least(&format!("{S}.max_tokens"), self.max_tokens, 2)?;
+        check::at_least(&format!("{S}.batch_size"), self.batch_size, 1)?;
+        // Curvature is a z-score: any finite value is a threshold.
+        check::optional(&format!("{S}.min_curvature"), self.min_curvature, check::finite)
     }
 }
 
@@ -121,13 +134,19 @@ impl LmCard {
         let hint = format!("{BUILD_HINT} (or set signals.neural_lm.model)");
         let (mut card, dir): (LmCard, PathBuf) = crate::onnx::model_card::read_card(path, "neural_lm model", &hint)?;
         card.dir = dir;
-        let card_path = card.dir.join("model.toml");
+        let card_path = crate::onnx::model_card::card_file(path);
         if card.inputs.len() != 2 || card.outputs.len() != 3 {
             return Err(Error::Model(format!(
                 "neural_lm: model card {}: needs 2 inputs [input_ids, attention_mask] and 3 outputs \
                  [token_logprob, expected_logprob, logprob_variance]",
                 card_path.display()
             )));
+        }
+        let numbers = check::at_least("max_tokens", card.max_tokens, 2)
+            .and_then(|()| check::optional("max_positions", card.max_positions, |k, v| check::at_least(k, v, 2)));
+        if let Err(e) = numbers {
+            let m = crate::onnx::model_card::config_message(e);
+            return Err(Error::Model(format!("neural_lm: model card {}: {m}", card_path.display())));
         }
         Ok(card)
     }
@@ -159,9 +178,7 @@ pub struct LmScores {
 
 impl NeuralLm {
     pub fn new(config: &NeuralLmConfig, library: Option<&Path>, workers: usize) -> Result<Self> {
-        if config.max_tokens < 2 {
-            return Err(Error::Config("signals.neural_lm.max_tokens must be at least 2".into()));
-        }
+        config.validate()?;
         let card = LmCard::load(&config.model)?;
         if let Some(maxp) = card.max_positions {
             if config.max_tokens > maxp {

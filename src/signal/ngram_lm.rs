@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::config::check;
 use crate::error::{Error, Result};
 use crate::lm::NgramModel;
 
@@ -42,6 +43,18 @@ impl Default for NgramLmConfig {
     }
 }
 
+impl NgramLmConfig {
+    /// The values only; whether the model exists is checked when the signal is built.
+    pub fn validate(&self) -> Result<()> {
+        const S: &str = "signals.ngram_lm";
+        let (head, tail) = (format!("{S}.head_max_perplexity"), format!("{S}.tail_min_perplexity"));
+        check::positive(&head, self.head_max_perplexity)?;
+        check::positive(&tail, self.tail_min_perplexity)?;
+        check::ordered(&head, self.head_max_perplexity, &tail, self.tail_min_perplexity)?;
+        check::optional(&format!("{S}.low_perplexity"), self.low_perplexity, check::positive)
+    }
+}
+
 pub struct NgramLm {
     config: NgramLmConfig,
     model: NgramModel,
@@ -57,9 +70,7 @@ impl NgramLm {
                     .into(),
             )
         })?;
-        if config.head_max_perplexity > config.tail_min_perplexity {
-            return Err(Error::Config("signals.ngram_lm.head_max_perplexity > tail_min_perplexity".into()));
-        }
+        config.validate()?;
         let model =
             NgramModel::load(&path).map_err(|e| Error::Model(format!("n-gram model {}: {e}", path.display())))?;
         let spec = SignalSpec::new(

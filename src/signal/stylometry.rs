@@ -10,6 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::config::check;
+use crate::error::Result;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -22,6 +24,12 @@ pub struct StylometryConfig {
 impl Default for StylometryConfig {
     fn default() -> Self {
         StylometryConfig { enabled: true, ttr_words: 100 }
+    }
+}
+
+impl StylometryConfig {
+    pub fn validate(&self) -> Result<()> {
+        check::at_least("signals.stylometry.ttr_words", self.ttr_words, 1)
     }
 }
 

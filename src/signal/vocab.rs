@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::config::check;
 use crate::error::{Error, Result};
 use crate::text::{hash_folded, HashSet64};
 
@@ -37,6 +38,14 @@ pub struct Vocab {
     config: VocabConfig,
     words: HashSet64,
     spec: SignalSpec,
+}
+
+impl VocabConfig {
+    pub fn validate(&self) -> Result<()> {
+        // A rate of listed words among all words.
+        check::unit("signals.vocab.max_rate", self.max_rate)?;
+        check::at_least("signals.vocab.min_count", self.min_count, 0)
+    }
 }
 
 /// Words of a list file: one per line, blank lines and `#` comments ignored.

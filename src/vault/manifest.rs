@@ -51,9 +51,79 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
-/// Streams a file through BLAKE3; returns (hex hash, byte count).
+/// Streams a regular file through BLAKE3 (following symlinks: for inputs and models, named by the user);
+/// returns (hex hash, byte count). Anything else is refused without blocking: see [`open_regular`].
 pub fn hash_file(path: &Path) -> Result<(String, u64), VaultError> {
-    let file = File::open(path).map_err(|e| VaultError::io(path, e))?;
+    hash_open_file(path, open_regular(path, true)?)
+}
+
+/// [`hash_file`] for a file of the run directory: a symlink is refused, not followed.
+pub(crate) fn hash_run_file(path: &Path) -> Result<(String, u64), VaultError> {
+    hash_open_file(path, open_regular(path, false)?)
+}
+
+/// The bytes of a regular file of the run directory (not a symlink, never blocking on a FIFO).
+pub fn read_run_file(path: &Path) -> Result<Vec<u8>, VaultError> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut open_regular(path, false)?, &mut bytes).map_err(|e| VaultError::io(path, e))?;
+    Ok(bytes)
+}
+
+/// Open `path` for reading only if it is a regular file. Opening a FIFO for reading waits for a writer (forever
+/// if there is none) and a device may never end, so the file is opened non-blocking and its type checked on
+/// the open descriptor (no race with a swap between a check and the open); O_NONBLOCK has no effect on the
+/// reads of a regular file. Without `follow_symlinks` a symlink fails to open instead of being followed.
+fn open_regular(path: &Path, follow_symlinks: bool) -> Result<File, VaultError> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | if follow_symlinks { 0 } else { libc::O_NOFOLLOW });
+    }
+    let file = options.open(path).map_err(|e| match fs::symlink_metadata(path) {
+        Ok(m) if !follow_symlinks && m.file_type().is_symlink() => not_regular(path, &m.file_type()),
+        _ => VaultError::io(path, e),
+    })?;
+    let file_type = file.metadata().map_err(|e| VaultError::io(path, e))?.file_type();
+    if !file_type.is_file() {
+        return Err(not_regular(path, &file_type));
+    }
+    Ok(file)
+}
+
+fn not_regular(path: &Path, file_type: &fs::FileType) -> VaultError {
+    VaultError::NotRegular { path: path.to_path_buf(), kind: describe(path, file_type) }
+}
+
+/// What a non-regular file is, for errors: "a symlink to /etc/passwd", "a FIFO".
+fn describe(path: &Path, file_type: &fs::FileType) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO".into();
+        }
+        if file_type.is_socket() {
+            return "a socket".into();
+        }
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return "a device".into();
+        }
+    }
+    if file_type.is_symlink() {
+        return match fs::read_link(path) {
+            Ok(target) => format!("a symlink to {}", target.display()),
+            Err(_) => "a symlink".into(),
+        };
+    }
+    if file_type.is_dir() {
+        return "a directory".into();
+    }
+    "not a regular file".into()
+}
+
+fn hash_open_file(path: &Path, file: File) -> Result<(String, u64), VaultError> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_reader(BufReader::with_capacity(1 << 20, file)).map_err(|e| VaultError::io(path, e))?;
     Ok((hasher.finalize().to_hex().to_string(), hasher.count()))
@@ -71,10 +141,20 @@ pub fn is_excluded(file_name: &str) -> bool {
         || file_name.ends_with('~')
 }
 
-/// Every regular file under `run_dir` (recursively, not following symlinked directories),
-/// minus the excluded ones, as sorted `/`-separated relative paths.
-pub fn list_run_files(run_dir: &Path) -> Result<Vec<String>, VaultError> {
-    let mut out = Vec::new();
+/// What is in a run directory, excluded names aside.
+#[derive(Debug, Default)]
+pub struct RunFiles {
+    /// Regular files, as sorted `/`-separated relative paths.
+    pub files: Vec<String>,
+    /// Everything else that is not a directory, with what it is: a symlink would let the manifest certify (and
+    /// `verify` read) a file outside the run, a FIFO or a device would block or never end. A run directory
+    /// holds regular files only, so these are errors for `manifest` and problems for `verify`.
+    pub not_regular: Vec<(String, String)>,
+}
+
+/// Walk `run_dir` recursively without following symlinks: see [`RunFiles`].
+pub fn list_run_files(run_dir: &Path) -> Result<RunFiles, VaultError> {
+    let mut out = RunFiles::default();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = run_dir.join(&rel);
@@ -92,12 +172,15 @@ pub fn list_run_files(run_dir: &Path) -> Result<Vec<String>, VaultError> {
             let ft = entry.file_type().map_err(|e| VaultError::io(entry.path(), e))?;
             if ft.is_dir() {
                 stack.push(child);
-            } else if ft.is_file() || (ft.is_symlink() && entry.path().is_file()) {
-                out.push(to_slash(&child));
+            } else if ft.is_file() {
+                out.files.push(to_slash(&child));
+            } else {
+                out.not_regular.push((to_slash(&child), describe(&entry.path(), &ft)));
             }
         }
     }
-    out.sort();
+    out.files.sort();
+    out.not_regular.sort();
     Ok(out)
 }
 
@@ -154,18 +237,29 @@ pub fn build_manifest(
     if !run_dir.is_dir() {
         return Err(VaultError::Invalid(format!("run directory {} does not exist", run_dir.display())));
     }
+    let listing = list_run_files(run_dir)?;
+    if !listing.not_regular.is_empty() {
+        let what: Vec<String> =
+            listing.not_regular.iter().map(|(path, kind)| format!("{path} is {kind}, not a regular file")).collect();
+        return Err(VaultError::Invalid(format!(
+            "refusing to certify {}: {}; a run directory may hold only regular files",
+            run_dir.display(),
+            what.join(", ")
+        )));
+    }
     let mut input_entries = Vec::with_capacity(inputs.len());
     for input in inputs {
+        // An input streamed through a FIFO is gone after the run: refused here (with its name), never waited on.
         let (blake3, bytes) = hash_file(input)?;
         input_entries.push(FileEntry { path: input_display(run_dir, input), blake3, bytes, rows: None });
     }
     let mut outputs = Vec::new();
-    for rel in list_run_files(run_dir)? {
+    for rel in listing.files {
         if input_entries.iter().any(|i| i.path == rel) {
             continue;
         }
         let full = run_dir.join(&rel);
-        let (blake3, bytes) = hash_file(&full)?;
+        let (blake3, bytes) = hash_run_file(&full)?;
         outputs.push(FileEntry { path: rel, blake3, bytes, rows: row_counter(&full) });
     }
     Ok(Manifest {
@@ -201,9 +295,7 @@ impl Manifest {
 
     /// Reads `run_dir/manifest.json`.
     pub fn read(run_dir: &Path) -> Result<Manifest, VaultError> {
-        let path = run_dir.join(MANIFEST_FILE);
-        let bytes = fs::read(&path).map_err(|e| VaultError::io(&path, e))?;
-        Self::from_json_bytes(&bytes)
+        Self::from_json_bytes(&read_run_file(&run_dir.join(MANIFEST_FILE))?)
     }
 
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Manifest, VaultError> {

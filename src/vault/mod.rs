@@ -32,7 +32,6 @@ pub mod sign;
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use manifest::{build_manifest, hash_bytes, hash_file, FileEntry, Manifest, MANIFEST_FILE, SIGNATURE_FILE};
@@ -56,6 +55,9 @@ pub enum VaultError {
     /// The manifest or the run directory is not usable.
     #[error("{0}")]
     Invalid(String),
+    /// Only regular files are hashed: a symlink may point out of the run, a FIFO or device may block.
+    #[error("{path} is {kind}, not a regular file")]
+    NotRegular { path: PathBuf, kind: String },
     /// Verification found problems; each is named.
     #[error("verification of {run_dir} failed ({} problem{}):\n{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     VerifyFailed { run_dir: PathBuf, problems: Vec<Problem> },
@@ -82,6 +84,8 @@ pub enum Problem {
     BadSignature(String),
     /// The manifest lists something it must not (e.g. a path escaping the run directory).
     BadEntry(String),
+    /// In the run directory (or listed in the manifest) but not a regular file: a symlink, a FIFO, a device.
+    NotRegular { path: String, kind: String },
 }
 
 impl fmt::Display for Problem {
@@ -98,6 +102,7 @@ impl fmt::Display for Problem {
             Problem::MissingSignature => write!(f, "signature: {SIGNATURE_FILE} not found"),
             Problem::BadSignature(why) => write!(f, "signature: INVALID ({why})"),
             Problem::BadEntry(why) => write!(f, "manifest: {why}"),
+            Problem::NotRegular { path, kind } => write!(f, "not a regular file: {path} is {kind}"),
         }
     }
 }
@@ -167,43 +172,57 @@ pub fn verify_with(
     opts: VerifyOptions,
 ) -> Result<VerifyReport, VaultError> {
     let manifest_path = run_dir.join(MANIFEST_FILE);
-    let manifest_bytes = fs::read(&manifest_path).map_err(|e| VaultError::io(&manifest_path, e))?;
+    let manifest_bytes = manifest::read_run_file(&manifest_path)?;
     // Load the key first: a bad key file is an error of the caller, not a problem of the run.
     let key = pubkey_path.map(sign::load_public_key).transpose()?;
     let manifest = Manifest::from_json_bytes(&manifest_bytes)?;
     let mut problems = Vec::new();
     let mut bytes_checked = 0u64;
 
-    let mut check = |entry: &FileEntry, full: &Path, problems: &mut Vec<Problem>| match hash_file(full) {
-        Ok((hash, bytes)) => {
-            bytes_checked += bytes;
-            if hash != entry.blake3 || bytes != entry.bytes {
-                problems.push(Problem::Changed {
-                    path: entry.path.clone(),
-                    expected: entry.blake3.clone(),
-                    actual: hash,
-                    expected_bytes: entry.bytes,
-                    actual_bytes: bytes,
-                });
+    // Outputs are files of the run directory: a symlink among them is a problem, never followed. Inputs were
+    // named by the user and may be symlinks; like outputs, they must be regular files.
+    let mut check =
+        |entry: &FileEntry, hashed: Result<(String, u64), VaultError>, problems: &mut Vec<Problem>| match hashed {
+            Ok((hash, bytes)) => {
+                bytes_checked += bytes;
+                if hash != entry.blake3 || bytes != entry.bytes {
+                    problems.push(Problem::Changed {
+                        path: entry.path.clone(),
+                        expected: entry.blake3.clone(),
+                        actual: hash,
+                        expected_bytes: entry.bytes,
+                        actual_bytes: bytes,
+                    });
+                }
             }
-        }
-        Err(VaultError::Io { source, .. }) => {
-            let reason = if source.kind() == std::io::ErrorKind::NotFound {
-                "not found".to_string()
-            } else {
-                source.to_string()
-            };
-            problems.push(Problem::Missing { path: entry.path.clone(), reason });
-        }
-        Err(e) => problems.push(Problem::Missing { path: entry.path.clone(), reason: e.to_string() }),
-    };
+            Err(VaultError::Io { source, .. }) => {
+                let reason = if source.kind() == std::io::ErrorKind::NotFound {
+                    "not found".to_string()
+                } else {
+                    source.to_string()
+                };
+                problems.push(Problem::Missing { path: entry.path.clone(), reason });
+            }
+            Err(VaultError::NotRegular { kind, .. }) => {
+                problems.push(Problem::NotRegular { path: entry.path.clone(), kind })
+            }
+            Err(e) => problems.push(Problem::Missing { path: entry.path.clone(), reason: e.to_string() }),
+        };
 
+    let on_disk = manifest::list_run_files(run_dir)?;
+    let not_regular: BTreeSet<&str> = on_disk.not_regular.iter().map(|(path, _)| path.as_str()).collect();
+    for (path, kind) in &on_disk.not_regular {
+        problems.push(Problem::NotRegular { path: path.clone(), kind: kind.clone() });
+    }
     let mut listed = BTreeSet::new();
     for entry in &manifest.outputs {
         match manifest::resolve_output(run_dir, &entry.path) {
             Ok(full) => {
                 listed.insert(entry.path.clone());
-                check(entry, &full, &mut problems);
+                // Already named above; hashing it again would only repeat the problem.
+                if !not_regular.contains(entry.path.as_str()) {
+                    check(entry, manifest::hash_run_file(&full), &mut problems);
+                }
             }
             Err(why) => problems.push(Problem::BadEntry(why)),
         }
@@ -212,11 +231,11 @@ pub fn verify_with(
     for entry in &manifest.inputs {
         listed.insert(entry.path.clone()); // inputs inside the run dir are not "extra"
         if opts.check_inputs {
-            check(entry, &manifest::resolve_input(run_dir, &entry.path), &mut problems);
+            check(entry, hash_file(&manifest::resolve_input(run_dir, &entry.path)), &mut problems);
             inputs_checked += 1;
         }
     }
-    for rel in manifest::list_run_files(run_dir)? {
+    for rel in on_disk.files {
         if !listed.contains(&rel) {
             problems.push(Problem::Extra { path: rel });
         }
@@ -231,7 +250,8 @@ pub fn verify_with(
             SignatureStatus::Unsigned
         }
         (Some(key), true) => {
-            let text = fs::read_to_string(&sig_path).map_err(|e| VaultError::io(&sig_path, e))?;
+            let bytes = manifest::read_run_file(&sig_path)?;
+            let text = String::from_utf8_lossy(&bytes);
             match sign::parse_signature(&text) {
                 Ok(sig) if sign::verify_bytes(key, &manifest_bytes, &sig) => SignatureStatus::Valid,
                 Ok(_) => {
@@ -258,6 +278,7 @@ pub fn verify_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct TempDir(PathBuf);

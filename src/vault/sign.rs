@@ -101,7 +101,7 @@ pub fn load_public_key(path: &Path) -> Result<VerifyingKey, VaultError> {
 pub fn sign(run_dir: &Path, secret_key_path: &Path) -> Result<PathBuf, VaultError> {
     let key = load_secret_key(secret_key_path)?;
     let manifest_path = run_dir.join(MANIFEST_FILE);
-    let bytes = fs::read(&manifest_path).map_err(|e| VaultError::io(&manifest_path, e))?;
+    let bytes = super::manifest::read_run_file(&manifest_path)?;
     let sig = key.sign(&bytes);
     let sig_path = run_dir.join(SIGNATURE_FILE);
     write_atomic(&sig_path, format!("{}\n", B64.encode(sig.to_bytes())).as_bytes())?;
