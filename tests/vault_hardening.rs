@@ -221,3 +221,26 @@ fn help_lists_every_exit_code() {
         );
     }
 }
+
+/// An input named relative to the directory `filter` ran in is still found by `verify --inputs` run elsewhere.
+#[test]
+fn verify_inputs_finds_an_input_named_by_a_relative_path() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("data")).unwrap();
+    write_jsonl(&d.path().join("data/in.jsonl"), &good_docs(4));
+    std::fs::write(d.path().join("light.toml"), "[signals]\nclassifiers = []\n").unwrap();
+    let o = Command::new(bin())
+        .current_dir(d.path())
+        .args(["filter", "data/in.jsonl", "-o", "out", "-q", "-c", "light.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(bin()).args(["verify", "--inputs"]).arg(d.path().join("out")).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

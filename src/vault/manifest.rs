@@ -220,6 +220,9 @@ fn input_display(run_dir: &Path, input: &Path) -> String {
         if let Ok(rel) = abs.strip_prefix(&dir) {
             return to_slash(rel);
         }
+        // Absolute: a path relative to the directory `filter` ran in would mean nothing to `verify --inputs`
+        // run from anywhere else.
+        return abs.to_string_lossy().replace('\\', "/");
     }
     input.to_string_lossy().replace('\\', "/")
 }
