@@ -221,12 +221,16 @@ impl<R: BufRead> BufRead for Rewind<R> {
 const RECORD_START: &[u8] = b"WARC/1.";
 
 /// Where the next record starts inside `block`: the first line, other than the first, that is a WARC version
-/// line (`WARC/1.0` or `WARC/1.1`).
+/// line (`WARC/1.0` or `WARC/1.1`), or could be one continued after the block.
 fn find_record_start(block: &[u8]) -> Option<usize> {
     memchr::memmem::find_iter(block, b"\nWARC/1.").map(|i| i + 1).find(|&at| {
-        let rest = &block[at + 7..];
-        rest.first().is_some_and(u8::is_ascii_digit)
-            && (rest[1..].starts_with(b"\r\n") || rest[1..].starts_with(b"\n") || rest.len() <= 2)
+        let rest = &block[at + RECORD_START.len()..];
+        match rest {
+            [] => true,
+            [digit, after @ ..] => {
+                digit.is_ascii_digit() && (after.starts_with(b"\r\n") || after.starts_with(b"\n") || after.len() <= 1)
+            }
+        }
     })
 }
 
@@ -374,8 +378,8 @@ impl<R: BufRead> WarcReader<R> {
         self.pos -= bytes.len() as u64;
     }
 
-    /// Whether the block just read ends at a record boundary: CRLF CRLF (or LF LF) follows, or the stream
-    /// ends with at most line breaks. Anything else read to decide is put back.
+    /// Whether the block just read ends at a record boundary: CRLF CRLF (or LF LF) follows. Anything else
+    /// read to decide is put back.
     fn at_record_boundary(&mut self) -> io::Result<bool> {
         let mut next = Vec::with_capacity(4);
         (&mut self.inner).take(4).read_to_end(&mut next)?;
@@ -387,11 +391,10 @@ impl<R: BufRead> WarcReader<R> {
             self.unread(&next[2..]);
             return Ok(true);
         }
-        let at_end = next.len() < 4 && next.iter().all(|&b| b == b'\r' || b == b'\n');
-        if !at_end {
-            self.unread(&next);
-        }
-        Ok(at_end)
+        // Anything else, the end of the stream included, means the block's length was wrong (or the file
+        // was cut right after it).
+        self.unread(&next);
+        Ok(false)
     }
 
     /// A record whose block does not end at a record boundary: resume at the next record start inside the
