@@ -409,3 +409,20 @@ fn fifo_input_is_refused_at_open() {
         }
     }
 }
+
+// 9. A compressed stream cut short is damage, for zstd as for gzip.
+#[test]
+fn truncated_compressed_streams_are_damaged() {
+    let d = tempfile::tempdir().unwrap();
+    let data: String = (0..2000).map(|i| doc_line(&format!("document {i} with some words"))).collect();
+    let zst = zstd::encode_all(data.as_bytes(), 3).unwrap();
+    let gz = gzip(data.as_bytes());
+    for (name, bytes) in [("cut.jsonl.zst", &zst), ("cut.jsonl.gz", &gz)] {
+        let path = d.path().join(name);
+        std::fs::write(&path, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        let t = tally(&read_all(&path, &InputConfig::default()));
+        assert!(!t.damage.is_empty(), "{name}: no damage");
+        assert!(!t.quarantined.is_empty(), "{name}: no quarantine row");
+        assert!(t.texts.len() < 2000);
+    }
+}
