@@ -426,3 +426,16 @@ fn truncated_compressed_streams_are_damaged() {
         assert!(t.texts.len() < 2000);
     }
 }
+
+// 11. Peak memory of the reader alone on a large input: `SVALBARD_BIG_INPUT=big.jsonl cargo test --test
+// readers_hardening reader_peak_rss -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn reader_peak_rss() {
+    let Some(path) = std::env::var_os("SVALBARD_BIG_INPUT") else { return };
+    let t = tally(&read_all(Path::new(&path), &InputConfig::default()));
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // Safety: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    eprintln!("{} docs, {} quarantined, peak RSS {} MiB", t.texts.len(), t.quarantined.len(), usage.ru_maxrss / 1024);
+}
