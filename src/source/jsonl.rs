@@ -1,167 +1,257 @@
-//! JSONL input: plain files are memory-mapped; `.gz` (multi-member) and `.zst` are decompressed as a
+//! JSONL input: plain files are read with `read()` in chunks (not memory-mapped: a mapped file truncated by
+//! another process would kill the run with SIGBUS); `.gz` (multi-member) and `.zst` are decompressed as a
 //! stream. Lines are cut into chunks of about `batch_bytes`, and the lines of a chunk are parsed with
 //! simd-json in parallel.
 //!
 //! Passthrough fields become Utf8 columns: a JSON string as its text, any other value as its JSON. A
 //! field first seen later in the file adds a column from that batch on (sinks start a new part file when
-//! the schema grows). Malformed JSON, invalid UTF-8, a missing or non-string text field, an oversize
-//! document, and the unfinished last line of a truncated stream are quarantined with the error.
+//! the schema grows), up to [`MAX_PASSTHROUGH_KEYS`] per input. Malformed JSON, invalid UTF-8, a missing or
+//! non-string text field, an oversize document, and the unfinished last line of a truncated stream are
+//! quarantined with the error.
+//!
+//! Cost per record is bounded: a line longer than `input.max_doc_bytes` is noticed while it is being read,
+//! its first [`OVERSIZE_RAW_PREFIX`] bytes are kept and the rest is skipped without being buffered. Each
+//! read byte is scanned for newlines once. An input whose size or modification time changes while it is
+//! read is damaged: what was read before is kept, the rest becomes one quarantine row.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field};
-use memmap2::Mmap;
 use rayon::prelude::*;
 use simd_json::prelude::*;
 use simd_json::BorrowedValue;
 
-use super::{BatchIter, Compression, InputFile};
-use crate::batch::{doc_schema, DocBatch, Quarantined};
+use super::{BatchIter, Compression, FileStamp, InputFile};
+use crate::batch::{doc_schema, DocBatch, Quarantined, OVERSIZE_RAW_PREFIX};
 use crate::config::InputConfig;
 use crate::error::{Error, Result};
 
+/// Most distinct passthrough fields one input makes into columns. With `passthrough = ["*"]` an input whose
+/// records use keys as data (ids, timestamps, words) would otherwise grow one column per distinct key, and
+/// every batch carries all of them. Fields beyond the cap are not carried to the output; the documents are.
+pub const MAX_PASSTHROUGH_KEYS: usize = 256;
+
+/// Smallest read from the input, so that a line longer than a chunk does not cost a read per few bytes.
+const MIN_READ: usize = 4 << 10;
+/// Largest single read, so that one read does not overshoot the chunk size by much.
+const MAX_READ: usize = 8 << 20;
+/// Buffer used to skip the rest of a line over `input.max_doc_bytes`.
+const SKIP_BUFFER: usize = 64 << 10;
+/// A UTF-8 byte order mark, which some tools write at the start of a text file; it is not part of the
+/// first record.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 pub fn open(index: usize, input: &InputFile, compression: Compression, config: &InputConfig) -> Result<BatchIter> {
-    let file = File::open(&input.path).map_err(|e| Error::input(&input.path, e))?;
-    let bytes: ByteSource = match compression {
-        Compression::None if input.size == 0 => ByteSource::Done,
-        Compression::None => {
-            // Safety: the map is read-only; a file truncated by another process while mapped would fault, which
-            // is the accepted trade-off of memory-mapped readers (ripgrep makes the same one).
-            let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::input(&input.path, e))?;
-            #[cfg(unix)]
-            let _ = map.advise(memmap2::Advice::Sequential);
-            ByteSource::Mapped { map: Arc::new(map), pos: 0 }
-        }
+    let (file, stamp) = super::open_regular(&input.path)?;
+    let kind = match compression {
+        Compression::None => None,
+        Compression::Gzip => Some("gzip"),
+        Compression::Zstd => Some("zstd"),
+    };
+    if let (Some(kind), 0) = (kind, stamp.len) {
+        return Err(Error::input(&input.path, format!("empty file, not a {kind} stream")));
+    }
+    let watched = file.try_clone().map_err(|e| Error::input(&input.path, e))?;
+    let reader: Box<dyn Read + Send> = match compression {
+        // Bytes appended during the run are not read: the change is reported as damage instead.
+        Compression::None => Box::new(file.take(stamp.len)),
         Compression::Gzip => {
-            stream(flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file)))
+            Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file)))
         }
-        Compression::Zstd => stream(zstd::stream::read::Decoder::new(file).map_err(|e| Error::input(&input.path, e))?),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| Error::input(&input.path, e))?)
+        }
     };
     Ok(Box::new(JsonlSource {
         index,
         file_name: input.name(),
+        path: input.path.clone(),
         config: config.clone(),
-        bytes,
+        lines: LineReader {
+            reader,
+            file: watched,
+            stamp,
+            carry: Vec::new(),
+            offset: 0,
+            max_line: config.max_doc_bytes,
+            at_start: true,
+            done: false,
+        },
         next_line: 1,
         keys: Vec::new(),
         key_index: HashMap::new(),
+        dropped_keys: HashSet::new(),
     }))
 }
 
-fn stream(r: impl Read + Send + 'static) -> ByteSource {
-    ByteSource::Stream { reader: Box::new(r), carry: Vec::new() }
+/// Cuts a byte stream into chunks of whole lines.
+struct LineReader {
+    reader: Box<dyn Read + Send>,
+    /// The input file, watched for changes while it is read.
+    file: File,
+    stamp: FileStamp,
+    /// The start of an unfinished line, read past the end of the last chunk.
+    carry: Vec<u8>,
+    /// Offset of `carry` in the (decompressed) stream.
+    offset: u64,
+    /// `input.max_doc_bytes`: a line growing past it is skipped instead of buffered.
+    max_line: usize,
+    /// Nothing read yet: a byte order mark may come.
+    at_start: bool,
+    done: bool,
 }
 
-enum ByteSource {
-    Mapped { map: Arc<Mmap>, pos: usize },
-    Stream { reader: Box<dyn Read + Send>, carry: Vec<u8> },
-    Done,
-}
-
-/// A run of whole lines (the last may lack its newline).
+/// A run of whole lines (the last may lack its newline), possibly followed by one line over
+/// `input.max_doc_bytes` that was skipped.
 struct Chunk {
-    bytes: ChunkBytes,
-    /// The stream broke off after these bytes; the last line is then incomplete.
+    bytes: Vec<u8>,
+    /// Offset of `bytes` in the (decompressed) stream.
+    offset: u64,
+    oversize: Option<OversizeLine>,
+    /// The stream broke off, or the file changed, after these bytes; an unfinished last line is then
+    /// incomplete.
     damage: Option<String>,
 }
 
-enum ChunkBytes {
-    Mapped(Arc<Mmap>, std::ops::Range<usize>),
-    Owned(Vec<u8>),
+/// A line over `input.max_doc_bytes`: its beginning and its true length.
+struct OversizeLine {
+    prefix: Vec<u8>,
+    /// Bytes of the record, without its line terminator.
+    length: u64,
+    /// Bytes consumed from the stream, terminator included.
+    consumed: u64,
 }
 
-impl ChunkBytes {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            ChunkBytes::Mapped(m, r) => &m[r.clone()],
-            ChunkBytes::Owned(v) => v,
-        }
-    }
-}
-
-impl ByteSource {
+impl LineReader {
     /// The next chunk of about `target` bytes ending at a line boundary.
     fn next_chunk(&mut self, target: usize) -> Option<Chunk> {
-        match self {
-            ByteSource::Done => None,
-            ByteSource::Mapped { map, pos } => {
-                let len = map.len();
-                if *pos >= len {
-                    *self = ByteSource::Done;
-                    return None;
-                }
-                let start = *pos;
-                let want = (start + target).min(len);
-                let end = if want == len {
-                    len
-                } else {
-                    match memchr::memchr(b'\n', &map[want..]) {
-                        Some(off) => want + off + 1,
-                        None => len,
-                    }
-                };
-                *pos = end;
-                Some(Chunk { bytes: ChunkBytes::Mapped(map.clone(), start..end), damage: None })
+        if self.done {
+            return None;
+        }
+        let target = target.max(1);
+        let mut offset = self.offset;
+        let mut buf = std::mem::take(&mut self.carry);
+        // After a skipped line the carry may hold whole lines; otherwise it has no newline.
+        let mut last_newline = memchr::memrchr(b'\n', &buf);
+        // Some(damage) once the stream has ended.
+        let mut ended: Option<Option<String>> = None;
+        loop {
+            if buf.len() >= target && last_newline.is_some() {
+                break;
             }
-            ByteSource::Stream { reader, carry } => {
-                let mut buf = std::mem::take(carry);
-                let mut damage = None;
-                let mut eof = false;
-                // Read until the buffer holds `target` bytes and at least one newline, or the stream ends.
-                loop {
-                    if buf.len() >= target && memchr::memrchr(b'\n', &buf).is_some() {
-                        break;
-                    }
-                    let old = buf.len();
-                    buf.resize(old + target.saturating_sub(old).max(8192), 0);
-                    match read_some(reader.as_mut(), &mut buf[old..]) {
-                        Ok(0) => {
-                            buf.truncate(old);
-                            eof = true;
-                            break;
-                        }
-                        Ok(n) => buf.truncate(old + n),
-                        Err(e) => {
-                            buf.truncate(old);
-                            damage = Some(format!("stream broken after {} bytes: {e}", old));
-                            eof = true;
-                            break;
-                        }
+            let line_start = last_newline.map_or(0, |i| i + 1);
+            // The record excludes a CR before the newline, hence the one byte of slack.
+            if buf.len() - line_start > self.max_line.saturating_add(1) {
+                return Some(self.skip_oversize(buf, line_start, offset));
+            }
+            let old = buf.len();
+            // Up to the target, then in growing steps while a long line has no newline yet.
+            let want = if old < target { target - old } else { old / 2 };
+            buf.resize(old + want.clamp(MIN_READ, MAX_READ), 0);
+            match read_some(self.reader.as_mut(), &mut buf[old..]) {
+                Ok(0) => {
+                    buf.truncate(old);
+                    ended = Some(None);
+                }
+                Ok(n) => {
+                    buf.truncate(old + n);
+                    // Only the new bytes are scanned: a long line costs linear time.
+                    if let Some(i) = memchr::memrchr(b'\n', &buf[old..]) {
+                        last_newline = Some(old + i);
                     }
                 }
-                if eof {
-                    *self = ByteSource::Done;
-                    if buf.is_empty() && damage.is_none() {
-                        return None;
-                    }
-                    return Some(Chunk { bytes: ChunkBytes::Owned(buf), damage });
+                Err(e) => {
+                    buf.truncate(old);
+                    ended = Some(Some(format!("stream broken after {} bytes: {e}", offset + old as u64)));
                 }
-                let cut = memchr::memrchr(b'\n', &buf).expect("checked above") + 1;
-                *carry = buf.split_off(cut);
-                Some(Chunk { bytes: ChunkBytes::Owned(buf), damage: None })
+            }
+            if self.at_start && (buf.len() >= UTF8_BOM.len() || ended.is_some()) {
+                self.at_start = false;
+                if buf.starts_with(UTF8_BOM) {
+                    buf.drain(..UTF8_BOM.len());
+                    offset += UTF8_BOM.len() as u64;
+                    last_newline = memchr::memrchr(b'\n', &buf);
+                }
+            }
+            if ended.is_some() {
+                break;
             }
         }
+        let changed = self.stamp.changed(&self.file);
+        let stop = ended.is_some() || changed.is_some();
+        let damage = join_damage(changed, ended.flatten());
+        if stop {
+            // The whole rest goes out: an unfinished line is the damaged tail.
+            self.done = true;
+            self.offset = offset + buf.len() as u64;
+            if buf.is_empty() && damage.is_none() {
+                return None;
+            }
+            return Some(Chunk { bytes: buf, offset, oversize: None, damage });
+        }
+        let cut = last_newline.expect("checked by the loop") + 1;
+        self.carry = buf.split_off(cut);
+        self.offset = offset + cut as u64;
+        Some(Chunk { bytes: buf, offset, oversize: None, damage: None })
+    }
+
+    /// `buf[line_start..]` is an unfinished line already over the limit: keep its beginning, read past the
+    /// rest up to the next newline without buffering it, and hand out the lines before it with it.
+    fn skip_oversize(&mut self, mut buf: Vec<u8>, line_start: usize, offset: u64) -> Chunk {
+        let prefix = buf[line_start..(line_start + OVERSIZE_RAW_PREFIX).min(buf.len())].to_vec();
+        let mut length = (buf.len() - line_start) as u64;
+        let mut last_byte = buf.last().copied();
+        buf.truncate(line_start);
+        let mut scratch = vec![0u8; SKIP_BUFFER];
+        let mut terminated = false;
+        let mut damage = None;
+        loop {
+            match read_some(self.reader.as_mut(), &mut scratch) {
+                Ok(0) => break,
+                Ok(n) => match memchr::memchr(b'\n', &scratch[..n]) {
+                    Some(i) => {
+                        length += i as u64;
+                        if i > 0 {
+                            last_byte = Some(scratch[i - 1]);
+                        }
+                        self.carry = scratch[i + 1..n].to_vec();
+                        terminated = true;
+                        break;
+                    }
+                    None => {
+                        length += n as u64;
+                        last_byte = Some(scratch[n - 1]);
+                    }
+                },
+                Err(e) => {
+                    let at = offset + line_start as u64 + length;
+                    damage = Some(format!("stream broken after {at} bytes: {e}"));
+                    break;
+                }
+            }
+        }
+        let consumed = length + terminated as u64;
+        if last_byte == Some(b'\r') {
+            length -= 1;
+        }
+        self.offset = offset + line_start as u64 + consumed;
+        if !terminated {
+            self.done = true;
+            damage = join_damage(self.stamp.changed(&self.file), damage);
+        }
+        Chunk { bytes: buf, offset, oversize: Some(OversizeLine { prefix, length, consumed }), damage }
     }
 }
 
-/// Drop the pages of a parsed chunk from this process, so that resident memory stays bounded by the
-/// batches in flight instead of growing with the size of a memory-mapped input. Called once the chunk's
-/// documents and quarantined lines have been copied out; a later read would re-fault from the file.
-fn release_mapped(bytes: &ChunkBytes) {
-    #[cfg(unix)]
-    if let ChunkBytes::Mapped(map, range) = bytes {
-        const PAGE: usize = 4096;
-        // Whole pages inside the range only: a page shared with the next chunk stays.
-        let start = range.start.div_ceil(PAGE) * PAGE;
-        let end = if range.end == map.len() { map.len() } else { range.end / PAGE * PAGE };
-        if end > start {
-            // Safety: the map is a read-only file mapping; MADV_DONTNEED only drops cached pages of it.
-            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
-        }
+fn join_damage(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }
 
@@ -177,17 +267,36 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
 struct JsonlSource {
     index: usize,
     file_name: String,
+    path: std::path::PathBuf,
     config: InputConfig,
-    bytes: ByteSource,
+    lines: LineReader,
     next_line: u64,
     /// Passthrough keys seen so far in this input, in order of first appearance.
     keys: Vec<String>,
     key_index: HashMap<String, usize>,
+    /// Keys not made into columns because of [`MAX_PASSTHROUGH_KEYS`].
+    dropped_keys: HashSet<String>,
+}
+
+/// A document's text: where simd-json left it in the line's own buffer (no copy), or a copy.
+enum DocText {
+    InLine(Vec<u8>, Range<usize>),
+    Owned(String),
+}
+
+impl DocText {
+    fn as_str(&self) -> &str {
+        match self {
+            DocText::InLine(buf, range) => std::str::from_utf8(&buf[range.clone()]).expect("simd-json validated it"),
+            DocText::Owned(s) => s,
+        }
+    }
 }
 
 enum Parsed {
     Blank,
-    Doc { id: Option<String>, text: String, extra: Vec<(String, Option<String>)> },
+    Doc { id: Option<String>, text: DocText, extra: Vec<(String, Option<String>)> },
+    Oversize(usize),
     Bad(String),
 }
 
@@ -195,8 +304,23 @@ impl Iterator for JsonlSource {
     type Item = DocBatch;
 
     fn next(&mut self) -> Option<DocBatch> {
-        let chunk = self.bytes.next_chunk(self.config.batch_bytes)?;
-        Some(self.decode(chunk))
+        match self.lines.next_chunk(self.config.batch_bytes) {
+            Some(chunk) => Some(self.decode(chunk)),
+            None => {
+                if !self.dropped_keys.is_empty() {
+                    tracing::warn!(
+                        input = %self.path.display(),
+                        cap = MAX_PASSTHROUGH_KEYS,
+                        dropped = self.dropped_keys.len(),
+                        "too many distinct passthrough fields: {} fields beyond the first {MAX_PASSTHROUGH_KEYS} \
+                         were not carried to the output (the documents were)",
+                        self.dropped_keys.len()
+                    );
+                    self.dropped_keys.clear();
+                }
+                None
+            }
+        }
     }
 }
 
@@ -215,10 +339,12 @@ impl JsonlSource {
         }
         let damaged_tail = chunk.damage.is_some() && start < data.len();
         let cfg = &self.config;
+        // Once the cap is reached, values of new keys are not even encoded.
+        let known = (self.keys.len() >= MAX_PASSTHROUGH_KEYS).then_some(&self.key_index);
         let parsed: Vec<Parsed> = lines
             .par_iter()
             .with_min_len(64)
-            .map_init(Vec::new, |buf, &(s, e)| parse_line(&data[s..e], buf, cfg))
+            .map_init(simd_json::Buffers::default, |buffers, &(s, e)| parse_line(&data[s..e], buffers, cfg, known))
             .collect();
 
         let first_line = self.next_line;
@@ -241,22 +367,29 @@ impl JsonlSource {
             };
             match p {
                 Parsed::Blank => blank_lines += 1,
-                Parsed::Bad(error) => quarantined.push(Quarantined {
-                    location: format!("line {line_no}"),
-                    error,
-                    raw: data[s..e].to_vec(),
-                }),
+                Parsed::Bad(error) => quarantined.push(Quarantined::new(format!("line {line_no}"), error, &data[s..e])),
+                Parsed::Oversize(length) => quarantined.push(Quarantined::oversize(
+                    format!("line {line_no}"),
+                    length as u64,
+                    self.config.max_doc_bytes,
+                    &data[s..e],
+                )),
                 Parsed::Doc { id, text, extra } => {
                     match id {
                         Some(id) => ids.append_value(id),
                         None => ids.append_value(format!("{}:{line_no}", self.file_name)),
                     }
-                    texts.append_value(text);
+                    texts.append_value(text.as_str());
+                    drop(text);
                     filled.clear();
                     filled.resize(extra_cols.len(), false);
                     for (k, v) in extra {
                         let idx = match self.key_index.get(&k) {
                             Some(&idx) => idx,
+                            None if self.keys.len() >= MAX_PASSTHROUGH_KEYS => {
+                                self.dropped_keys.insert(k);
+                                continue;
+                            }
                             None => {
                                 let idx = self.keys.len();
                                 self.key_index.insert(k.clone(), idx);
@@ -282,6 +415,24 @@ impl JsonlSource {
                 }
             }
         }
+        let mut bytes = data.len() as u64;
+        if let Some(o) = &chunk.oversize {
+            quarantined.push(Quarantined::oversize(
+                format!("line {}", self.next_line),
+                o.length,
+                self.config.max_doc_bytes,
+                &o.prefix,
+            ));
+            self.next_line += 1;
+            bytes += o.consumed;
+        } else if let (Some(damage), false) = (&chunk.damage, damaged_tail) {
+            // The input broke off after a whole line (or before any): the unread rest is one row.
+            quarantined.push(Quarantined::new(
+                format!("byte {}", chunk.offset + data.len() as u64),
+                damage.clone(),
+                &[],
+            ));
+        }
         let schema = doc_schema(
             &self.config.id_field,
             &self.config.text_field,
@@ -290,64 +441,89 @@ impl JsonlSource {
         let mut columns: Vec<ArrayRef> = vec![Arc::new(ids.finish()), Arc::new(texts.finish())];
         columns.extend(extra_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         let docs = RecordBatch::try_new(schema, columns).expect("columns match the schema");
-        release_mapped(&chunk.bytes);
-        DocBatch { input: self.index, docs, quarantined, bytes: data.len() as u64, blank_lines, damage: chunk.damage }
+        DocBatch { input: self.index, docs, quarantined, bytes, blank_lines, damage: chunk.damage }
     }
 }
 
-fn parse_line(line: &[u8], buf: &mut Vec<u8>, cfg: &InputConfig) -> Parsed {
+fn parse_line(
+    line: &[u8],
+    buffers: &mut simd_json::Buffers,
+    cfg: &InputConfig,
+    known_keys: Option<&HashMap<String, usize>>,
+) -> Parsed {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(|b| b.is_ascii_whitespace()) {
         return Parsed::Blank;
     }
     if line.len() > cfg.max_doc_bytes {
-        return Parsed::Bad(format!(
-            "record of {} bytes exceeds input.max_doc_bytes = {}",
-            line.len(),
-            cfg.max_doc_bytes
-        ));
+        return Parsed::Oversize(line.len());
     }
-    buf.clear();
-    buf.extend_from_slice(line);
-    let value = match simd_json::to_borrowed_value(buf) {
-        Ok(v) => v,
-        Err(e) => {
-            return Parsed::Bad(if std::str::from_utf8(line).is_err() {
-                "invalid UTF-8".to_string()
-            } else {
-                format!("malformed JSON: {e}")
+    // simd-json parses in place; the line keeps its own buffer so that the text can stay where it is.
+    let mut owned = line.to_vec();
+    let (base, len) = (owned.as_ptr() as usize, owned.len());
+    let (id, text, extra) = {
+        let value = match simd_json::to_borrowed_value_with_buffers(&mut owned, buffers) {
+            Ok(v) => v,
+            Err(e) => return Parsed::Bad(malformed(line, &e)),
+        };
+        let Some(obj) = value.as_object() else {
+            return Parsed::Bad(format!("line is a JSON {}, not an object", type_name(&value)));
+        };
+        let text = match obj.get(cfg.text_field.as_str()) {
+            Some(BorrowedValue::String(s)) => {
+                let at = s.as_ptr() as usize;
+                if at >= base && at + s.len() <= base + len {
+                    Ok(at - base..at - base + s.len())
+                } else {
+                    Err(s.to_string())
+                }
+            }
+            Some(other) => {
+                return Parsed::Bad(format!("field {:?} is a {}, not a string", cfg.text_field, type_name(other)))
+            }
+            None => return Parsed::Bad(format!("missing text field {:?}", cfg.text_field)),
+        };
+        let id = match obj.get(cfg.id_field.as_str()) {
+            Some(BorrowedValue::String(s)) => Some(s.to_string()),
+            Some(v) if v.is_null() => None,
+            Some(v) => Some(v.encode()),
+            None => None,
+        };
+        let extra: Vec<(String, Option<String>)> = obj
+            .iter()
+            .filter(|(k, _)| cfg.passes_through(k))
+            .map(|(k, v)| {
+                if known_keys.is_some_and(|known| !known.contains_key(k.as_ref())) {
+                    // Beyond the cap: only the name is needed, to count it.
+                    return (k.to_string(), None);
+                }
+                let v = match v {
+                    BorrowedValue::String(s) => Some(s.to_string()),
+                    v if v.is_null() => None,
+                    v => Some(v.encode()),
+                };
+                (k.to_string(), v)
             })
-        }
+            .collect();
+        (id, text, extra)
     };
-    let Some(obj) = value.as_object() else {
-        return Parsed::Bad(format!("line is a JSON {}, not an object", type_name(&value)));
+    let text = match text {
+        Ok(range) => DocText::InLine(owned, range),
+        Err(copy) => DocText::Owned(copy),
     };
-    let text = match obj.get(cfg.text_field.as_str()) {
-        Some(BorrowedValue::String(s)) => s.to_string(),
-        Some(other) => {
-            return Parsed::Bad(format!("field {:?} is a {}, not a string", cfg.text_field, type_name(other)))
-        }
-        None => return Parsed::Bad(format!("missing text field {:?}", cfg.text_field)),
-    };
-    let id = match obj.get(cfg.id_field.as_str()) {
-        Some(BorrowedValue::String(s)) => Some(s.to_string()),
-        Some(v) if v.is_null() => None,
-        Some(v) => Some(v.encode()),
-        None => None,
-    };
-    let extra = obj
-        .iter()
-        .filter(|(k, _)| cfg.passes_through(k))
-        .map(|(k, v)| {
-            let v = match v {
-                BorrowedValue::String(s) => Some(s.to_string()),
-                v if v.is_null() => None,
-                v => Some(v.encode()),
-            };
-            (k.to_string(), v)
-        })
-        .collect();
     Parsed::Doc { id, text, extra }
+}
+
+/// The error of a line simd-json refused. simd-json reports most syntax errors at "character 0"; serde_json,
+/// run on this line only, says where the error is.
+fn malformed(line: &[u8], simd_error: &simd_json::Error) -> String {
+    if std::str::from_utf8(line).is_err() {
+        return "invalid UTF-8".to_string();
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+        Err(e) => format!("malformed JSON: {e}"),
+        Ok(_) => format!("malformed JSON: {simd_error}"),
+    }
 }
 
 fn type_name(v: &BorrowedValue) -> &'static str {

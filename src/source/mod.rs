@@ -138,6 +138,73 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// Open an input for reading, refusing anything but a regular file: a FIFO would block the open until a
+/// writer appears and could be read only once (the run plans, reads and fingerprints each input), and a
+/// device has no size to plan by. The open itself does not block (`O_NONBLOCK`, cleared afterwards), so a
+/// FIFO is refused instead of hanging.
+pub(crate) fn open_regular(path: &Path) -> Result<(std::fs::File, FileStamp)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| Error::input(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::input(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::input(path, "not a regular file (a FIFO, socket or device cannot be read as an input)"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // Safety: plain fcntl calls on a descriptor this function owns.
+        unsafe {
+            let fd = file.as_raw_fd();
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+    }
+    let stamp = FileStamp::of(&meta);
+    Ok((file, stamp))
+}
+
+/// Size and modification time of an input when it was opened. Readers compare them with the file's
+/// current ones as they go: an input truncated, extended or rewritten during the run is damaged, since what
+/// was read no longer matches one version of the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    pub len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        FileStamp { len: meta.len(), modified: meta.modified().ok() }
+    }
+
+    /// The damage to record when `file` no longer matches this stamp (or cannot be checked).
+    pub fn changed(&self, file: &std::fs::File) -> Option<String> {
+        let now = match file.metadata() {
+            Ok(m) => FileStamp::of(&m),
+            Err(e) => return Some(format!("input truncated/changed during the run: cannot stat it any more: {e}")),
+        };
+        if now == *self {
+            return None;
+        }
+        let what = if now.len < self.len {
+            format!("truncated from {} to {} bytes", self.len, now.len)
+        } else if now.len > self.len {
+            format!("grew from {} to {} bytes", self.len, now.len)
+        } else {
+            "rewritten (same size, new modification time)".to_string()
+        };
+        Some(format!("input truncated/changed during the run: {what}"))
+    }
+}
+
 /// A stream of batches from one input.
 pub type BatchIter = Box<dyn Iterator<Item = DocBatch> + Send>;
 

@@ -1,46 +1,153 @@
-//! Parquet input: the file is memory-mapped, only the text, id and passthrough columns are decoded
+//! Parquet input: the file is read with positioned reads (not memory-mapped: a mapped file truncated by
+//! another process would kill the run with SIGBUS), only the text, id and passthrough columns are decoded
 //! (projection), and row groups are decoded in parallel, a window of them at a time so memory stays bounded
 //! by a few row groups whatever the file size.
 //!
+//! Text and id columns may be strings (`Utf8`, `LargeUtf8`, `Utf8View`), dictionaries of strings, or binary
+//! columns without the UTF8 annotation (as Spark writes them); a binary text that is not valid UTF-8 sends
+//! its row to quarantine.
+//!
 //! A file without a readable footer (truncated, not Parquet) cannot be read at all and fails at open. A row
-//! group that fails to decode sends each of its rows to quarantine, so they are still counted.
+//! group that fails to decode sends each of its rows to quarantine, so they are still counted. A file whose
+//! size or modification time changes while it is read is damaged.
 
+use std::fs::File;
+use std::io::Read;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, BinaryArray, RecordBatch, StringArray, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 
-use super::{BatchIter, InputFile};
+use super::{BatchIter, FileStamp, InputFile};
 use crate::batch::{doc_schema, DocBatch, Quarantined};
 use crate::config::InputConfig;
 use crate::error::{Error, Result};
 
+/// A row group that fails to decode sends each of its rows to quarantine, up to this many; a larger count
+/// (a corrupt footer can declare any) becomes one row naming the range, so that memory stays bounded.
+const MAX_FAILED_ROWS_LISTED: u64 = 1 << 20;
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// How a text or id column becomes Utf8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextKind {
+    /// Strings or dictionaries of strings: arrow's `cast` to Utf8.
+    Strings,
+    /// Bytes without the UTF8 annotation: cast to Binary, then each row checked for UTF-8.
+    Bytes,
+}
+
+fn kind_of(t: &DataType) -> Option<TextKind> {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(TextKind::Strings),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Some(TextKind::Bytes),
+        DataType::Dictionary(_, values) => kind_of(values),
+        _ => None,
+    }
+}
+
+/// A column as Utf8. Rows of a binary column that are not valid UTF-8 are null in the result and listed.
+fn to_utf8(a: &ArrayRef, kind: TextKind) -> std::result::Result<(StringArray, Vec<usize>), String> {
+    if kind == TextKind::Strings {
+        let a = cast(a, &DataType::Utf8).map_err(|e| e.to_string())?;
+        return Ok((a.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone(), Vec::new()));
+    }
+    let bin = cast(a, &DataType::Binary).map_err(|e| e.to_string())?;
+    let bin = bin.as_any().downcast_ref::<BinaryArray>().expect("cast to Binary");
+    let mut invalid = Vec::new();
+    let mut out = StringBuilder::with_capacity(bin.len(), bin.value_data().len());
+    for i in 0..bin.len() {
+        if bin.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        match std::str::from_utf8(bin.value(i)) {
+            Ok(s) => out.append_value(s),
+            Err(_) => {
+                invalid.push(i);
+                out.append_null();
+            }
+        }
+    }
+    Ok((out.finish(), invalid))
+}
+
+/// The input file read with positioned reads (`pread`): the threads decoding row groups in parallel share
+/// it without sharing a file offset, and a file truncated meanwhile reads short, an error for the row
+/// groups concerned, where a memory map would fault.
+#[derive(Clone)]
+struct PositionedFile {
+    file: Arc<File>,
+    len: u64,
+}
+
+impl Length for PositionedFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for PositionedFile {
+    type T = std::io::BufReader<PositionedRead>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(std::io::BufReader::new(PositionedRead { file: self.file.clone(), pos: start }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; length];
+        self.file.read_exact_at(&mut buf, start)?;
+        Ok(buf.into())
+    }
+}
+
+struct PositionedRead {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for PositionedRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<BatchIter> {
-    let file = std::fs::File::open(&input.path).map_err(|e| Error::input(&input.path, e))?;
-    let data = if input.size == 0 {
-        bytes::Bytes::new()
-    } else {
-        // Safety: read-only map, see source::jsonl.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(&input.path, e))?;
-        bytes::Bytes::from_owner(map)
-    };
-    let meta = ArrowReaderMetadata::load(&data, Default::default())
+    let (file, stamp) = super::open_regular(&input.path)?;
+    let data = PositionedFile { file: Arc::new(file), len: stamp.len };
+    // The footer parser may panic on a corrupt footer; that is an unreadable file too.
+    let meta = std::panic::catch_unwind(|| ArrowReaderMetadata::load(&data, Default::default()))
+        .unwrap_or_else(|panic| Err(parquet::errors::ParquetError::General(panic_message(&panic))))
         .map_err(|e| Error::input(&input.path, format!("not a readable Parquet file (truncated?): {e}")))?;
     let schema = meta.schema().clone();
     let text_idx = schema
         .index_of(&config.text_field)
         .map_err(|_| Error::input(&input.path, format!("no column {:?}", config.text_field)))?;
-    if !matches!(schema.field(text_idx).data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+    let Some(text_kind) = kind_of(schema.field(text_idx).data_type()) else {
         return Err(Error::input(
             &input.path,
             format!("column {:?} is {}, not a string", config.text_field, schema.field(text_idx).data_type()),
         ));
-    }
+    };
+    // An id column of another type (numbers) is cast to Utf8 as it is.
     let id_idx = schema.index_of(&config.id_field).ok();
+    let id_kind = id_idx.map(|i| kind_of(schema.field(i).data_type()).unwrap_or(TextKind::Strings));
     let passthrough: Vec<usize> =
         (0..schema.fields().len()).filter(|&i| config.passes_through(schema.field(i).name())).collect();
     let mut roots = vec![text_idx];
@@ -66,11 +173,15 @@ pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<Bat
         index,
         file_name: input.name(),
         data,
+        stamp,
+        damage_reported: false,
         meta,
         mask,
         config: config.clone(),
         text_name: schema.field(text_idx).name().clone(),
+        text_kind,
         id_name: id_idx.map(|i| schema.field(i).name().clone()),
+        id_kind: id_kind.unwrap_or(TextKind::Strings),
         passthrough: passthrough.iter().map(|&i| schema.field(i).clone()).collect(),
         row_groups,
         next_group: 0,
@@ -83,12 +194,17 @@ pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<Bat
 struct ParquetSource {
     index: usize,
     file_name: String,
-    data: bytes::Bytes,
+    data: PositionedFile,
+    stamp: FileStamp,
+    /// The file changed during the run and a batch says so.
+    damage_reported: bool,
     meta: ArrowReaderMetadata,
     mask: ProjectionMask,
     config: InputConfig,
     text_name: String,
+    text_kind: TextKind,
     id_name: Option<String>,
+    id_kind: TextKind,
     passthrough: Vec<Field>,
     /// (row group, first row in file, rows)
     row_groups: Vec<(usize, u64, usize)>,
@@ -111,13 +227,47 @@ impl Iterator for ParquetSource {
         let groups = &self.row_groups[self.next_group..end];
         self.next_group = end;
         let decoded: Vec<Vec<DocBatch>> =
-            groups.par_iter().map(|&(g, first, rows)| self.decode_group(g, first, rows)).collect();
+            groups.par_iter().map(|&(g, first, rows)| self.decode_group_guarded(g, first, rows)).collect();
         self.pending.extend(decoded.into_iter().flatten());
+        if !self.damage_reported {
+            if let Some(change) = self.stamp.changed(&self.data.file) {
+                self.damage_reported = true;
+                match self.pending.front_mut() {
+                    Some(b) => b.damage = Some(b.damage.take().map_or(change.clone(), |d| format!("{change}; {d}"))),
+                    None => self.pending.push_back(DocBatch {
+                        input: self.index,
+                        docs: RecordBatch::new_empty(self.schema()),
+                        quarantined: Vec::new(),
+                        bytes: 0,
+                        blank_lines: 0,
+                        damage: Some(change),
+                    }),
+                }
+            }
+        }
         self.pending.pop_front()
     }
 }
 
 impl ParquetSource {
+    /// [`Self::decode_group`], with a panic of the decoder on corrupt data turned into a failed row group.
+    fn decode_group_guarded(&self, group: usize, first_row: u64, rows: usize) -> Vec<DocBatch> {
+        let decoded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_group(group, first_row, rows)));
+        decoded.unwrap_or_else(|panic| {
+            let e = format!("the Parquet decoder failed: {}", panic_message(&panic));
+            let row = first_row;
+            vec![DocBatch {
+                input: self.index,
+                docs: RecordBatch::new_empty(self.schema()),
+                quarantined: vec![Quarantined::new(format!("rows {row}..{}", row + rows as u64), e.clone(), &[])],
+                bytes: 0,
+                blank_lines: 0,
+                damage: Some(format!("row group {group}: {e}")),
+            }]
+        })
+    }
+
     fn decode_group(&self, group: usize, first_row: u64, rows: usize) -> Vec<DocBatch> {
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(self.data.clone(), self.meta.clone())
             .with_projection(self.mask.clone())
@@ -126,16 +276,18 @@ impl ParquetSource {
             .build();
         let mut out = Vec::new();
         let mut row = first_row;
+        let end = first_row + rows as u64;
         let fail = |row: u64, e: String| DocBatch {
             input: self.index,
             docs: RecordBatch::new_empty(self.schema()),
-            quarantined: (row..first_row + rows as u64)
-                .map(|r| Quarantined {
-                    location: format!("row {r}"),
-                    error: format!("row group {group}: {e}"),
-                    raw: Vec::new(),
-                })
-                .collect(),
+            quarantined: if end.saturating_sub(row) <= MAX_FAILED_ROWS_LISTED {
+                (row..end)
+                    .map(|r| Quarantined::new(format!("row {r}"), format!("row group {group}: {e}"), &[]))
+                    .collect()
+            } else {
+                let error = format!("row group {group}: {e} ({} rows)", end - row);
+                vec![Quarantined::new(format!("rows {row}..{end}"), error, &[])]
+            },
             bytes: 0,
             blank_lines: 0,
             damage: Some(format!("row group {group} failed to decode: {e}")),
@@ -152,9 +304,12 @@ impl ParquetSource {
                 }
                 Err(e) => {
                     out.push(fail(row, e));
-                    break;
+                    return out;
                 }
             }
+        }
+        if row < end {
+            out.push(fail(row, format!("the row group ended after {} of {rows} rows", row - first_row)));
         }
         out
     }
@@ -163,35 +318,44 @@ impl ParquetSource {
         doc_schema(&self.config.id_field, &self.config.text_field, self.passthrough.iter().cloned())
     }
 
-    /// Normalise one decoded batch: id and text as Utf8 first, null or oversize texts to quarantine.
+    /// Normalise one decoded batch: id and text as Utf8 first; null, non-UTF-8 or oversize texts to
+    /// quarantine. An id that is not valid UTF-8 is replaced by the derived `<file name>:<row>`.
     fn to_docs(&self, b: &RecordBatch, first_row: u64) -> Result<DocBatch, String> {
-        let text =
-            cast(b.column_by_name(&self.text_name).expect("projected"), &DataType::Utf8).map_err(|e| e.to_string())?;
-        let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+        let text_column = b.column_by_name(&self.text_name).expect("projected");
+        let (text, invalid_text) = to_utf8(text_column, self.text_kind)?;
+        let text = &text;
         let ids = match &self.id_name {
-            Some(n) => Some(cast(b.column_by_name(n).expect("projected"), &DataType::Utf8).map_err(|e| e.to_string())?),
+            Some(n) => Some(to_utf8(b.column_by_name(n).expect("projected"), self.id_kind)?.0),
             None => None,
         };
-        let ids = ids.as_ref().map(|a| a.as_any().downcast_ref::<StringArray>().expect("cast to Utf8"));
+        let ids = ids.as_ref();
+        // The bytes of the rows that are not UTF-8, for their quarantine rows.
+        let raw_text = match invalid_text.is_empty() {
+            true => None,
+            false => Some(cast(text_column, &DataType::Binary).map_err(|e| e.to_string())?),
+        };
+        let raw_text = raw_text.as_ref().map(|a| a.as_any().downcast_ref::<BinaryArray>().expect("cast to Binary"));
+        let mut invalid_text = invalid_text.into_iter().peekable();
         let mut keep = Vec::with_capacity(text.len());
         let mut quarantined = Vec::new();
         let mut id_out = StringBuilder::new();
         let mut bytes = 0u64;
         for i in 0..text.len() {
             let row = first_row + i as u64;
-            let ok = if text.is_null(i) {
-                quarantined.push(Quarantined {
-                    location: format!("row {row}"),
-                    error: "text is null".into(),
-                    raw: Vec::new(),
-                });
+            let ok = if invalid_text.next_if_eq(&i).is_some() {
+                let raw = raw_text.expect("cast above").value(i);
+                quarantined.push(Quarantined::new(format!("row {row}"), "text is not valid UTF-8", raw));
+                false
+            } else if text.is_null(i) {
+                quarantined.push(Quarantined::new(format!("row {row}"), "text is null", &[]));
                 false
             } else if text.value(i).len() > self.config.max_doc_bytes {
-                quarantined.push(Quarantined {
-                    location: format!("row {row}"),
-                    error: format!("document of {} bytes exceeds input.max_doc_bytes", text.value(i).len()),
-                    raw: text.value(i).as_bytes().to_vec(),
-                });
+                quarantined.push(Quarantined::oversize(
+                    format!("row {row}"),
+                    text.value(i).len() as u64,
+                    self.config.max_doc_bytes,
+                    text.value(i).as_bytes(),
+                ));
                 false
             } else {
                 bytes += text.value(i).len() as u64;

@@ -9,6 +9,11 @@
 //!   a record cut mid-body, an I/O error) is yielded once and then the iterator ends. A
 //!   *recoverable* error (malformed header block, missing Content-Length, oversized body) is
 //!   yielded and the reader resynchronises on the next line that starts with `WARC/1.`.
+//! * A block must be followed by CRLF CRLF. When it is not, the record's Content-Length is wrong (too
+//!   large: the block swallowed the start of the next record; too small: part of the block is left over).
+//!   The record is yielded as [`WarcRecordError::BadBoundary`] (recoverable, but damage) and the reader
+//!   resumes at the next `WARC/1.x` line, looking inside the block it read first, so that a record swallowed
+//!   by a too-large Content-Length is still read.
 //! * [`record_to_document`] turns a WET `conversion` record (text as-is) or a WARC `response`
 //!   record carrying HTML (HTTP header block parsed, chunked transfer-encoding and
 //!   gzip/deflate content-encoding undone, charset decoded) into a [`WebDocument`].
@@ -84,6 +89,10 @@ pub enum WarcRecordError {
     /// The body exceeds the configured cap; it was skipped.
     #[error("record at offset {offset} has a {length}-byte body, over the {max}-byte cap; skipped")]
     TooLarge { offset: u64, length: u64, max: u64 },
+    /// The block does not end at a record boundary (wrong Content-Length); the record was skipped and the
+    /// reader resynchronised on the next record.
+    #[error("bad record at offset {offset}: {message}")]
+    BadBoundary { offset: u64, message: String },
 }
 
 impl WarcRecordError {
@@ -92,8 +101,14 @@ impl WarcRecordError {
             WarcRecordError::Io { offset, .. }
             | WarcRecordError::Truncated { offset, .. }
             | WarcRecordError::MalformedHeader { offset, .. }
-            | WarcRecordError::TooLarge { offset, .. } => *offset,
+            | WarcRecordError::TooLarge { offset, .. }
+            | WarcRecordError::BadBoundary { offset, .. } => *offset,
         }
+    }
+
+    /// Whether the input is damaged: a fatal error, or records whose boundaries had to be searched for.
+    pub fn is_damage(&self) -> bool {
+        self.is_fatal() || matches!(self, WarcRecordError::BadBoundary { .. })
     }
 
     /// A fatal error ends the iteration.
@@ -150,9 +165,78 @@ fn strip_angle(s: &str) -> &str {
     t.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(t)
 }
 
+/// A buffered reader with bytes put back in front of it: where a record's block turns out to hold the start
+/// of the next record, reading resumes there.
+struct Rewind<R> {
+    front: Vec<u8>,
+    at: usize,
+    inner: R,
+}
+
+impl<R: BufRead> Rewind<R> {
+    /// Put `bytes` back in front of what is still to be read.
+    fn unread(&mut self, bytes: &[u8]) {
+        let mut front = bytes.to_vec();
+        front.extend_from_slice(&self.front[self.at..]);
+        self.front = front;
+        self.at = 0;
+    }
+}
+
+impl<R: BufRead> Read for Rewind<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Rewind<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.at < self.front.len() {
+            return Ok(&self.front[self.at..]);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.at < self.front.len() {
+            self.at += n;
+            if self.at >= self.front.len() {
+                self.front.clear();
+                self.at = 0;
+            }
+        } else {
+            self.inner.consume(n);
+        }
+    }
+}
+
+/// How a record's version line starts.
+const RECORD_START: &[u8] = b"WARC/1.";
+
+/// Where the next record starts inside `block`: the first line, other than the first, that is a WARC version
+/// line (`WARC/1.0` or `WARC/1.1`), or could be one continued after the block.
+fn find_record_start(block: &[u8]) -> Option<usize> {
+    memchr::memmem::find_iter(block, b"\nWARC/1.").map(|i| i + 1).find(|&at| {
+        let rest = &block[at + RECORD_START.len()..];
+        match rest {
+            [] => true,
+            [digit, after @ ..] => {
+                digit.is_ascii_digit() && (after.starts_with(b"\r\n") || after.starts_with(b"\n") || after.len() <= 1)
+            }
+        }
+    })
+}
+
 /// Streaming reader over the records of a WARC stream (already decompressed).
 pub struct WarcReader<R: BufRead> {
-    inner: R,
+    inner: Rewind<R>,
     /// Bytes consumed from `inner` so far.
     pos: u64,
     max_body: u64,
@@ -170,9 +254,14 @@ impl WarcReader<Box<dyn BufRead + Send>> {
         let path = path.as_ref();
         let err = |source| WarcError::Open { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(err)?;
+        Self::from_file(file).map_err(err)
+    }
+
+    /// Reads an open `.warc`, `.warc.gz` or `.warc.wet.gz` file (gzip detected from the magic bytes).
+    pub fn from_file(file: File) -> io::Result<Self> {
         let mut buf = BufReader::with_capacity(256 * 1024, file);
         let is_gz = {
-            let head = buf.fill_buf().map_err(err)?;
+            let head = buf.fill_buf()?;
             head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
         };
         let inner: Box<dyn BufRead + Send> = if is_gz {
@@ -193,7 +282,14 @@ enum Line {
 impl<R: BufRead> WarcReader<R> {
     /// Reads records from an already-decompressed stream.
     pub fn new(inner: R) -> Self {
-        WarcReader { inner, pos: 0, max_body: DEFAULT_MAX_BODY, done: false, resync: false, pending: None }
+        WarcReader {
+            inner: Rewind { front: Vec::new(), at: 0, inner },
+            pos: 0,
+            max_body: DEFAULT_MAX_BODY,
+            done: false,
+            resync: false,
+            pending: None,
+        }
     }
 
     /// Sets the body cap (bytes); larger records yield [`WarcRecordError::TooLarge`].
@@ -274,6 +370,54 @@ impl<R: BufRead> WarcReader<R> {
         let n = io::copy(&mut (&mut self.inner).take(len), &mut io::sink())?;
         self.pos += n;
         Ok(n)
+    }
+
+    /// Put bytes already counted in `pos` back in front of the stream.
+    fn unread(&mut self, bytes: &[u8]) {
+        self.inner.unread(bytes);
+        self.pos -= bytes.len() as u64;
+    }
+
+    /// Whether the block just read ends at a record boundary: CRLF CRLF (or LF LF) follows. Anything else
+    /// read to decide is put back.
+    fn at_record_boundary(&mut self) -> io::Result<bool> {
+        let mut next = Vec::with_capacity(4);
+        (&mut self.inner).take(4).read_to_end(&mut next)?;
+        self.pos += next.len() as u64;
+        if next.starts_with(b"\r\n\r\n") {
+            return Ok(true);
+        }
+        if next.starts_with(b"\n\n") {
+            self.unread(&next[2..]);
+            return Ok(true);
+        }
+        // Anything else, the end of the stream included, means the block's length was wrong (or the file
+        // was cut right after it).
+        self.unread(&next);
+        Ok(false)
+    }
+
+    /// A record whose block does not end at a record boundary: resume at the next record start inside the
+    /// block read (a Content-Length too large swallowed it), or else at the next `WARC/1.` line after it.
+    fn bad_boundary(
+        &mut self,
+        offset: u64,
+        block: &[u8],
+        message: String,
+    ) -> Option<Result<WarcRecord, WarcRecordError>> {
+        match find_record_start(block) {
+            Some(at) => self.unread(&block[at..]),
+            None => {
+                // The next record's version line may begin at the end of the block and end after it.
+                let line_start = memchr::memrchr(b'\n', block).map_or(0, |i| i + 1);
+                let tail = &block[line_start..];
+                if !tail.is_empty() && tail.len() < RECORD_START.len() && RECORD_START.starts_with(tail) {
+                    self.unread(tail);
+                }
+                self.resync = true;
+            }
+        }
+        Some(Err(WarcRecordError::BadBoundary { offset, message }))
     }
 
     fn next_record(&mut self) -> Option<Result<WarcRecord, WarcRecordError>> {
@@ -380,7 +524,22 @@ impl<R: BufRead> WarcReader<R> {
         if length > self.max_body {
             match self.skip_body(length) {
                 Ok(n) if n == length => {
-                    return Some(Err(WarcRecordError::TooLarge { offset, length, max: self.max_body }));
+                    return match self.at_record_boundary() {
+                        Ok(true) => Some(Err(WarcRecordError::TooLarge { offset, length, max: self.max_body })),
+                        Ok(false) => {
+                            // What was skipped is gone: resume at the next `WARC/1.` line after it.
+                            self.resync = true;
+                            Some(Err(WarcRecordError::BadBoundary {
+                                offset,
+                                message: format!(
+                                    "Content-Length {length} (over the {}-byte cap, skipped) does not end at a \
+                                     record boundary",
+                                    self.max_body
+                                ),
+                            }))
+                        }
+                        Err(e) => self.fatal_io(e),
+                    };
                 }
                 Ok(n) => {
                     self.done = true;
@@ -393,7 +552,20 @@ impl<R: BufRead> WarcReader<R> {
             }
         }
         match self.read_body(length) {
-            Ok((body, true)) => Some(Ok(WarcRecord { record_type, headers, body, offset })),
+            Ok((body, true)) => match self.at_record_boundary() {
+                Ok(true) => Some(Ok(WarcRecord { record_type, headers, body, offset })),
+                Ok(false) => self.bad_boundary(
+                    offset,
+                    &body,
+                    format!("Content-Length {length} does not end at a record boundary (no CRLF CRLF after the block)"),
+                ),
+                Err(e) => self.fatal_io(e),
+            },
+            Ok((body, false)) if find_record_start(&body).is_some() => self.bad_boundary(
+                offset,
+                &body,
+                format!("Content-Length {length} goes past the next record (only {} bytes before the end)", body.len()),
+            ),
             Ok((body, false)) => {
                 self.done = true;
                 Some(Err(WarcRecordError::Truncated {

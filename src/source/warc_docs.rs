@@ -4,7 +4,8 @@
 //!
 //! Records are read one at a time (bounded memory) and converted to text in parallel per batch. A malformed
 //! or oversize record, or a response whose body cannot be decoded, is quarantined with its offset; a
-//! truncated stream ends the input with its damage recorded.
+//! truncated stream ends the input with its damage recorded, and so does a record whose Content-Length is
+//! wrong (the reader resynchronises on the next record) or a file that changes while it is read.
 
 use std::sync::Arc;
 
@@ -13,16 +14,29 @@ use arrow::datatypes::{DataType, Field};
 use rayon::prelude::*;
 
 use super::warc::{record_to_document, WarcReader, WarcRecord};
-use super::{BatchIter, InputFile};
+use super::{BatchIter, FileStamp, InputFile};
 use crate::batch::{doc_schema, DocBatch, Quarantined};
 use crate::config::InputConfig;
 use crate::error::{Error, Result};
 
 pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<BatchIter> {
-    let reader = WarcReader::open(&input.path)
+    let (file, stamp) = super::open_regular(&input.path)?;
+    if stamp.len == 0 && input.name().to_ascii_lowercase().ends_with(".gz") {
+        return Err(Error::input(&input.path, "empty file, not a gzip stream"));
+    }
+    let watched = file.try_clone().map_err(|e| Error::input(&input.path, e))?;
+    let reader = WarcReader::from_file(file)
         .map_err(|e| Error::input(&input.path, e))?
         .with_max_body(config.max_doc_bytes as u64);
-    Ok(Box::new(WarcSource { index, reader, config: config.clone(), done: false }))
+    Ok(Box::new(WarcSource {
+        index,
+        reader,
+        config: config.clone(),
+        done: false,
+        watched,
+        stamp,
+        change_reported: false,
+    }))
 }
 
 struct WarcSource {
@@ -30,6 +44,10 @@ struct WarcSource {
     reader: WarcReader<Box<dyn std::io::BufRead + Send>>,
     config: InputConfig,
     done: bool,
+    /// The input file, watched for changes while it is read.
+    watched: std::fs::File,
+    stamp: FileStamp,
+    change_reported: bool,
 }
 
 fn metadata_fields() -> Vec<Field> {
@@ -63,21 +81,24 @@ impl Iterator for WarcSource {
                     records.push(r);
                 }
                 Some(Err(e)) => {
-                    let fatal = e.is_fatal();
-                    quarantined.push(Quarantined {
-                        location: format!("byte {}", e.offset()),
-                        error: e.to_string(),
-                        raw: Vec::new(),
-                    });
-                    if fatal {
+                    quarantined.push(Quarantined::new(format!("byte {}", e.offset()), e.to_string(), &[]));
+                    if e.is_damage() && damage.is_none() {
                         damage = Some(e.to_string());
+                    }
+                    if e.is_fatal() {
                         self.done = true;
                         break;
                     }
                 }
             }
         }
-        if records.is_empty() && quarantined.is_empty() {
+        if !self.change_reported {
+            if let Some(change) = self.stamp.changed(&self.watched) {
+                self.change_reported = true;
+                damage = Some(damage.map_or(change.clone(), |d| format!("{change}; {d}")));
+            }
+        }
+        if records.is_empty() && quarantined.is_empty() && damage.is_none() {
             return None;
         }
         let docs: Vec<_> = records.par_iter().map(|r| (r.offset, record_to_document(r))).collect();
@@ -88,8 +109,9 @@ impl Iterator for WarcSource {
             match d {
                 None => {} // warcinfo, request, metadata, non-HTML responses: not documents
                 Some(Err(error)) => {
-                    let raw = records.iter().find(|r| r.offset == offset).map(|r| r.body.clone()).unwrap_or_default();
-                    quarantined.push(Quarantined { location: format!("byte {offset}"), error, raw });
+                    let raw =
+                        records.iter().find(|r| r.offset == offset).map(|r| r.body.as_slice()).unwrap_or_default();
+                    quarantined.push(Quarantined::new(format!("byte {offset}"), error, raw));
                 }
                 Some(Ok(doc)) => {
                     ids.append_value(if doc.record_id.is_empty() {
