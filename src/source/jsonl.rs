@@ -80,6 +80,7 @@ pub fn open(index: usize, input: &InputFile, compression: Compression, config: &
             offset: 0,
             max_line: config.max_doc_bytes,
             at_start: true,
+            ended: None,
             done: false,
         },
         next_line: 1,
@@ -103,6 +104,9 @@ struct LineReader {
     max_line: usize,
     /// Nothing read yet: a byte order mark may come.
     at_start: bool,
+    /// The stream has ended (with its damage, if any), but lines of it are still in `carry`: a chunk holds at
+    /// most `batch_docs` lines.
+    ended: Option<Option<String>>,
     done: bool,
 }
 
@@ -128,20 +132,27 @@ struct OversizeLine {
 }
 
 impl LineReader {
-    /// The next chunk of about `target` bytes ending at a line boundary.
-    fn next_chunk(&mut self, target: usize) -> Option<Chunk> {
+    /// The next chunk of about `target` bytes, and at most `max_lines` lines, ending at a line boundary. The
+    /// line cap bounds what a chunk costs downstream (a parsed record and its quarantine row per line) when
+    /// lines are tiny: millions of `{}` lines fit in a few megabytes.
+    fn next_chunk(&mut self, target: usize, max_lines: usize) -> Option<Chunk> {
         if self.done {
             return None;
         }
         let target = target.max(1);
         let mut offset = self.offset;
         let mut buf = std::mem::take(&mut self.carry);
-        // After a skipped line the carry may hold whole lines; otherwise it has no newline.
+        // After a skipped line or a line-capped chunk the carry may hold whole lines; otherwise it has no newline.
         let mut last_newline = memchr::memrchr(b'\n', &buf);
-        // Some(damage) once the stream has ended.
-        let mut ended: Option<Option<String>> = None;
+        let mut newlines = memchr::memchr_iter(b'\n', &buf).count();
+        // Some(damage) once the stream has ended; already so when the last chunk was cut by the line cap.
+        let resumed = self.ended.is_some();
+        let mut ended: Option<Option<String>> = self.ended.take();
         loop {
-            if buf.len() >= target && last_newline.is_some() {
+            if ended.is_some() {
+                break;
+            }
+            if (buf.len() >= target || newlines >= max_lines) && last_newline.is_some() {
                 break;
             }
             let line_start = last_newline.map_or(0, |i| i + 1);
@@ -163,6 +174,7 @@ impl LineReader {
                     // Only the new bytes are scanned: a long line costs linear time.
                     if let Some(i) = memchr::memrchr(b'\n', &buf[old..]) {
                         last_newline = Some(old + i);
+                        newlines += memchr::memchr_iter(b'\n', &buf[old..]).count();
                     }
                 }
                 Err(e) => {
@@ -182,10 +194,18 @@ impl LineReader {
                 break;
             }
         }
-        let changed = self.stamp.changed(&self.file);
+        let changed = if resumed { None } else { self.stamp.changed(&self.file) };
         let stop = ended.is_some() || changed.is_some();
         let damage = join_damage(changed, ended.flatten());
+        let line_cap = memchr::memchr_iter(b'\n', &buf).nth(max_lines.max(1) - 1).map(|i| i + 1);
         if stop {
+            if let Some(cut) = line_cap.filter(|&c| c < buf.len()) {
+                // More lines than a chunk may hold: hand out the first ones, keep the end of the stream for later.
+                self.carry = buf.split_off(cut);
+                self.offset = offset + cut as u64;
+                self.ended = Some(damage);
+                return Some(Chunk { bytes: buf, offset, oversize: None, damage: None });
+            }
             // The whole rest goes out: an unfinished line is the damaged tail.
             self.done = true;
             self.offset = offset + buf.len() as u64;
@@ -194,7 +214,7 @@ impl LineReader {
             }
             return Some(Chunk { bytes: buf, offset, oversize: None, damage });
         }
-        let cut = last_newline.expect("checked by the loop") + 1;
+        let cut = (last_newline.expect("checked by the loop") + 1).min(line_cap.unwrap_or(usize::MAX));
         self.carry = buf.split_off(cut);
         self.offset = offset + cut as u64;
         Some(Chunk { bytes: buf, offset, oversize: None, damage: None })
@@ -304,7 +324,7 @@ impl Iterator for JsonlSource {
     type Item = DocBatch;
 
     fn next(&mut self) -> Option<DocBatch> {
-        match self.lines.next_chunk(self.config.batch_bytes) {
+        match self.lines.next_chunk(self.config.batch_bytes, self.config.batch_docs) {
             Some(chunk) => Some(self.decode(chunk)),
             None => {
                 if !self.dropped_keys.is_empty() {
@@ -629,6 +649,43 @@ mod tests {
         assert!(batches.len() > 10);
         let ids: Vec<String> = batches.iter().flat_map(|b| col(b, "id")).map(|x| x.unwrap()).collect();
         assert_eq!(ids, (0..5000).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    /// Millions of tiny bad lines fit in one byte-sized chunk; each costs a quarantine row downstream, so a
+    /// batch holds at most `batch_docs` lines, whatever the compression and wherever the stream ends.
+    #[test]
+    fn a_batch_holds_at_most_batch_docs_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let mut raw = b"{}\n".repeat(10_000);
+        raw.extend(b"{\"text\":\"last\"}\n");
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&raw).unwrap();
+            e.finish().unwrap()
+        };
+        let truncated = &gz[..gz.len() - 12];
+        for (name, bytes) in [("p.jsonl", &raw[..]), ("g.jsonl.gz", &gz[..]), ("t.jsonl.gz", truncated)] {
+            let p = d.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let cfg = InputConfig { batch_docs: 300, ..Default::default() };
+            let batches = read_all(&p, &cfg);
+            for b in &batches {
+                assert!(
+                    b.len() + b.quarantined.len() + b.blank_lines as usize <= 301,
+                    "{name}: {}",
+                    b.quarantined.len()
+                );
+            }
+            let q: usize = batches.iter().map(|b| b.quarantined.len()).sum();
+            let docs: usize = batches.iter().map(|b| b.len()).sum();
+            if name.starts_with('t') {
+                assert!(batches.last().unwrap().damage.is_some(), "the damage stays on the last batch");
+                assert!(batches[..batches.len() - 1].iter().all(|b| b.damage.is_none()));
+                assert!(q + docs >= 9_000, "{q} + {docs}");
+            } else {
+                assert_eq!((q, docs), (10_000, 1), "{name}");
+            }
+        }
     }
 
     #[test]
