@@ -49,6 +49,10 @@ pub struct InputConfig {
     pub batch_docs: usize,
     /// Documents larger than this go to quarantine instead of being scored.
     pub max_doc_bytes: usize,
+    /// Distinct passthrough fields made into columns per input (JSONL); fields first seen beyond this many are
+    /// not carried to the output (a warning says how many), so that an input with a key per record cannot
+    /// explode the schema.
+    pub max_passthrough_keys: usize,
 }
 
 impl Default for InputConfig {
@@ -60,9 +64,13 @@ impl Default for InputConfig {
             batch_bytes: 8 << 20,
             batch_docs: 4096,
             max_doc_bytes: 256 << 20,
+            max_passthrough_keys: 256,
         }
     }
 }
+
+/// The most `input.max_passthrough_keys` may allow: beyond it a schema costs more per batch than the documents.
+const MAX_PASSTHROUGH_KEYS: usize = 65_536;
 
 impl InputConfig {
     pub fn validate(&self) -> Result<()> {
@@ -74,7 +82,8 @@ impl InputConfig {
         }
         check::count("input.batch_bytes", self.batch_bytes, 1024..=MAX_TEXT_BYTES)?;
         check::at_least("input.batch_docs", self.batch_docs, 1)?;
-        check::count("input.max_doc_bytes", self.max_doc_bytes, 1..=MAX_TEXT_BYTES)
+        check::count("input.max_doc_bytes", self.max_doc_bytes, 1..=MAX_TEXT_BYTES)?;
+        check::count("input.max_passthrough_keys", self.max_passthrough_keys, 0..=MAX_PASSTHROUGH_KEYS)
     }
 
     pub fn passes_through(&self, field: &str) -> bool {

@@ -350,7 +350,7 @@ fn passthrough_of_many_distinct_keys_is_capped() {
     assert_eq!(t.texts.len(), 500);
     assert_eq!(t.texts[499], "document 499");
     assert!(t.quarantined.is_empty());
-    assert!(t.columns <= source::jsonl::MAX_PASSTHROUGH_KEYS + 2, "{} columns", t.columns);
+    assert!(t.columns <= svalbard::config::InputConfig::default().max_passthrough_keys + 2, "{} columns", t.columns);
 }
 
 // 6. A UTF-8 byte order mark at the start of the input is not part of the first record.

@@ -5,7 +5,7 @@
 //!
 //! Passthrough fields become Utf8 columns: a JSON string as its text, any other value as its JSON. A
 //! field first seen later in the file adds a column from that batch on (sinks start a new part file when
-//! the schema grows), up to [`MAX_PASSTHROUGH_KEYS`] per input. Malformed JSON, invalid UTF-8, a missing or
+//! the schema grows), up to `input.max_passthrough_keys` per input. Malformed JSON, invalid UTF-8, a missing or
 //! non-string text field, an oversize document, and the unfinished last line of a truncated stream are
 //! quarantined with the error.
 //!
@@ -30,11 +30,6 @@ use super::{BatchIter, Compression, FileStamp, InputFile};
 use crate::batch::{doc_schema, DocBatch, Quarantined, OVERSIZE_RAW_PREFIX};
 use crate::config::InputConfig;
 use crate::error::{Error, Result};
-
-/// Most distinct passthrough fields one input makes into columns. With `passthrough = ["*"]` an input whose
-/// records use keys as data (ids, timestamps, words) would otherwise grow one column per distinct key, and
-/// every batch carries all of them. Fields beyond the cap are not carried to the output; the documents are.
-pub const MAX_PASSTHROUGH_KEYS: usize = 256;
 
 /// Smallest read from the input, so that a line longer than a chunk does not cost a read per few bytes.
 const MIN_READ: usize = 4 << 10;
@@ -294,7 +289,7 @@ struct JsonlSource {
     /// Passthrough keys seen so far in this input, in order of first appearance.
     keys: Vec<String>,
     key_index: HashMap<String, usize>,
-    /// Keys not made into columns because of [`MAX_PASSTHROUGH_KEYS`].
+    /// Keys not made into columns because of `input.max_passthrough_keys`.
     dropped_keys: HashSet<String>,
 }
 
@@ -330,11 +325,13 @@ impl Iterator for JsonlSource {
                 if !self.dropped_keys.is_empty() {
                     tracing::warn!(
                         input = %self.path.display(),
-                        cap = MAX_PASSTHROUGH_KEYS,
+                        cap = self.config.max_passthrough_keys,
                         dropped = self.dropped_keys.len(),
-                        "too many distinct passthrough fields: {} fields beyond the first {MAX_PASSTHROUGH_KEYS} \
-                         were not carried to the output (the documents were)",
-                        self.dropped_keys.len()
+                        "too many distinct passthrough fields: {} fields beyond the first {} \
+                         were not carried to the output (the documents were); raise input.max_passthrough_keys \
+                         or list the fields in input.passthrough",
+                        self.dropped_keys.len(),
+                        self.config.max_passthrough_keys
                     );
                     self.dropped_keys.clear();
                 }
@@ -360,7 +357,7 @@ impl JsonlSource {
         let damaged_tail = chunk.damage.is_some() && start < data.len();
         let cfg = &self.config;
         // Once the cap is reached, values of new keys are not even encoded.
-        let known = (self.keys.len() >= MAX_PASSTHROUGH_KEYS).then_some(&self.key_index);
+        let known = (self.keys.len() >= cfg.max_passthrough_keys).then_some(&self.key_index);
         let parsed: Vec<Parsed> = lines
             .par_iter()
             .with_min_len(64)
@@ -406,7 +403,7 @@ impl JsonlSource {
                     for (k, v) in extra {
                         let idx = match self.key_index.get(&k) {
                             Some(&idx) => idx,
-                            None if self.keys.len() >= MAX_PASSTHROUGH_KEYS => {
+                            None if self.keys.len() >= self.config.max_passthrough_keys => {
                                 self.dropped_keys.insert(k);
                                 continue;
                             }
