@@ -140,6 +140,9 @@ impl LineReader {
         // After a skipped line or a line-capped chunk the carry may hold whole lines; otherwise it has no newline.
         let mut last_newline = memchr::memrchr(b'\n', &buf);
         let mut newlines = memchr::memchr_iter(b'\n', &buf).count();
+        // The chunk ends at the first newline at or past `target` bytes: the same cut whatever the read sizes,
+        // so batches (and the float results of batched inference) do not depend on how the bytes arrived.
+        let mut boundary = newline_from(&buf, target);
         // Some(damage) once the stream has ended; already so when the last chunk was cut by the line cap.
         let resumed = self.ended.is_some();
         let mut ended: Option<Option<String>> = self.ended.take();
@@ -147,7 +150,7 @@ impl LineReader {
             if ended.is_some() {
                 break;
             }
-            if (buf.len() >= target || newlines >= max_lines) && last_newline.is_some() {
+            if boundary.is_some() || (newlines >= max_lines && last_newline.is_some()) {
                 break;
             }
             let line_start = last_newline.map_or(0, |i| i + 1);
@@ -170,6 +173,7 @@ impl LineReader {
                     if let Some(i) = memchr::memrchr(b'\n', &buf[old..]) {
                         last_newline = Some(old + i);
                         newlines += memchr::memchr_iter(b'\n', &buf[old..]).count();
+                        boundary = boundary.or_else(|| newline_from(&buf, target.max(old)));
                     }
                 }
                 Err(e) => {
@@ -183,6 +187,7 @@ impl LineReader {
                     buf.drain(..UTF8_BOM.len());
                     offset += UTF8_BOM.len() as u64;
                     last_newline = memchr::memrchr(b'\n', &buf);
+                    boundary = newline_from(&buf, target);
                 }
             }
             if ended.is_some() {
@@ -209,7 +214,8 @@ impl LineReader {
             }
             return Some(Chunk { bytes: buf, offset, oversize: None, damage });
         }
-        let cut = (last_newline.expect("checked by the loop") + 1).min(line_cap.unwrap_or(usize::MAX));
+        let cut = boundary.or(last_newline).expect("checked by the loop") + 1;
+        let cut = cut.min(line_cap.unwrap_or(usize::MAX));
         self.carry = buf.split_off(cut);
         self.offset = offset + cut as u64;
         Some(Chunk { bytes: buf, offset, oversize: None, damage: None })
@@ -261,6 +267,11 @@ impl LineReader {
         }
         Chunk { bytes: buf, offset, oversize: Some(OversizeLine { prefix, length, consumed }), damage }
     }
+}
+
+/// The first newline at or after `from`.
+fn newline_from(buf: &[u8], from: usize) -> Option<usize> {
+    buf.get(from..).and_then(|rest| memchr::memchr(b'\n', rest)).map(|i| from + i)
 }
 
 fn join_damage(a: Option<String>, b: Option<String>) -> Option<String> {
