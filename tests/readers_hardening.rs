@@ -234,6 +234,29 @@ fn warc_wrong_content_length_quarantines_the_record_and_resyncs() {
     }
 }
 
+/// Common Crawl writes a gzip member per record: a corrupt member costs its record, and reading resumes at the
+/// next member (the skipped stretch is a quarantine row, and damage).
+#[test]
+fn warc_gz_corrupt_member_is_skipped_to_the_next_member() {
+    let d = tempfile::tempdir().unwrap();
+    let texts = ["text of record zero ", "text of record one ", "text of record two "];
+    let members: Vec<Vec<u8>> =
+        texts.iter().map(|t| gzip(&warc_record("conversion", "http://a/", t.repeat(40).as_bytes(), 0))).collect();
+    let mut bad = members[1].clone();
+    for byte in &mut bad[12..40] {
+        *byte ^= 0x5a;
+    }
+    let path = d.path().join("corrupt.warc.gz");
+    std::fs::write(&path, [members[0].clone(), bad.clone(), members[2].clone()].concat()).unwrap();
+    let t = tally(&read_all(&path, &InputConfig::default()));
+    assert_eq!(t.texts, [texts[0].repeat(40), texts[2].repeat(40)], "{:?}", t.quarantined);
+    let skipped: Vec<_> = t.quarantined.iter().filter(|q| q.error.contains("gzip member")).collect();
+    assert_eq!(skipped.len(), 1, "{:?}", t.quarantined);
+    assert_eq!(skipped[0].location, format!("compressed byte {}", members[0].len()));
+    assert!(skipped[0].error.contains(&format!("{} compressed bytes skipped", bad.len())), "{}", skipped[0].error);
+    assert!(!t.damage.is_empty());
+}
+
 #[test]
 fn warc_content_length_beyond_the_end_keeps_the_records_inside() {
     let d = tempfile::tempdir().unwrap();

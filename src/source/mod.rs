@@ -4,6 +4,7 @@
 //! inputs with their formats; [`open`] opens one by its format. A record that cannot be read becomes a
 //! [`crate::batch::Quarantined`] row, never a silent drop.
 
+mod gz_members;
 pub mod jsonl;
 pub mod parquet;
 pub mod warc;

@@ -5,8 +5,10 @@
 //!   Memory is bounded: a record body larger than [`WarcReader::with_max_body`] (64 MiB by
 //!   default) is skipped without being buffered and reported as [`WarcRecordError::TooLarge`];
 //!   header lines and header blocks are capped too.
-//! * Errors are items of the iterator, never panics. A *fatal* error (truncated or corrupt gzip,
-//!   a record cut mid-body, an I/O error) is yielded once and then the iterator ends. A
+//! * Errors are items of the iterator, never panics. A *fatal* error (a truncated gzip stream, or a
+//!   corrupt member with no member after it; a record cut mid-body; an I/O error) is yielded once and then
+//!   the iterator ends. A corrupt gzip member followed by others is skipped by the decoder
+//!   ([`super::gz_members`]; [`WarcReader::take_skipped`] lists what was skipped). A
 //!   *recoverable* error (malformed header block, missing Content-Length, oversized body) is
 //!   yielded and the reader resynchronises on the next line that starts with `WARC/1.`.
 //! * A block must be followed by CRLF CRLF. When it is not, the record's Content-Length is wrong (too
@@ -37,7 +39,6 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use flate2::bufread::MultiGzDecoder;
 
 /// Default cap on a record body: larger records are skipped and reported.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
@@ -245,6 +246,8 @@ pub struct WarcReader<R: BufRead> {
     resync: bool,
     /// A line already read (the `WARC/` line found while resynchronising).
     pending: Option<(u64, Vec<u8>)>,
+    /// For a gzip input: the corrupt stretches the decoder skipped (see [`super::gz_members`]).
+    skipped: Option<super::gz_members::SkipLog>,
 }
 
 impl WarcReader<Box<dyn BufRead + Send>> {
@@ -264,12 +267,14 @@ impl WarcReader<Box<dyn BufRead + Send>> {
             let head = buf.fill_buf()?;
             head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
         };
-        let inner: Box<dyn BufRead + Send> = if is_gz {
-            Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(buf)))
+        if is_gz {
+            let (decoder, log) = super::gz_members::ResyncingGzDecoder::new(buf);
+            let mut reader = WarcReader::new(Box::new(BufReader::with_capacity(256 * 1024, decoder)) as Box<_>);
+            reader.skipped = Some(log);
+            Ok(reader)
         } else {
-            Box::new(buf)
-        };
-        Ok(WarcReader::new(inner))
+            Ok(WarcReader::new(Box::new(buf) as Box<_>))
+        }
     }
 }
 
@@ -289,7 +294,13 @@ impl<R: BufRead> WarcReader<R> {
             done: false,
             resync: false,
             pending: None,
+            skipped: None,
         }
+    }
+
+    /// The corrupt gzip stretches skipped since the last call (empty for an uncompressed input).
+    pub fn take_skipped(&mut self) -> Vec<super::gz_members::Skipped> {
+        self.skipped.as_ref().map(|log| std::mem::take(&mut *log.lock().expect("skip log"))).unwrap_or_default()
     }
 
     /// Sets the body cap (bytes); larger records yield [`WarcRecordError::TooLarge`].
@@ -1140,6 +1151,7 @@ pub fn html_to_text(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::bufread::MultiGzDecoder;
     use std::io::{Cursor, Write};
 
     /// `/work/shared/data/web`, located from `SVALBARD_SHARED_DATA` or `../shared/data` beside the

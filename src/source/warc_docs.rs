@@ -5,7 +5,8 @@
 //! Records are read one at a time (bounded memory) and converted to text in parallel per batch. A malformed
 //! or oversize record, or a response whose body cannot be decoded, is quarantined with its offset; a
 //! truncated stream ends the input with its damage recorded, and so does a record whose Content-Length is
-//! wrong (the reader resynchronises on the next record) or a file that changes while it is read.
+//! wrong (the reader resynchronises on the next record), a corrupt gzip member (decoding resumes at the next
+//! member; the stretch skipped is a quarantine row) or a file that changes while it is read.
 
 use std::sync::Arc;
 
@@ -91,6 +92,12 @@ impl Iterator for WarcSource {
                     }
                 }
             }
+        }
+        for skipped in self.reader.take_skipped() {
+            let error =
+                format!("{}; {} compressed bytes skipped to the next gzip member", skipped.error, skipped.bytes);
+            quarantined.push(Quarantined::new(format!("compressed byte {}", skipped.offset), error.clone(), &[]));
+            damage.get_or_insert(error);
         }
         if !self.change_reported {
             if let Some(change) = self.stamp.changed(&self.watched) {
