@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -243,4 +244,24 @@ fn verify_inputs_finds_an_input_named_by_a_relative_path() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// The manifest hashes inputs after the run: one that grew or shrank meanwhile is not certified (exit 4).
+#[test]
+fn manifest_refuses_an_input_changed_since_the_run_read_it() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &good_docs(4));
+    std::fs::write(d.path().join("light.toml"), "[signals]\nclassifiers = []\n").unwrap();
+    let out = d.path().join("out");
+    let o = Command::new(bin())
+        .args(["filter", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q", "-c"])
+        .arg(d.path().join("light.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::OpenOptions::new().append(true).open(&input).unwrap().write_all(b"{\"text\":\"late\"}\n").unwrap();
+    let o = Command::new(bin()).arg("manifest").arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("changed since the run read it"));
 }

@@ -76,6 +76,8 @@ fn model_hashes(config: &Config) -> Result<std::collections::BTreeMap<String, St
 /// Build and write `dir/manifest.json` from the run's stats files (one or several shards).
 pub fn write_manifest(dir: &Path) -> Result<PathBuf> {
     let mut inputs: Vec<PathBuf> = Vec::new();
+    // The size of each input when the run read it.
+    let mut read_sizes: HashMap<PathBuf, u64> = HashMap::new();
     let mut rows: HashMap<String, u64> = HashMap::new();
     let mut config: Option<serde_json::Value> = None;
     for entry in std::fs::read_dir(dir).map_err(|e| crate::Error::input(dir, e))? {
@@ -89,6 +91,7 @@ pub fn write_manifest(dir: &Path) -> Result<PathBuf> {
             .map_err(|e| crate::Error::Other(format!("{}: {e}", path.display())))?;
         for i in &stats.inputs {
             inputs.push(PathBuf::from(&i.path));
+            read_sizes.insert(PathBuf::from(&i.path), i.size);
             for o in &i.outputs {
                 rows.insert(o.path.clone(), o.rows);
             }
@@ -108,6 +111,16 @@ pub fn write_manifest(dir: &Path) -> Result<PathBuf> {
         rows.get(&rel).copied()
     };
     let mut manifest = vault::manifest::build_manifest(dir, &inputs, &counter)?;
+    // The manifest hashes inputs now: one that changed since the run read it would be certified in a state the
+    // outputs do not come from.
+    for (path, entry) in inputs.iter().zip(&manifest.inputs) {
+        if let Some(&size) = read_sizes.get(path).filter(|&&size| size != entry.bytes) {
+            return Err(crate::Error::input(
+                path,
+                format!("changed since the run read it ({size} bytes then, {} now): not certified", entry.bytes),
+            ));
+        }
+    }
     let config: Config = serde_json::from_value(config).map_err(|e| crate::Error::Config(e.to_string()))?;
     manifest.config_hash = vault::manifest::hash_bytes(config.to_toml().as_bytes());
     manifest.model_hashes = model_hashes(&config)?;
