@@ -104,31 +104,6 @@ impl Dataset {
             ..Default::default()
         }
     }
-
-    /// Concatenate datasets with the same columns and group fields.
-    pub fn concat(parts: Vec<Dataset>) -> Result<Dataset> {
-        let mut it = parts.into_iter();
-        let Some(mut out) = it.next() else { return Ok(Dataset::default()) };
-        for p in it {
-            if p.columns != out.columns {
-                return Err(Error::Config("labeled inputs differ in their score columns".into()));
-            }
-            for (a, b) in out.values.iter_mut().zip(p.values) {
-                a.extend(b);
-            }
-            out.labels.extend(p.labels);
-            for (k, v) in p.groups {
-                out.groups.entry(k).or_default().extend(v);
-            }
-            out.bytes += p.bytes;
-            out.score_time += p.score_time;
-            out.unreadable += p.unreadable;
-            for (k, t) in p.timings {
-                add_timing(&mut out.timings, &k, t);
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// Read and score labeled inputs (JSONL or Parquet, as `filter` reads them).

@@ -76,12 +76,8 @@ impl Policy {
         }
     }
 
-    /// Comma-separated codes of the set bits, in rule order.
-    pub fn codes_of(&self, mask: RuleMask) -> String {
-        self.explain(mask, "")
-    }
-
-    /// Like [`Policy::codes_of`], with the ensemble's code followed by `(detail)` when there is one.
+    /// Comma-separated codes of the set bits, in rule order, with the ensemble's code followed by `(detail)`
+    /// when there is one.
     fn explain(&self, mut mask: RuleMask, detail: &str) -> String {
         let mut s = String::new();
         while mask != 0 {

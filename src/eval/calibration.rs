@@ -247,11 +247,6 @@ impl Calibrator {
             Calibrator::Isotonic(i) => i.apply(score),
         }
     }
-
-    /// Maps many scores.
-    pub fn apply_many(&self, scores: &[f64]) -> Vec<f64> {
-        scores.iter().map(|&s| self.apply(s)).collect()
-    }
 }
 
 #[cfg(test)]

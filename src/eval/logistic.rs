@@ -323,11 +323,6 @@ impl LogisticRegression {
         sigmoid(self.decision_function(row))
     }
 
-    /// P(machine) for many rows.
-    pub fn predict_proba_many<R: AsRef<[f64]>>(&self, x: &[R]) -> Vec<f64> {
-        x.iter().map(|r| self.predict_proba(r.as_ref())).collect()
-    }
-
     /// Coefficients and intercept in the *original* feature units:
     /// `η = Σ_j raw_j x_j + raw_b`.
     pub fn raw_coefficients(&self) -> (Vec<f64>, f64) {

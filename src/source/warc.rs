@@ -49,16 +49,6 @@ const MAX_HEADER_BLOCK: usize = 1024 * 1024;
 /// Cap on a decompressed HTTP payload (Content-Encoding: gzip/deflate).
 const MAX_DECODED_PAYLOAD: u64 = 64 * 1024 * 1024;
 
-/// Documents crawled strictly before this date are "vintage" (pre-ChatGPT).
-pub fn vintage_cutoff() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2022, 11, 30).expect("valid date")
-}
-
-/// Whether a crawl date is before the vintage cutoff (2022-11-30).
-pub fn is_vintage(date: NaiveDate) -> bool {
-    date < vintage_cutoff()
-}
-
 /// Errors opening a WARC file.
 #[derive(Debug, thiserror::Error)]
 pub enum WarcError {
@@ -629,11 +619,6 @@ impl WebDocument {
     /// Crawl date parsed from [`WebDocument::date`].
     pub fn crawl_date(&self) -> Option<NaiveDate> {
         parse_warc_date(&self.date)
-    }
-
-    /// Crawled before 2022-11-30 (`None` when the date is unparseable).
-    pub fn is_vintage(&self) -> Option<bool> {
-        self.crawl_date().map(is_vintage)
     }
 }
 
@@ -1214,7 +1199,7 @@ mod tests {
         let d = &docs[0];
         assert_eq!(d.url, "https://an.wikipedia.org/wiki/Escopete");
         assert_eq!(d.date, "2024-05-18T01:58:10Z");
-        assert_eq!(d.is_vintage(), Some(false));
+        assert_eq!(d.crawl_date(), NaiveDate::from_ymd_opt(2024, 5, 18));
         assert!(d.text.contains("Escopete"), "{}", &d.text[..d.text.len().min(500)]);
         assert!(!d.text.contains("<div") && !d.text.contains("function("), "markup or script leaked");
     }
@@ -1405,7 +1390,7 @@ mod tests {
             assert_eq!(recs.len(), 2, "{name}");
             let d = record_to_document(&recs[1]).unwrap().unwrap();
             assert_eq!(d.text, "text a");
-            assert_eq!(d.is_vintage(), Some(true));
+            assert!(d.crawl_date().is_some_and(|c| c < NaiveDate::from_ymd_opt(2022, 11, 30).unwrap()));
             assert!(record_to_document(&recs[0]).is_none());
         }
         assert!(WarcReader::open(dir.join("missing.warc")).is_err());
@@ -1419,8 +1404,6 @@ mod tests {
         assert_eq!(parse_warc_date("2024-05-18"), NaiveDate::from_ymd_opt(2024, 5, 18));
         assert_eq!(parse_warc_date("not a date"), None);
         assert_eq!(parse_warc_date("2024-13-01T00:00:00Z"), None);
-        assert!(is_vintage(NaiveDate::from_ymd_opt(2022, 11, 29).unwrap()));
-        assert!(!is_vintage(NaiveDate::from_ymd_opt(2022, 11, 30).unwrap()));
     }
 
     fn http_record(http: &[u8]) -> WarcRecord {
@@ -1445,7 +1428,7 @@ mod tests {
         let d = record_to_document(&http_record(&http)).unwrap().unwrap();
         assert_eq!(d.url, "http://x/");
         assert_eq!(d.text, "Café crème\n\nEnd & more");
-        assert_eq!(d.is_vintage(), Some(true));
+        assert!(d.crawl_date().is_some_and(|c| c < NaiveDate::from_ymd_opt(2022, 11, 30).unwrap()));
 
         // gzip content-encoding, charset from <meta>, UTF-8.
         let body = gz("<html><head><meta charset=\"utf-8\"><title>T</title></head><body><h1>Título</h1><div>a<br>b</div></body></html>".as_bytes());

@@ -138,10 +138,6 @@ impl TrustedKeys {
         Ok(TrustedKeys { keys })
     }
 
-    pub fn from_keys(keys: Vec<VerifyingKey>) -> TrustedKeys {
-        TrustedKeys { keys }
-    }
-
     pub fn len(&self) -> usize {
         self.keys.len()
     }
