@@ -11,6 +11,7 @@ pub mod config;
 pub mod ensemble;
 pub mod error;
 pub mod eval;
+pub mod files;
 pub mod labeled;
 pub mod lm;
 pub mod onnx;

@@ -119,51 +119,53 @@ fn is_hidden_tmp(name: &str) -> bool {
     name.starts_with(".part-") && name.ends_with(TMP_SUFFIX)
 }
 
-/// Every entry of the directory that is not svalbard's, as paths relative to it. The known subdirectories are
-/// looked into; any other directory is foreign as a whole.
-fn foreign_entries(root: &Path) -> Result<Vec<PathBuf>> {
-    let mut foreign = Vec::new();
-    for entry in read_dir(root)? {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ft = entry.file_type().map_err(|e| Error::output(entry.path(), e))?;
-        let known_dir = PART_DIRS.contains(&name.as_str()) || name == PROGRESS_DIR;
-        if ft.is_dir() && known_dir {
-            for sub in read_dir(&entry.path())? {
-                let sub_name = sub.file_name().to_string_lossy().into_owned();
-                let is_file = sub.file_type().map_err(|e| Error::output(sub.path(), e))?.is_file();
-                if !is_file || !is_own_file(&format!("{name}/{sub_name}")) {
-                    foreign.push(Path::new(&name).join(sub_name));
-                }
-            }
-        } else if !ft.is_file() || !is_own_file(&name) {
-            foreign.push(PathBuf::from(name));
-        }
-    }
-    foreign.sort();
-    Ok(foreign)
+/// One entry of the output directory, as far as the contract cares.
+struct Entry {
+    /// Relative to the output directory.
+    rel: PathBuf,
+    path: PathBuf,
+    /// A regular file whose name belongs to svalbard's layout.
+    own: bool,
 }
 
-/// Delete svalbard's own files (never the lock: it is held) and its empty subdirectories.
-fn remove_own_files(root: &Path) -> Result<usize> {
-    let mut removed = 0;
-    for entry in read_dir(root)? {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ft = entry.file_type().map_err(|e| Error::output(entry.path(), e))?;
-        if ft.is_dir() && (PART_DIRS.contains(&name.as_str()) || name == PROGRESS_DIR) {
-            for sub in read_dir(&entry.path())? {
+/// The directory's entries: the top level, and inside svalbard's own subdirectories (any other directory is
+/// one foreign entry as a whole).
+fn scan(root: &Path) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for top in read_dir(root)? {
+        let name = top.file_name().to_string_lossy().into_owned();
+        let is_dir = top.file_type().map_err(|e| Error::output(top.path(), e))?.is_dir();
+        if is_dir && (PART_DIRS.contains(&name.as_str()) || name == PROGRESS_DIR) {
+            for sub in read_dir(&top.path())? {
                 let sub_name = sub.file_name().to_string_lossy().into_owned();
                 let is_file = sub.file_type().map_err(|e| Error::output(sub.path(), e))?.is_file();
-                if is_file && is_own_file(&format!("{name}/{sub_name}")) {
-                    std::fs::remove_file(sub.path()).map_err(|e| Error::output(sub.path(), e))?;
-                    removed += 1;
-                }
+                let own = is_file && is_own_file(&format!("{name}/{sub_name}"));
+                entries.push(Entry { rel: Path::new(&name).join(sub_name), path: sub.path(), own });
             }
-            // Only if empty: a foreign file inside keeps its directory.
-            let _ = std::fs::remove_dir(entry.path());
-        } else if ft.is_file() && name != LOCK_FILE && is_own_file(&name) {
-            std::fs::remove_file(entry.path()).map_err(|e| Error::output(entry.path(), e))?;
-            removed += 1;
+        } else {
+            let is_file = top.file_type().map_err(|e| Error::output(top.path(), e))?.is_file();
+            entries.push(Entry { own: is_file && is_own_file(&name), rel: PathBuf::from(name), path: top.path() });
         }
+    }
+    entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(entries)
+}
+
+/// Every entry that is not svalbard's, relative to the directory.
+fn foreign_entries(root: &Path) -> Result<Vec<PathBuf>> {
+    Ok(scan(root)?.into_iter().filter(|e| !e.own).map(|e| e.rel).collect())
+}
+
+/// Delete svalbard's own files (never the lock: it is held) and its subdirectories left empty.
+fn remove_own_files(root: &Path) -> Result<usize> {
+    let mut removed = 0;
+    for entry in scan(root)?.into_iter().filter(|e| e.own && e.rel != Path::new(LOCK_FILE)) {
+        std::fs::remove_file(&entry.path).map_err(|e| Error::output(&entry.path, e))?;
+        removed += 1;
+    }
+    for dir in PART_DIRS.iter().chain([&PROGRESS_DIR]) {
+        // Only if empty: a foreign file inside keeps its directory.
+        let _ = std::fs::remove_dir(root.join(dir));
     }
     Ok(removed)
 }

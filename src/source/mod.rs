@@ -141,33 +141,14 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Open an input for reading, refusing anything but a regular file: a FIFO would block the open until a
 /// writer appears and could be read only once (the run plans, reads and fingerprints each input), and a
-/// device has no size to plan by. The open itself does not block (`O_NONBLOCK`, cleared afterwards), so a
-/// FIFO is refused instead of hanging.
+/// device has no size to plan by. See [`crate::files::open_regular`].
 pub(crate) fn open_regular(path: &Path) -> Result<(std::fs::File, FileStamp)> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path).map_err(|e| Error::input(path, e))?;
-    let meta = file.metadata().map_err(|e| Error::input(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::input(path, "not a regular file (a FIFO, socket or device cannot be read as an input)"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::io::AsRawFd;
-        // Safety: plain fcntl calls on a descriptor this function owns.
-        unsafe {
-            let fd = file.as_raw_fd();
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
+    let (file, meta) = crate::files::open_regular(path, true).map_err(|e| match e {
+        crate::files::OpenError::Io(e) => Error::input(path, e),
+        crate::files::OpenError::NotRegular(_) => {
+            Error::input(path, "not a regular file (a FIFO, socket or device cannot be read as an input)")
         }
-    }
+    })?;
     let stamp = FileStamp::of(&meta);
     Ok((file, stamp))
 }

@@ -69,27 +69,17 @@ pub fn read_run_file(path: &Path) -> Result<Vec<u8>, VaultError> {
     Ok(bytes)
 }
 
-/// Open `path` for reading only if it is a regular file. Opening a FIFO for reading waits for a writer (forever
-/// if there is none) and a device may never end, so the file is opened non-blocking and its type checked on
-/// the open descriptor (no race with a swap between a check and the open); O_NONBLOCK has no effect on the
-/// reads of a regular file. Without `follow_symlinks` a symlink fails to open instead of being followed.
+/// [`crate::files::open_regular`] with the vault's errors: a non-regular file (a symlink, when not following
+/// them) is [`VaultError::NotRegular`], named with what it is.
 fn open_regular(path: &Path, follow_symlinks: bool) -> Result<File, VaultError> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK | if follow_symlinks { 0 } else { libc::O_NOFOLLOW });
+    match crate::files::open_regular(path, follow_symlinks) {
+        Ok((file, _)) => Ok(file),
+        Err(crate::files::OpenError::NotRegular(file_type)) => Err(not_regular(path, &file_type)),
+        Err(crate::files::OpenError::Io(e)) => Err(match fs::symlink_metadata(path) {
+            Ok(m) if !follow_symlinks && m.file_type().is_symlink() => not_regular(path, &m.file_type()),
+            _ => VaultError::io(path, e),
+        }),
     }
-    let file = options.open(path).map_err(|e| match fs::symlink_metadata(path) {
-        Ok(m) if !follow_symlinks && m.file_type().is_symlink() => not_regular(path, &m.file_type()),
-        _ => VaultError::io(path, e),
-    })?;
-    let file_type = file.metadata().map_err(|e| VaultError::io(path, e))?.file_type();
-    if !file_type.is_file() {
-        return Err(not_regular(path, &file_type));
-    }
-    Ok(file)
 }
 
 fn not_regular(path: &Path, file_type: &fs::FileType) -> VaultError {
