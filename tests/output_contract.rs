@@ -189,3 +189,51 @@ fn sigterm_stops_cleanly_and_a_rerun_completes_the_same_outputs() {
         }
     }
 }
+
+/// The shards of an array job write into one directory at the same time (README's Slurm example): each holds
+/// its own shard's lock, none removes another's files, and together they cover every input once.
+#[test]
+fn concurrent_shards_share_one_output_directory() {
+    let bin = env!("CARGO_BIN_EXE_svalbard");
+    let d = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for k in 0..6 {
+        let p = d.path().join(format!("in{k}.jsonl"));
+        write_jsonl(&p, &good_docs(2000));
+        inputs.push(p.display().to_string());
+    }
+    let cfg = light_config(d.path(), "[input]\nbatch_docs = 200\n");
+    let out = d.path().join("out");
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            let mut args = vec!["filter".to_string()];
+            args.extend(inputs.iter().cloned());
+            args.extend(
+                [
+                    "-o",
+                    out.to_str().unwrap(),
+                    "-q",
+                    "-j",
+                    "1",
+                    "-c",
+                    cfg.to_str().unwrap(),
+                    "--shard",
+                    &format!("{i}/3"),
+                ]
+                .map(String::from),
+            );
+            Command::new(bin).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = svalbard(&["merge-stats", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["totals"]["docs_in"], 12000);
+    assert_eq!(rows(&out, "clean") + rows(&out, "rejected") + rows(&out, "quarantine"), 12000);
+    let o = svalbard(&["manifest", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -112,11 +112,12 @@ fn build_job(a: &FilterArgs) -> Result<Job> {
     let inputs = plan_inputs(&a.inputs)?;
     let mut job = Job::new(inputs, a.output.clone(), config);
     job.input_dirs = a.inputs.iter().map(PathBuf::from).filter(|p| p.is_dir()).collect();
-    job.output_options = OutputOptions { overwrite: a.overwrite, allow_foreign: a.allow_foreign_files };
+    job.output_options = OutputOptions { overwrite: a.overwrite, allow_foreign: a.allow_foreign_files, shard: None };
     if let Some(s) = &a.shard {
         let (i, n) = parse_shard(s)?;
         job.selected = (0..job.inputs.len()).filter(|k| k % n == i).collect();
         job.stats_file = format!("stats.shard-{i:05}-of-{n:05}.json");
+        job.output_options.shard = Some((i, n));
     }
     job.progress = !a.quiet;
     Ok(job)

@@ -225,7 +225,8 @@ pub fn part_stem(input: usize) -> String {
     format!("part-{input:05}")
 }
 
-/// Remove the part files of the given inputs and every leftover temporary file: what a killed run left.
+/// Remove the part files of the given inputs, finished or temporary: what a killed run left of them. Other
+/// inputs' files stay, temporaries included: in a sharded job they belong to shards running beside this one.
 pub fn remove_partial_outputs(root: &Path, unfinished_inputs: &[usize]) -> Result<usize> {
     let mut removed = 0;
     for category in [CLEAN, REJECTED, QUARANTINE] {
@@ -234,8 +235,8 @@ pub fn remove_partial_outputs(root: &Path, unfinished_inputs: &[usize]) -> Resul
         for entry in entries {
             let entry = entry.map_err(|e| Error::output(&dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stale = name.ends_with(TMP_SUFFIX)
-                || unfinished_inputs.iter().any(|&i| name.starts_with(&format!("{}-", part_stem(i))));
+            let stem = name.strip_prefix('.').filter(|_| name.ends_with(TMP_SUFFIX)).unwrap_or(&name);
+            let stale = unfinished_inputs.iter().any(|&i| stem.starts_with(&format!("{}-", part_stem(i))));
             if stale {
                 std::fs::remove_file(entry.path()).map_err(|e| Error::output(entry.path(), e))?;
                 removed += 1;
@@ -404,7 +405,11 @@ mod tests {
         let mut keep = PartitionWriter::new(d.path(), CLEAN, 0, OutputFormat::Arrow, 1 << 30);
         keep.write(&batch(1, false)).unwrap();
         keep.finish().unwrap();
-        assert_eq!(remove_partial_outputs(d.path(), &[1]).unwrap(), 2);
+        // Input 2's temporary is not this run's to remove...
+        assert_eq!(remove_partial_outputs(d.path(), &[1]).unwrap(), 1);
+        assert!(d.path().join(CLEAN).join(".part-00002-0000.arrow.tmp").exists());
+        // ...until input 2 is one of the run's unfinished inputs.
+        assert_eq!(remove_partial_outputs(d.path(), &[2]).unwrap(), 1);
         let left: Vec<String> = std::fs::read_dir(d.path().join(CLEAN))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

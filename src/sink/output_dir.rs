@@ -27,20 +27,23 @@ const PART_DIRS: [&str; 3] = [CLEAN, REJECTED, QUARANTINE];
 /// Foreign entries named in an error message, at most.
 const FOREIGN_SHOWN: usize = 5;
 
-/// What the run was told about the directory's current content.
+/// What the run was told about the directory's current content, and which part of the job it is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutputOptions {
     /// Delete svalbard's own files from an earlier run instead of resuming it.
     pub overwrite: bool,
     /// Write beside files svalbard did not write (they are kept).
     pub allow_foreign: bool,
+    /// This run is shard I of N of one job: shards share the directory (each writes its own inputs' parts
+    /// and its own stats file), so each takes the directory's lock shared and its shard's lock exclusively.
+    pub shard: Option<(usize, usize)>,
 }
 
 /// An output directory this process holds the lock of; the lock is released on drop.
 #[derive(Debug)]
 pub struct OutputDir {
     path: PathBuf,
-    _lock: LockGuard,
+    _locks: Vec<LockGuard>,
 }
 
 impl OutputDir {
@@ -59,8 +62,21 @@ impl OutputDir {
         if path.exists() && !path.is_dir() {
             return Err(Error::Config(format!("--output {} exists and is not a directory", path.display())));
         }
+        if options.overwrite && options.shard.is_some() {
+            return Err(Error::Config(
+                "--overwrite with --shard would delete the outputs of the job's other shards; empty the output \
+                 directory once before the array job, or use a new --output"
+                    .into(),
+            ));
+        }
         std::fs::create_dir_all(path).map_err(|e| Error::output(path, e))?;
-        let lock = LockGuard::take(&path.join(LOCK_FILE))?;
+        let locks = match options.shard {
+            None => vec![LockGuard::take(&path.join(LOCK_FILE), Mode::Exclusive)?],
+            Some((i, n)) => vec![
+                LockGuard::take(&path.join(LOCK_FILE), Mode::Shared)?,
+                LockGuard::take(&path.join(shard_lock_name(i, n)), Mode::Exclusive)?,
+            ],
+        };
         let foreign = foreign_entries(path)?;
         if !foreign.is_empty() && !options.allow_foreign {
             let shown: Vec<String> = foreign.iter().take(FOREIGN_SHOWN).map(|p| p.display().to_string()).collect();
@@ -81,7 +97,7 @@ impl OutputDir {
             }
         }
         std::fs::create_dir_all(path.join(PROGRESS_DIR)).map_err(|e| Error::output(path, e))?;
-        Ok(OutputDir { path: path.to_path_buf(), _lock: lock })
+        Ok(OutputDir { path: path.to_path_buf(), _locks: locks })
     }
 
     pub fn path(&self) -> &Path {
@@ -89,11 +105,16 @@ impl OutputDir {
     }
 }
 
+fn shard_lock_name(i: usize, n: usize) -> String {
+    format!(".svalbard.shard-{i:05}-of-{n:05}.lock")
+}
+
 /// Is this path (relative to the output directory, `/`-separated) one svalbard writes?
 pub fn is_own_file(rel: &str) -> bool {
     match rel.split_once('/') {
         None => {
             rel == LOCK_FILE
+                || (rel.starts_with(".svalbard.shard-") && rel.ends_with(".lock"))
                 || rel == crate::vault::manifest::MANIFEST_FILE
                 || rel == crate::vault::manifest::SIGNATURE_FILE
                 || (rel.starts_with("stats") && rel.ends_with(".json"))
@@ -156,10 +177,11 @@ fn foreign_entries(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(scan(root)?.into_iter().filter(|e| !e.own).map(|e| e.rel).collect())
 }
 
-/// Delete svalbard's own files (never the lock: it is held) and its subdirectories left empty.
+/// Delete svalbard's own files (never the locks: they are held) and its subdirectories left empty.
 fn remove_own_files(root: &Path) -> Result<usize> {
     let mut removed = 0;
-    for entry in scan(root)?.into_iter().filter(|e| e.own && e.rel != Path::new(LOCK_FILE)) {
+    let is_lock = |rel: &Path| rel.extension().is_some_and(|x| x == "lock") && rel.parent() == Some(Path::new(""));
+    for entry in scan(root)?.into_iter().filter(|e| e.own && !is_lock(&e.rel)) {
         std::fs::remove_file(&entry.path).map_err(|e| Error::output(&entry.path, e))?;
         removed += 1;
     }
@@ -235,8 +257,15 @@ struct LockGuard {
     exclusive_path: Option<PathBuf>,
 }
 
+/// How a lock is held: shards of one job share the directory's lock, which an unsharded run holds alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Shared,
+    Exclusive,
+}
+
 impl LockGuard {
-    fn take(path: &Path) -> Result<LockGuard> {
+    fn take(path: &Path, mode: Mode) -> Result<LockGuard> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -244,15 +273,30 @@ impl LockGuard {
             .truncate(false)
             .open(path)
             .map_err(|e| Error::output(path, e))?;
-        match file.try_lock() {
+        let locked = match mode {
+            Mode::Exclusive => file.try_lock(),
+            Mode::Shared => file.try_lock_shared(),
+        };
+        match locked {
             Ok(()) => {
-                write_owner(&file, path)?;
+                // A shared holder leaves the owner line to the exclusive ones (it would overwrite another's).
+                if mode == Mode::Exclusive {
+                    write_owner(&file, path)?;
+                }
                 Ok(LockGuard { _file: file, exclusive_path: None })
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(in_use(path)),
             Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
                 drop(file);
-                Self::take_exclusive(path)
+                match mode {
+                    Mode::Exclusive => Self::take_exclusive(path),
+                    // Without flock there is no shared lock: each shard's own exclusive lock still keeps two
+                    // runs of one shard apart.
+                    Mode::Shared => Ok(LockGuard {
+                        _file: File::open(path).map_err(|e| Error::output(path, e))?,
+                        exclusive_path: None,
+                    }),
+                }
             }
             Err(std::fs::TryLockError::Error(e)) => Err(Error::output(path, e)),
         }
@@ -355,6 +399,7 @@ mod tests {
             "manifest.json",
             "manifest.sig",
             ".svalbard.lock",
+            ".svalbard.shard-00003-of-00016.lock",
             ".stats.json.1a2b-3c.tmp",
             "_progress/part-00003.json",
             "clean/part-00000-0001.arrow",
@@ -377,10 +422,12 @@ mod tests {
             touch(&out.join(f));
         }
         let e =
-            OutputDir::acquire(&out, &[], &[], OutputOptions { overwrite: true, allow_foreign: false }).unwrap_err();
+            OutputDir::acquire(&out, &[], &[], OutputOptions { overwrite: true, ..Default::default() }).unwrap_err();
         assert!(e.to_string().contains("clean/keep.md"), "{e}");
         assert!(out.join("stats.json").exists(), "a refused run deletes nothing");
-        let held = OutputDir::acquire(&out, &[], &[], OutputOptions { overwrite: true, allow_foreign: true }).unwrap();
+        let held =
+            OutputDir::acquire(&out, &[], &[], OutputOptions { overwrite: true, allow_foreign: true, shard: None })
+                .unwrap();
         assert!(!out.join("stats.json").exists());
         assert!(!out.join("clean/part-00000-0000.arrow").exists());
         assert!(out.join("clean/keep.md").exists());
@@ -396,6 +443,27 @@ mod tests {
         assert!(e.to_string().contains(&format!("pid {}", std::process::id())), "{e}");
         drop(held);
         OutputDir::acquire(d.path(), &[], &[], OutputOptions::default()).unwrap();
+    }
+
+    #[test]
+    fn shards_of_one_job_share_the_directory_but_not_a_shard() {
+        let d = tempfile::tempdir().unwrap();
+        let shard = |i| OutputOptions { shard: Some((i, 2)), ..Default::default() };
+        let first = OutputDir::acquire(d.path(), &[], &[], shard(0)).unwrap();
+        let second = OutputDir::acquire(d.path(), &[], &[], shard(1)).unwrap();
+        let e = OutputDir::acquire(d.path(), &[], &[], shard(0)).unwrap_err();
+        assert!(e.to_string().contains("in use by another run"), "{e}");
+        let e = OutputDir::acquire(d.path(), &[], &[], OutputOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("in use by another run"), "{e}");
+        drop((first, second));
+        let whole = OutputDir::acquire(d.path(), &[], &[], OutputOptions::default()).unwrap();
+        assert!(
+            OutputDir::acquire(d.path(), &[], &[], shard(1)).is_err(),
+            "an unsharded run holds the directory alone"
+        );
+        drop(whole);
+        let e = OutputDir::acquire(d.path(), &[], &[], OutputOptions { overwrite: true, ..shard(0) }).unwrap_err();
+        assert!(e.to_string().contains("--overwrite with --shard"), "{e}");
     }
 
     #[test]
