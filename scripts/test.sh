@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite, as README.md gives it and .ci/run calls it: installs the ONNX Runtime library if needed
-# (from PyPI), then runs the Rust tests and the Python parity test of the feature hashing.
+# (from PyPI), then runs the Rust tests, the Python parity tests (feature hashing, canonical view) and the
+# check that the library's top-level modules import each other without a cycle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_ort.sh
@@ -8,4 +9,6 @@ cargo test --locked "$@"
 if command -v python3 >/dev/null; then
   python3 scripts/test_fast_features.py
   python3 scripts/test_canonical.py
+  python3 scripts/check_module_cycles.py --self-test
+  python3 scripts/check_module_cycles.py >/dev/null
 fi

@@ -6,17 +6,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::check;
 use crate::error::{Error, Result};
-use crate::signal::c4::C4Config;
-use crate::signal::classifier::ClassifierConfig;
-use crate::signal::fineweb::FineWebConfig;
-use crate::signal::gopher_quality::GopherQualityConfig;
-use crate::signal::gopher_repetition::GopherRepetitionConfig;
-use crate::signal::ngram_lm::NgramLmConfig;
-use crate::signal::stylometry::StylometryConfig;
-use crate::signal::typography::TypographyConfig;
-use crate::signal::vocab::VocabConfig;
-use crate::signal::Action;
+use crate::signal::{Runtime, Scorer, SignalsConfig};
+use crate::spec::Action;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -154,6 +147,15 @@ pub const MAX_THREADS: usize = 1024;
 pub const MAX_QUEUE_DEPTH: usize = 64;
 
 impl PipelineConfig {
+    /// The scoring threads this config means: `threads`, or one per core when it is 0.
+    pub fn workers(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        } else {
+            self.threads
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         check::count("pipeline.threads", self.threads, 0..=MAX_THREADS)?;
         check::count("pipeline.queue_depth", self.queue_depth, 1..=MAX_QUEUE_DEPTH)
@@ -208,60 +210,17 @@ pub struct OnnxConfig {
     pub library: Option<std::path::PathBuf>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SignalsConfig {
-    pub gopher_quality: GopherQualityConfig,
-    pub gopher_repetition: GopherRepetitionConfig,
-    pub c4: C4Config,
-    pub fineweb: FineWebConfig,
-    pub vocab: VocabConfig,
-    /// Typing habits (detached punctuation, lower-case sentence starts, curly quotes, dashes): ensemble inputs.
-    pub typography: TypographyConfig,
-    /// Sentence-length rhythm and word variety: ensemble inputs.
-    pub stylometry: StylometryConfig,
-    pub ngram_lm: NgramLmConfig,
-    /// Perplexity, burstiness and curvature under a neural LM (SmolLM2, scripts/build_smollm.sh); off by default.
-    pub neural_lm: crate::signal::neural_lm::NeuralLmConfig,
-    /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
-    pub classifiers: Vec<ClassifierConfig>,
-}
-
-impl SignalsConfig {
-    pub fn validate(&self) -> Result<()> {
-        self.gopher_quality.validate()?;
-        self.gopher_repetition.validate()?;
-        self.c4.validate()?;
-        self.fineweb.validate()?;
-        self.vocab.validate()?;
-        self.stylometry.validate()?;
-        self.ngram_lm.validate()?;
-        self.neural_lm.validate()?;
-        for (i, c) in self.classifiers.iter().enumerate() {
-            c.validate(&format!("signals.classifiers[{i}]"))?;
-        }
-        Ok(())
-    }
-}
-
-impl Default for SignalsConfig {
-    fn default() -> Self {
-        SignalsConfig {
-            gopher_quality: Default::default(),
-            gopher_repetition: Default::default(),
-            c4: Default::default(),
-            fineweb: Default::default(),
-            vocab: Default::default(),
-            typography: Default::default(),
-            stylometry: Default::default(),
-            ngram_lm: Default::default(),
-            neural_lm: Default::default(),
-            classifiers: vec![ClassifierConfig::default()],
-        }
-    }
-}
-
 impl Config {
+    /// The settings resolved once from this config and handed to every component that needs them.
+    pub fn runtime(&self) -> Runtime {
+        Runtime { workers: self.pipeline.workers(), onnx_library: self.onnx.library.clone() }
+    }
+
+    /// The scorer this config describes: its signals, rule overrides and ensemble.
+    pub fn scorer(&self) -> Result<Scorer> {
+        Scorer::from_config(&self.signals, &self.rules, &self.ensemble, &self.runtime())
+    }
+
     pub fn from_toml_str(s: &str) -> Result<Self> {
         let c: Config = toml::from_str(s).map_err(|e| {
             // One line, for logs and DAG UIs: the message, where it points, and that line's text, which names
@@ -310,7 +269,7 @@ impl Config {
     }
 
     /// Rule overrides must name real rules; checked once the signals (and so their rule codes) are known.
-    pub fn validate_rule_names(&self, known: &[crate::signal::RuleSpec]) -> Result<()> {
+    pub fn validate_rule_names(&self, known: &[crate::spec::RuleSpec]) -> Result<()> {
         for name in self.rules.keys() {
             if !known.iter().any(|r| &r.code == name) {
                 let mut codes: Vec<&str> = known.iter().map(|r| r.code.as_str()).collect();
@@ -327,95 +286,6 @@ impl Config {
 
 /// A document, and so a batch of them, must fit one Arrow string array (32-bit offsets).
 const MAX_TEXT_BYTES: usize = (1 << 31) - 1;
-
-/// Range checks for config values, shared by every section so that the same mistake gets the same message.
-/// Each error names the key: `svalbard validate` points at what to fix.
-///
-/// Floats are checked for NaN and infinity first: NaN compares false with everything, so a NaN threshold
-/// silently never fires (or always does, depending on how the comparison is written).
-pub mod check {
-    use std::fmt::Display;
-    use std::ops::RangeInclusive;
-
-    use crate::error::{Error, Result};
-
-    fn fail(key: &str, value: impl Display, expected: &str) -> Result<()> {
-        Err(Error::Config(format!("{key} must be {expected}, not {value}")))
-    }
-
-    /// Any finite number.
-    pub fn finite(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
-        if v.into().is_finite() {
-            Ok(())
-        } else {
-            fail(key, v, "a finite number")
-        }
-    }
-
-    /// A probability or fraction, in [0, 1].
-    pub fn unit(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
-        if (0.0..=1.0).contains(&v.into()) {
-            Ok(())
-        } else {
-            fail(key, v, "a number in [0, 1]")
-        }
-    }
-
-    /// A finite number >= 0: ratios that may exceed 1, lengths.
-    pub fn non_negative(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
-        let x = v.into();
-        if x.is_finite() && x >= 0.0 {
-            Ok(())
-        } else {
-            fail(key, v, "a finite number >= 0")
-        }
-    }
-
-    /// A finite number > 0: perplexities.
-    pub fn positive(key: &str, v: impl Into<f64> + Display + Copy) -> Result<()> {
-        let x = v.into();
-        if x.is_finite() && x > 0.0 {
-            Ok(())
-        } else {
-            fail(key, v, "a finite number > 0")
-        }
-    }
-
-    /// A count or size within `range`.
-    pub fn count<T: PartialOrd + Display + Copy>(key: &str, v: T, range: RangeInclusive<T>) -> Result<()> {
-        if range.contains(&v) {
-            Ok(())
-        } else {
-            fail(key, v, &format!("between {} and {}", range.start(), range.end()))
-        }
-    }
-
-    /// A count or size of at least `min`, and at most 2^63 - 1: the largest integer TOML can hold, so that
-    /// the config can be printed (`svalbard validate`) and hashed into the manifest, which panicked on 2^63.
-    pub fn at_least<T: PartialOrd + Display + Copy + TryInto<i64>>(key: &str, v: T, min: T) -> Result<()> {
-        if v < min {
-            fail(key, v, &format!("at least {min}"))
-        } else if v.try_into().is_err() {
-            fail(key, v, &format!("at most {}", i64::MAX))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// `check(key, v)` when the optional value is set.
-    pub fn optional<T: Copy>(key: &str, v: Option<T>, check: impl Fn(&str, T) -> Result<()>) -> Result<()> {
-        v.map_or(Ok(()), |v| check(key, v))
-    }
-
-    /// Two bounds that must not cross: `lo_key <= hi_key` (both already checked to be numbers).
-    pub fn ordered<T: PartialOrd + Display>(lo_key: &str, lo: T, hi_key: &str, hi: T) -> Result<()> {
-        if lo <= hi {
-            Ok(())
-        } else {
-            Err(Error::Config(format!("{lo_key} = {lo} is above {hi_key} = {hi}")))
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,8 @@
-//! Opening files the way every reader of inputs and run directories must: regular files only, never blocking.
+//! Opening files the way every reader of inputs and run directories must (regular files only, never blocking),
+//! and writing them atomically under names that tell this process's temporaries from any other's.
 
 use std::fs::{File, FileType, Metadata, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 /// Why a file was not opened.
@@ -30,4 +31,40 @@ pub fn open_regular(path: &Path, follow_symlinks: bool) -> Result<(File, Metadat
         return Err(OpenError::NotRegular(meta.file_type()));
     }
     Ok((file, meta))
+}
+
+/// The suffix of every temporary file svalbard writes (a resumed run removes its own).
+pub const TMP_SUFFIX: &str = ".tmp";
+
+/// Tells this process's temporary files from any other's: `<pid>-<start time in ns>`, in hex.
+pub fn run_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        format!("{:x}-{:x}", std::process::id(), nanos)
+    })
+}
+
+/// Write `bytes` to `path` atomically: a hidden temporary file beside it (its `TMP_SUFFIX` name is what a
+/// resumed run cleans up), fsync, rename, then fsync the directory so the rename itself survives a crash.
+/// On failure the temporary file is removed.
+pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", run_token()));
+    let res = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
 }

@@ -6,12 +6,14 @@
 //! quarantine partitions; [`pipeline`] wires the stages with bounded channels and [`stats`] counts.
 
 pub mod batch;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod ensemble;
 pub mod error;
 pub mod eval;
 pub mod files;
+pub mod invariance;
 pub mod labeled;
 pub mod lm;
 pub mod onnx;
@@ -20,6 +22,7 @@ pub mod policy;
 pub mod signal;
 pub mod sink;
 pub mod source;
+pub mod spec;
 pub mod stats;
 pub mod text;
 pub mod vault;

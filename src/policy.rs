@@ -6,7 +6,8 @@
 
 use arrow::array::StringArray;
 
-use crate::signal::{Action, RuleMask, Scorer};
+use crate::signal::Scorer;
+use crate::spec::{Action, RuleMask};
 
 pub const VERDICT_CLEAN: &str = "clean";
 pub const VERDICT_REJECTED: &str = "rejected";
@@ -109,7 +110,7 @@ mod tests {
         config.ensemble.enabled = Some(false);
         config.rules.insert("c4.too_few_sentences".into(), Action::Flag);
         config.rules.insert("fineweb.short_lines".into(), Action::Off);
-        let scorer = Scorer::from_config(&config).unwrap();
+        let scorer = config.scorer().unwrap();
         let policy = Policy::new(&scorer);
         let idx = |code: &str| scorer.rules().iter().position(|r| r.code == code).unwrap();
         let bit = |code: &str| (1 as RuleMask) << idx(code);

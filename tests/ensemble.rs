@@ -28,8 +28,8 @@ fn builtin_policy_decides_with_reasons_and_respects_vintage() {
     drop(f);
     // Threshold 0: the ensemble calls everything machine; the vintage document is protected.
     let mut config = Config::from_toml_str("[vintage]\nkeep = true\n[ensemble]\nthreshold = 0.0\n").unwrap();
-    config.signals.gopher_quality.action = svalbard::signal::Action::Flag;
-    config.signals.c4.action = svalbard::signal::Action::Flag;
+    config.signals.gopher_quality.action = svalbard::spec::Action::Flag;
+    config.signals.c4.action = svalbard::spec::Action::Flag;
     let out = d.path().join("out");
     let job = Job::new(plan_inputs(&[input.display().to_string()]).unwrap(), out.clone(), config);
     let stats = pipeline::run(&job).unwrap();
@@ -53,7 +53,7 @@ fn builtin_policy_decides_with_reasons_and_respects_vintage() {
 /// `scripts/build_policy.sh` fails here, and so does a policy fitted on layout.
 #[test]
 fn builtin_policy_reads_the_authorship_columns_of_the_default_signals() {
-    let scorer = svalbard::signal::Scorer::from_config(&Config::default()).unwrap();
+    let scorer = Config::default().scorer().unwrap();
     let ensemble = scorer.ensemble().expect("the built-in policy binds to the default signals");
     let mut authorship = scorer.detector_columns();
     let mut read: Vec<String> = ensemble.policy().cheap.features.clone();

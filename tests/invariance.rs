@@ -9,8 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use svalbard::config::Config;
-use svalbard::eval::invariance::{self, TRANSFORMATIONS};
-use svalbard::signal::Scorer;
+use svalbard::invariance::{self, TRANSFORMATIONS};
 
 /// A published text may shift `p_machine` by this much at most.
 const MAX_DELTA: f64 = 0.01;
@@ -117,7 +116,7 @@ fn p_machine_ignores_publishing() {
     );
 
     let config = Config::default();
-    let scorer = Scorer::from_config(&config).unwrap();
+    let scorer = config.scorer().unwrap();
     let watched = invariance::watched_columns(&scorer, &config);
     assert!(watched.iter().any(|w| w.column == "p_machine"), "the default configuration decides by p_machine");
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();

@@ -394,7 +394,7 @@ fn vintage_documents_are_kept_whatever_the_detector_says() {
         "[vintage]\nkeep = true\n[ensemble]\nenabled = false\n[[signals.classifiers]]\nmodel = \"builtin:fast\"\nthreshold = 0.0\n",
     )
     .unwrap();
-    config.signals.gopher_quality.action = svalbard::signal::Action::Flag;
+    config.signals.gopher_quality.action = svalbard::spec::Action::Flag;
     let out = d.path().join("out");
     let stats = run(&[&input], &out, config);
     assert_eq!((stats.totals.clean, stats.totals.rejected), (1, 2));

@@ -14,7 +14,8 @@ use crate::eval::{
     build_report, plot_histograms, plot_roc_with, roc_curve, Report, ReportOptions, RocPlotOptions, SignalInput,
     ThresholdSpec,
 };
-use crate::labeled::{self, Dataset, LabeledSpec};
+use crate::labeled::{Dataset, LabeledSpec};
+use crate::pipeline::labeled::score_inputs;
 use crate::signal::Scorer;
 
 const EXAMPLES: &str = "\
@@ -90,12 +91,12 @@ fn is_headline(name: &str, external: &[String]) -> bool {
 
 pub fn run(a: BenchArgs) -> Result<i32> {
     let (config, pool) = scoring_setup(a.config.as_ref(), a.threads)?;
-    let scorer = Scorer::from_config(&config)?;
+    let scorer = config.scorer()?;
     if a.invariance {
         return pool.install(|| invariance(&a, &config, &scorer));
     }
     let spec = LabeledSpec { label_field: &a.label_field, group_fields: &a.group_by, score_fields: &a.score_columns };
-    let data = pool.install(|| labeled::score_inputs(&config, &scorer, &a.data, &spec))?;
+    let data = pool.install(|| score_inputs(&config, &scorer, &a.data, &spec))?;
     if data.is_empty() {
         return Err(Error::Config("the --data holds no documents".into()));
     }
@@ -136,7 +137,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
 
 /// `--invariance`: the texts of `--data` (evenly thinned to `--invariance-docs`) under every transformation.
 fn invariance(a: &BenchArgs, config: &crate::config::Config, scorer: &Scorer) -> Result<i32> {
-    use crate::eval::invariance::{self, TRANSFORMATIONS};
+    use crate::invariance::{self, TRANSFORMATIONS};
     let chosen: Vec<invariance::Transformation> = if a.transformations.is_empty() {
         TRANSFORMATIONS.to_vec()
     } else {

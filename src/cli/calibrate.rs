@@ -9,8 +9,10 @@ use crate::config::Config;
 use crate::ensemble::fit::{self, CombinerKind, FitOptions, Method};
 use crate::error::{Error, Result};
 use crate::eval::BoostingOptions;
-use crate::labeled::{self, Dataset, LabeledSpec};
-use crate::signal::{Scorer, SignalSpec};
+use crate::labeled::{Dataset, LabeledSpec};
+use crate::pipeline::labeled::score_inputs;
+use crate::signal::Scorer;
+use crate::spec::SignalSpec;
 
 const EXAMPLES: &str = "\
 Example (what scripts/build_policy.sh runs to make models/policy.json):
@@ -134,7 +136,7 @@ pub(super) fn scoring_setup(config: Option<&PathBuf>, threads: Option<usize>) ->
         config.pipeline.threads = t;
     }
     config.validate()?;
-    let n = if config.pipeline.threads == 0 { crate::pipeline::num_cores() } else { config.pipeline.threads };
+    let n = config.pipeline.workers();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build()
@@ -164,7 +166,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     let (mut config, pool) = scoring_setup(a.config.as_ref(), a.threads)?;
     // The policy is fitted on the signals themselves, every one on every document.
     config.ensemble.enabled = Some(false);
-    let scorer = Scorer::from_config(&config)?;
+    let scorer = config.scorer()?;
     let mut groups: Vec<String> = a.loso_field.iter().cloned().collect();
     for f in a.balance_field.iter().chain(&a.full_fit_field).chain(&a.reference_group_field) {
         if !groups.contains(f) {
@@ -175,7 +177,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     let train_fields: Vec<String> = a.train_column.iter().map(|(_, f)| f.clone()).collect();
     let score = |scorer: &Scorer, inputs: &[String], what: &str, fields: &[String]| -> Result<Dataset> {
         let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: fields };
-        let d = pool.install(|| labeled::score_inputs(&config, scorer, inputs, &spec))?;
+        let d = pool.install(|| score_inputs(&config, scorer, inputs, &spec))?;
         tracing::info!(docs = d.len(), seconds = d.score_time.as_secs_f64(), "scored the {what} data");
         if d.is_empty() {
             return Err(Error::Config(format!("the {what} data holds no documents")));

@@ -7,7 +7,6 @@ use clap::Args;
 use super::OK;
 use crate::config::Config;
 use crate::error::Result;
-use crate::signal::Scorer;
 
 #[derive(Args, Debug)]
 #[command(
@@ -24,7 +23,7 @@ pub fn run(a: ValidateArgs) -> Result<i32> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let scorer = Scorer::from_config(&config)?;
+    let scorer = config.scorer()?;
     config.validate_rule_names(scorer.rules())?;
     eprintln!("svalbard: config is valid: signals {}; {} rules", scorer.signal_ids().join(", "), scorer.rules().len());
     print!("{}", config.to_toml());

@@ -22,10 +22,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::check;
+use crate::check;
 use crate::error::{Error, Result};
 use crate::eval::{Calibrator, GradientBoosting, LogisticRegression};
-use crate::signal::{Action, SignalSpec};
+use crate::spec::{Action, SignalSpec};
 
 /// v2: a stage's `model` names its kind (`{"boosted": …}` or `{"logistic": …}`).
 pub const POLICY_FORMAT: &str = "svalbard-policy-v2";

@@ -28,13 +28,10 @@
 //!   combiner, with per-feature attributions.
 //! * [`calibration`] — Platt scaling and isotonic regression (PAV) to turn a
 //!   raw score into a probability.
-//! * [`invariance`] — publishing transformations (quotes, dashes, line breaks, entities, bullets, boilerplate,
-//!   Markdown) and the metamorphic runner that measures how far a scorer's `p_machine` moves under them.
 
 pub mod boosting;
 pub mod bootstrap;
 pub mod calibration;
-pub mod invariance;
 pub mod logistic;
 pub mod metrics;
 pub mod plot;

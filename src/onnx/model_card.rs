@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::check;
+use crate::check;
 use crate::error::{Error, Result};
 
 /// The message of a range check, without its "invalid configuration" prefix: in a card it is a model error.

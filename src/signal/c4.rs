@@ -15,7 +15,7 @@ use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
-use crate::config::check;
+use crate::check;
 use crate::error::Result;
 use crate::text::{py_strip, split_lines};
 

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{rule_bits, Action, BatchSignal, SignalSpec};
-use crate::config::check;
+use crate::check;
 use crate::error::{Error, Result};
 use crate::onnx::encode::{hash_v1, prefix, HashScratch};
 use crate::onnx::model_card::{InputKind, ModelCard, OutputKind};

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
-use crate::config::check;
+use crate::check;
 use crate::error::Result;
 use crate::text::{combine, count_duplicates, py_strip};
 

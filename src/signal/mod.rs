@@ -28,78 +28,74 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::ensemble::{Ensemble, EnsembleConfig};
 use crate::error::Result;
+use crate::spec::{Action, RuleMask, RuleSpec, SignalSpec};
 use crate::text::canonical::Canonicalizer;
 use crate::text::{Analysis, HashSet64};
 
-/// What fired rules of a signal do to a document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// A fired rule rejects the document.
-    #[default]
-    Reject,
-    /// A fired rule is recorded in the `flags` column; the document stays clean.
-    Flag,
-    /// The rule is not evaluated as a decision at all (its score columns are still written).
-    Off,
+/// Every signal's configuration (`[signals]`); each signal defines and validates its own section.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalsConfig {
+    pub gopher_quality: gopher_quality::GopherQualityConfig,
+    pub gopher_repetition: gopher_repetition::GopherRepetitionConfig,
+    pub c4: c4::C4Config,
+    pub fineweb: fineweb::FineWebConfig,
+    pub vocab: vocab::VocabConfig,
+    /// Typing habits (detached punctuation, lower-case sentence starts, curly quotes, dashes): ensemble inputs.
+    pub typography: typography::TypographyConfig,
+    /// Sentence-length rhythm and word variety: ensemble inputs.
+    pub stylometry: stylometry::StylometryConfig,
+    pub ngram_lm: ngram_lm::NgramLmConfig,
+    /// Perplexity, burstiness and curvature under a neural LM (SmolLM2, scripts/build_smollm.sh); off by default.
+    pub neural_lm: neural_lm::NeuralLmConfig,
+    /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
+    pub classifiers: Vec<classifier::ClassifierConfig>,
 }
 
-/// A rule a signal can fire, with a stable code (`<signal>.<rule>`).
-#[derive(Clone, Debug)]
-pub struct RuleSpec {
-    pub code: String,
-    pub description: String,
+impl SignalsConfig {
+    pub fn validate(&self) -> Result<()> {
+        self.gopher_quality.validate()?;
+        self.gopher_repetition.validate()?;
+        self.c4.validate()?;
+        self.fineweb.validate()?;
+        self.vocab.validate()?;
+        self.stylometry.validate()?;
+        self.ngram_lm.validate()?;
+        self.neural_lm.validate()?;
+        for (i, c) in self.classifiers.iter().enumerate() {
+            c.validate(&format!("signals.classifiers[{i}]"))?;
+        }
+        Ok(())
+    }
 }
 
-/// What a signal adds to the output.
-#[derive(Clone, Debug)]
-pub struct SignalSpec {
-    pub id: &'static str,
-    /// Column names, all Float32.
-    pub columns: Vec<String>,
-    pub rules: Vec<RuleSpec>,
-    /// The action for this signal's rules unless `[rules]` in the config overrides one.
-    pub action: Action,
-    /// A machine-text detector (as opposed to a quality rule): it reads the canonical view, its columns are
-    /// the ensemble's inputs, and `vintage.keep` overrides its rejections.
-    pub detector: bool,
-    /// Columns of a detector that the ensemble may not combine: counts that grow with a document's length,
-    /// which depends on how much of a page an extractor kept.
-    pub not_ensemble_inputs: Vec<String>,
-}
-
-impl SignalSpec {
-    pub fn new(id: &'static str, action: Action, columns: &[&str], rules: &[(&str, &str)]) -> Self {
-        SignalSpec {
-            id,
-            action,
-            detector: false,
-            not_ensemble_inputs: Vec::new(),
-            columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
-            rules: rules
-                .iter()
-                .map(|(code, description)| RuleSpec {
-                    code: format!("{id}.{code}"),
-                    description: description.to_string(),
-                })
-                .collect(),
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        SignalsConfig {
+            gopher_quality: Default::default(),
+            gopher_repetition: Default::default(),
+            c4: Default::default(),
+            fineweb: Default::default(),
+            vocab: Default::default(),
+            typography: Default::default(),
+            stylometry: Default::default(),
+            ngram_lm: Default::default(),
+            neural_lm: Default::default(),
+            classifiers: vec![classifier::ClassifierConfig::default()],
         }
     }
+}
 
-    /// Mark the signal as a machine-text detector.
-    pub fn detector(mut self) -> Self {
-        self.detector = true;
-        self
-    }
-
-    /// Keep these measures (names without the signal's prefix) out of the ensemble.
-    pub fn not_ensemble_inputs(mut self, measures: &[&str]) -> Self {
-        self.not_ensemble_inputs = measures.iter().map(|m| format!("{}_{m}", self.id)).collect();
-        self
-    }
+/// Settings resolved once at the entry point (the root config's `[pipeline]` and `[onnx]`) and handed to the
+/// signals that run models.
+#[derive(Clone, Debug, Default)]
+pub struct Runtime {
+    /// Scoring threads: each model keeps a session per worker.
+    pub workers: usize,
+    /// libonnxruntime.so, when the config names one.
+    pub onnx_library: Option<std::path::PathBuf>,
 }
 
 /// Per-thread scratch space shared by the document signals.
@@ -154,9 +150,6 @@ pub trait BatchSignal: Send + Sync {
     fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()>;
 }
 
-/// Bit set of fired rules over all signals of a [`Scorer`] (at most 128 rules).
-pub type RuleMask = u128;
-
 /// The scores of one batch.
 pub struct ScoreTable {
     /// One vector per column of [`Scorer::columns`], each one value per document.
@@ -194,10 +187,14 @@ thread_local! {
 }
 
 impl Scorer {
-    /// Build the signals the config enables.
-    pub fn from_config(config: &Config) -> Result<Self> {
+    /// Build the signals `s` enables, with the rule overrides and the ensemble of the same config.
+    pub fn from_config(
+        s: &SignalsConfig,
+        rules: &std::collections::BTreeMap<String, Action>,
+        ensemble: &EnsembleConfig,
+        runtime: &Runtime,
+    ) -> Result<Self> {
         let mut doc: Vec<Box<dyn DocSignal>> = Vec::new();
-        let s = &config.signals;
         if s.gopher_quality.enabled {
             doc.push(Box::new(gopher_quality::GopherQuality::new(s.gopher_quality.clone())));
         }
@@ -223,14 +220,14 @@ impl Scorer {
             doc.push(Box::new(ngram_lm::NgramLm::new(s.ngram_lm.clone())?));
         }
         let mut batch: Vec<Box<dyn BatchSignal>> = Vec::new();
-        let workers = if config.pipeline.threads == 0 { crate::pipeline::num_cores() } else { config.pipeline.threads };
+        let (workers, library) = (runtime.workers, runtime.onnx_library.as_deref());
         for c in &s.classifiers {
-            batch.push(Box::new(classifier::Classifier::new(c, config.onnx.library.as_deref(), workers)?));
+            batch.push(Box::new(classifier::Classifier::new(c, library, workers)?));
         }
         if s.neural_lm.enabled {
-            batch.push(Box::new(neural_lm::NeuralLm::new(&s.neural_lm, config.onnx.library.as_deref(), workers)?));
+            batch.push(Box::new(neural_lm::NeuralLm::new(&s.neural_lm, library, workers)?));
         }
-        Self::build(doc, batch, &config.rules, Some(&config.ensemble))
+        Self::build(doc, batch, rules, Some(ensemble))
     }
 
     /// The same signals less the batch signals (classifiers, language models) that `drop` picks, without the

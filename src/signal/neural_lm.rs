@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{rule_bits, Action, BatchSignal, SignalSpec};
-use crate::config::check;
+use crate::check;
 use crate::error::{Error, Result};
 use crate::onnx::encode::prefix;
 use crate::onnx::{self, Device, SessionPool};

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
-use crate::config::check;
+use crate::check;
 use crate::error::{Error, Result};
 use crate::lm::NgramModel;
 

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, Action, Doc, DocSignal, ScratchSets, SignalSpec};
-use crate::config::check;
+use crate::check;
 use crate::error::Result;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
-use crate::config::check;
+use crate::check;
 use crate::error::{Error, Result};
 use crate::text::{hash_folded, HashSet64};
 

@@ -21,22 +21,11 @@ use serde::{Deserialize, Serialize};
 use crate::batch::Quarantined;
 use crate::config::OutputFormat;
 use crate::error::{Error, Result};
+use crate::files::{run_token, write_atomic_io, TMP_SUFFIX};
 
 pub const CLEAN: &str = "clean";
 pub const REJECTED: &str = "rejected";
 pub const QUARANTINE: &str = "quarantine";
-pub const TMP_SUFFIX: &str = ".tmp";
-
-/// Tells this process's temporary files from any other's: `<pid>-<start time in ns>`, in hex.
-pub fn run_token() -> &'static str {
-    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TOKEN.get_or_init(|| {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        format!("{:x}-{:x}", std::process::id(), nanos)
-    })
-}
-
 /// An error of a format writer, as the output error it is when the file system refused a write (disk full,
 /// quota, permissions), so that the exit code says "output not writable".
 fn writing(path: &Path, e: Error) -> Error {
@@ -266,30 +255,7 @@ pub fn quarantine_batch(source_file: &str, records: &[Quarantined]) -> Result<Re
     Ok(RecordBatch::try_new(quarantine_schema(), columns)?)
 }
 
-/// Write `bytes` to `path` atomically: a hidden temporary file beside it (its `TMP_SUFFIX` name is what a
-/// resumed run cleans up), fsync, rename, then fsync the directory so the rename itself survives a crash.
-/// On failure the temporary file is removed.
-pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", run_token()));
-    let res = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        #[cfg(unix)]
-        File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
-}
-
-/// [`write_atomic_io`] with the error naming the output path.
+/// [`crate::files::write_atomic_io`] with the error naming the output path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_io(path, bytes).map_err(|e| Error::output(path, e))
 }

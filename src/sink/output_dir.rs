@@ -17,7 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::sink::{CLEAN, QUARANTINE, REJECTED, TMP_SUFFIX};
+use crate::files::TMP_SUFFIX;
+use crate::sink::{CLEAN, QUARANTINE, REJECTED};
 
 /// The lock file: hidden, so the manifest leaves it out.
 pub const LOCK_FILE: &str = ".svalbard.lock";

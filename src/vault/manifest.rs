@@ -297,7 +297,7 @@ impl Manifest {
     }
 }
 
-/// [`crate::sink::write_atomic_io`] with the vault's error type.
+/// [`crate::files::write_atomic_io`] with the vault's error type.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
-    crate::sink::write_atomic_io(path, bytes).map_err(|e| VaultError::io(path, e))
+    crate::files::write_atomic_io(path, bytes).map_err(|e| VaultError::io(path, e))
 }

@@ -15,7 +15,8 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::ensemble::P_MACHINE;
 use crate::error::Result;
-use crate::signal::{RuleMask, Scorer};
+use crate::signal::Scorer;
+use crate::spec::RuleMask;
 
 /// A named publishing transformation.
 #[derive(Clone, Copy)]
@@ -851,7 +852,7 @@ mod tests {
         config.signals.classifiers.clear();
         config.ensemble.enabled = Some(false);
         config.signals.gopher_quality.min_words = 5;
-        let scorer = Scorer::from_config(&config).unwrap();
+        let scorer = config.scorer().unwrap();
         assert!(watched_columns(&scorer, &config).is_empty(), "no ensemble, no model: nothing to watch");
         let column = "gopher_quality_word_count".to_string();
         let watched =

@@ -13,6 +13,10 @@
 //! Resumption: an input with a completion marker in `_progress/` (same path, size and config fingerprint)
 //! is skipped; the outputs of any other input are deleted and redone, which is what makes a killed run,
 //! re-run, produce exactly the outputs of an uninterrupted one.
+//!
+//! [`labeled`] runs the first two stages over labeled data, for `calibrate` and `bench`.
+
+pub mod labeled;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +33,8 @@ use crate::batch::{DocBatch, Quarantined};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::policy::{Policy, VERDICT_CLEAN, VERDICT_REJECTED};
-use crate::signal::{RuleMask, Scorer};
+use crate::signal::Scorer;
+use crate::spec::RuleMask;
 use crate::sink::output_dir::{OutputDir, OutputOptions};
 use crate::sink::{self, PartitionWriter, CLEAN, QUARANTINE, REJECTED};
 use crate::source::{self, InputFile};
@@ -159,7 +164,7 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     let started = Instant::now();
     let config = &job.config;
     config.validate()?;
-    let scorer = Scorer::from_config(config)?;
+    let scorer = config.scorer()?;
     config.validate_rule_names(scorer.rules())?;
     let policy = Policy::new(&scorer);
     let trusted = if config.trust.public_keys.is_empty() {
@@ -192,7 +197,7 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
         tracing::info!(resumed = done.len(), removed_partial_files = removed, "resuming an earlier run");
     }
 
-    let threads = if config.pipeline.threads == 0 { num_cores() } else { config.pipeline.threads };
+    let threads = config.pipeline.workers();
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -275,10 +280,6 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     let json = serde_json::to_vec_pretty(&stats).expect("stats serialize");
     sink::write_atomic(&job.output.join(&job.stats_file), &json)?;
     Ok(stats)
-}
-
-pub fn num_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 fn progress_bar(job: &Job, todo: &[usize]) -> ProgressBar {

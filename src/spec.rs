@@ -1,0 +1,76 @@
+//! What every scoring stage declares (a signal, the ensemble): its score columns, the rules it can fire with
+//! their stable codes, and what a fired rule does by default. The policy and the config read these, so they
+//! sit below the stages that implement them.
+
+use serde::{Deserialize, Serialize};
+
+/// What fired rules of a signal do to a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// A fired rule rejects the document.
+    #[default]
+    Reject,
+    /// A fired rule is recorded in the `flags` column; the document stays clean.
+    Flag,
+    /// The rule is not evaluated as a decision at all (its score columns are still written).
+    Off,
+}
+
+/// A rule a signal can fire, with a stable code (`<signal>.<rule>`).
+#[derive(Clone, Debug)]
+pub struct RuleSpec {
+    pub code: String,
+    pub description: String,
+}
+
+/// What a signal adds to the output.
+#[derive(Clone, Debug)]
+pub struct SignalSpec {
+    pub id: &'static str,
+    /// Column names, all Float32.
+    pub columns: Vec<String>,
+    pub rules: Vec<RuleSpec>,
+    /// The action for this signal's rules unless `[rules]` in the config overrides one.
+    pub action: Action,
+    /// A machine-text detector (as opposed to a quality rule): it reads the canonical view, its columns are
+    /// the ensemble's inputs, and `vintage.keep` overrides its rejections.
+    pub detector: bool,
+    /// Columns of a detector that the ensemble may not combine: counts that grow with a document's length,
+    /// which depends on how much of a page an extractor kept.
+    pub not_ensemble_inputs: Vec<String>,
+}
+
+impl SignalSpec {
+    pub fn new(id: &'static str, action: Action, columns: &[&str], rules: &[(&str, &str)]) -> Self {
+        SignalSpec {
+            id,
+            action,
+            detector: false,
+            not_ensemble_inputs: Vec::new(),
+            columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
+            rules: rules
+                .iter()
+                .map(|(code, description)| RuleSpec {
+                    code: format!("{id}.{code}"),
+                    description: description.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Mark the signal as a machine-text detector.
+    pub fn detector(mut self) -> Self {
+        self.detector = true;
+        self
+    }
+
+    /// Keep these measures (names without the signal's prefix) out of the ensemble.
+    pub fn not_ensemble_inputs(mut self, measures: &[&str]) -> Self {
+        self.not_ensemble_inputs = measures.iter().map(|m| format!("{}_{m}", self.id)).collect();
+        self
+    }
+}
+
+/// Bit set of fired rules over all signals of a scorer (at most 128 rules).
+pub type RuleMask = u128;
