@@ -278,7 +278,7 @@ def write_card(res, path):
         'description = "Default detector: logistic regression (liblinear, C=%g, sources weighted by the square root of '
         'their size) over hashed word 1-2-grams and byte 4-grams (svalbard-hash-v1) of the first 3000 bytes of the '
         'canonical view. Trained on %d texts of %d sources (scripts/authorship_data.py); judged on sources kept out '
-        'of training (README.md)."' % (C, sum(res["train_counts"].values()), len(res["train_counts"])),
+        'of training (docs/ensemble.md)."' % (C, sum(res["train_counts"].values()), len(res["train_counts"])),
         'license = "research only: trained on data under non-commercial research terms (essays, several web_text2 '
         'sources; see ../shared/data/README.md)"',
         "",

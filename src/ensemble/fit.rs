@@ -69,7 +69,7 @@ pub struct FitOptions {
 ///
 /// A model's scores of its own training documents are too good: fitted on them, the full stage learns to
 /// trust the expensive classifier alone and does worse on new text than the cheap stage (measured on dev
-/// with minilm, see README.md). Out-of-fold scores would fix it at the price of k fine-tunes; the rows the
+/// with minilm: models/minilm/README.md). Out-of-fold scores would fix it at the price of k fine-tunes; the rows the
 /// classifier's subsample left out cost nothing. A group the classifier trained on entirely keeps its rows,
 /// in-sample, rather than drop out of the fit. Returns the mask and the groups kept in-sample.
 pub fn full_stage_rows(train: &Dataset, field: &str, balance_field: Option<&str>) -> Result<(Vec<bool>, Vec<String>)> {
