@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::ensemble::P_MACHINE;
+use crate::decide::ensemble::P_MACHINE;
 use crate::error::Result;
 use crate::signal::Scorer;
 use crate::spec::RuleMask;

@@ -2,14 +2,15 @@
 //!
 //! The pipeline is read → score → decide → write:
 //! [`source`] turns input files into [`batch::DocBatch`]es, [`signal`]s add score columns and fire rules,
-//! [`policy`] turns fired rules into a verdict with reasons, and [`sink`] writes clean, rejected and
-//! quarantine partitions; [`pipeline`] wires the stages with bounded channels and [`stats`] counts.
+//! [`decide`] turns fired rules and the ensemble's `p_machine` into a verdict with reasons, and [`sink`]
+//! writes clean, rejected and quarantine partitions; [`pipeline`] wires the stages with bounded channels and
+//! [`stats`] counts. docs/architecture.md draws the module graph.
 
 pub mod batch;
 pub mod check;
 pub mod cli;
 pub mod config;
-pub mod ensemble;
+pub mod decide;
 pub mod error;
 pub mod eval;
 pub mod files;
@@ -18,7 +19,6 @@ pub mod labeled;
 pub mod lm;
 pub mod onnx;
 pub mod pipeline;
-pub mod policy;
 pub mod signal;
 pub mod sink;
 pub mod source;

@@ -7,8 +7,9 @@ use std::io::Write;
 use std::path::Path;
 
 use common::*;
-use svalbard::config::{Config, OutputFormat};
+use svalbard::config::Config;
 use svalbard::pipeline::{self, Job};
+use svalbard::sink::OutputFormat;
 use svalbard::source::plan_inputs;
 use svalbard::stats::RunStats;
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use svalbard::batch::DocBatch;
-use svalbard::config::InputConfig;
+use svalbard::source::InputConfig;
 use svalbard::source::{self, detect_format, InputFile};
 
 fn input(path: &Path) -> InputFile {

@@ -11,8 +11,9 @@ use arrow::datatypes::{DataType, Field, Schema};
 use proptest::prelude::*;
 
 use common::*;
-use svalbard::config::{Config, OutputFormat};
+use svalbard::config::Config;
 use svalbard::pipeline::{self, Job};
+use svalbard::sink::OutputFormat;
 use svalbard::sink::{PartitionWriter, CLEAN};
 use svalbard::source::plan_inputs;
 

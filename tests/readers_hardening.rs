@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, StringArray};
 use svalbard::batch::{DocBatch, Quarantined, MAX_QUARANTINE_RAW, OVERSIZE_RAW_PREFIX};
-use svalbard::config::InputConfig;
+use svalbard::source::InputConfig;
 use svalbard::source::{self, detect_format, InputFile};
 
 fn input(path: &Path) -> InputFile {
@@ -373,7 +373,7 @@ fn passthrough_of_many_distinct_keys_is_capped() {
     assert_eq!(t.texts.len(), 500);
     assert_eq!(t.texts[499], "document 499");
     assert!(t.quarantined.is_empty());
-    assert!(t.columns <= svalbard::config::InputConfig::default().max_passthrough_keys + 2, "{} columns", t.columns);
+    assert!(t.columns <= svalbard::source::InputConfig::default().max_passthrough_keys + 2, "{} columns", t.columns);
 }
 
 // 6. A UTF-8 byte order mark at the start of the input is not part of the first record.

@@ -1,8 +1,7 @@
 //! What every reader target checks: the bytes, written to a file of the given name, are read to the end
 //! without a panic or a hang, and every record read is a document or a quarantine row.
 
-use svalbard::config::InputConfig;
-use svalbard::source::{detect_format, open, InputFile};
+use svalbard::source::{detect_format, open, InputConfig, InputFile};
 
 /// Totals of one input read to its end.
 pub struct Read {

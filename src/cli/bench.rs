@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::calibrate::scoring_setup;
 use super::OK;
-use crate::ensemble::{P_MACHINE, STAGE};
+use crate::decide::ensemble::{P_MACHINE, STAGE};
 use crate::error::{Error, Result};
 use crate::eval::{
     build_report, plot_histograms, plot_roc_with, roc_curve, Report, ReportOptions, RocPlotOptions, SignalInput,

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::OK;
 use crate::config::Config;
-use crate::ensemble::fit::{self, CombinerKind, FitOptions, Method};
+use crate::decide::ensemble::fit::{self, CombinerKind, FitOptions, Method};
 use crate::error::{Error, Result};
 use crate::eval::BoostingOptions;
 use crate::labeled::{Dataset, LabeledSpec};

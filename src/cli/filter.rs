@@ -7,10 +7,11 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::OK;
-use crate::config::{Config, OutputFormat};
+use crate::config::Config;
 use crate::error::{exit_code, Error, Result};
 use crate::pipeline::{self, Job};
 use crate::sink::output_dir::OutputOptions;
+use crate::sink::OutputFormat;
 use crate::source::plan_inputs;
 
 const EXAMPLES: &str = "\

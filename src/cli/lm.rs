@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::OK;
-use crate::config::InputConfig;
 use crate::error::{Error, Result};
 use crate::lm::{NgramModel, TrainOptions};
+use crate::source::InputConfig;
 use crate::source::{self, plan_inputs};
 
 #[derive(Args, Debug)]

@@ -16,6 +16,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The `[onnx]` section.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OnnxConfig {
+    /// libonnxruntime.so; else $ORT_DYLIB_PATH, else .svalbard/onnxruntime/ (scripts/setup_ort.sh).
+    pub library: Option<std::path::PathBuf>,
+}
+
 /// Where to run a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

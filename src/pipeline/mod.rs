@@ -31,13 +31,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::batch::{DocBatch, Quarantined};
 use crate::config::Config;
+use crate::decide::protection::Protection;
+use crate::decide::verdict::{Decider, VERDICT_CLEAN, VERDICT_REJECTED};
 use crate::error::{Error, Result};
-use crate::policy::{Policy, VERDICT_CLEAN, VERDICT_REJECTED};
 use crate::signal::Scorer;
-use crate::spec::RuleMask;
 use crate::sink::output_dir::{OutputDir, OutputOptions};
 use crate::sink::{self, PartitionWriter, CLEAN, QUARANTINE, REJECTED};
 use crate::source::{self, InputFile};
+use crate::spec::RuleMask;
 use crate::stats::{add_rules, Counts, InputStats, RuleCount, RuleCounts, RunStats, Throughput};
 
 pub use crate::sink::output_dir::PROGRESS_DIR;
@@ -166,22 +167,8 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     config.validate()?;
     let scorer = config.scorer()?;
     config.validate_rule_names(scorer.rules())?;
-    let policy = Policy::new(&scorer);
-    let trusted = if config.trust.public_keys.is_empty() {
-        None
-    } else {
-        Some(
-            crate::vault::sign::TrustedKeys::from_hex_list(&config.trust.public_keys)
-                .map_err(|e| Error::Config(format!("trust.public_keys: {e}")))?,
-        )
-    };
-    let protection = Protection {
-        cutoff: config.vintage.cutoff_date()?,
-        fields: config.vintage.date_fields.clone(),
-        keep_vintage: config.vintage.keep,
-        trusted,
-        signature_field: config.trust.signature_field.clone(),
-    };
+    let decider = scorer.decider();
+    let protection = Protection::new(&config.vintage, &config.trust)?;
     let fingerprint = config_fingerprint(config);
 
     let mut done: Vec<InputStats> = Vec::new();
@@ -228,7 +215,7 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
                 .spawn_scoped(s, move || write_stage(job, &fingerprint, &rule_codes, &bar, scored_rx))
                 .map_err(Error::Io)?
         };
-        let scored = score_stage(&scorer, &policy, &protection, &pool, read_rx, scored_tx);
+        let scored = score_stage(&scorer, &decider, &protection, &pool, read_rx, scored_tx);
         let written = writer.join().map_err(|_| Error::Other("writer thread panicked".into()))?;
         reader.join().map_err(|_| Error::Other("reader thread panicked".into()))?;
         // The writer's error is the root cause when it stopped first (the scorer then only sees a closed channel).
@@ -333,7 +320,7 @@ fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Re
 
 fn score_stage(
     scorer: &Scorer,
-    policy: &Policy,
+    decider: &Decider,
     protection: &Protection,
     pool: &rayon::ThreadPool,
     rx: Receiver<Read>,
@@ -341,7 +328,7 @@ fn score_stage(
 ) -> Result<()> {
     for msg in rx {
         let out = match msg {
-            Read::Batch(b) => pool.install(|| score_batch(scorer, policy, protection, b))?,
+            Read::Batch(b) => pool.install(|| score_batch(scorer, decider, protection, b))?,
             Read::InputEnd(i) => Scored::InputEnd(i),
             Read::InputFailed(i, e) => Scored::InputFailed(i, e),
         };
@@ -353,52 +340,7 @@ fn score_stage(
 }
 
 /// Score one batch, decide, and split it into clean and rejected rows with the score and decision columns.
-/// What protects a document from the detectors: being vintage (dated before the cutoff, with
-/// `vintage.keep`), or carrying a trusted publisher's signature of its text.
-struct Protection {
-    cutoff: chrono::NaiveDate,
-    fields: Vec<String>,
-    keep_vintage: bool,
-    trusted: Option<crate::vault::sign::TrustedKeys>,
-    signature_field: String,
-}
-
-impl Protection {
-    /// Per document: does it carry a valid signature by a trusted key? None without keys or signature column.
-    fn signed(&self, docs: &RecordBatch, texts: &[&str]) -> Option<Vec<bool>> {
-        use arrow::array::Array;
-        let keys = self.trusted.as_ref()?;
-        let sigs = docs.column_by_name(&self.signature_field)?.as_any().downcast_ref::<StringArray>()?;
-        Some(
-            (0..sigs.len())
-                .map(|i| {
-                    sigs.is_valid(i)
-                        && crate::vault::sign::verify_text_signature(keys, texts[i], sigs.value(i)).is_some()
-                })
-                .collect(),
-        )
-    }
-
-    /// Per document: written before the cutoff? None when the batch has no date column or the date is unreadable.
-    fn of(&self, docs: &RecordBatch) -> Option<Vec<Option<bool>>> {
-        let col = self.fields.iter().find_map(|f| docs.column_by_name(f))?;
-        let dates = col.as_any().downcast_ref::<StringArray>()?;
-        use arrow::array::Array;
-        Some(
-            (0..dates.len())
-                .map(|i| {
-                    dates
-                        .is_valid(i)
-                        .then(|| crate::source::warc::parse_warc_date(dates.value(i)))
-                        .flatten()
-                        .map(|d| d < self.cutoff)
-                })
-                .collect(),
-        )
-    }
-}
-
-fn score_batch(scorer: &Scorer, policy: &Policy, protection: &Protection, batch: DocBatch) -> Result<Scored> {
+fn score_batch(scorer: &Scorer, decider: &Decider, protection: &Protection, batch: DocBatch) -> Result<Scored> {
     let texts = batch.texts();
     let scores = scorer.score(&texts)?;
     let signed = protection.signed(&batch.docs, &texts);
@@ -413,9 +355,9 @@ fn score_batch(scorer: &Scorer, policy: &Policy, protection: &Protection, batch:
             })
             .collect()
     });
-    let decisions = policy.decide(&scores.fired, protected.as_deref(), Some(&scores.ensemble_drivers));
+    let decisions = decider.decide(&scores.fired, protected.as_deref(), Some(&scores.ensemble_drivers));
     let mut rules = vec![RuleCount::default(); scorer.rules().len()];
-    let reject_mask = policy.reject_mask();
+    let reject_mask = decider.reject_mask();
     for (mask, &rejected) in scores.fired.iter().zip(&decisions.rejected) {
         let mut m: RuleMask = *mask;
         while m != 0 {
@@ -603,4 +545,44 @@ fn close_input(job: &Job, w: InputWriters, mark_done: bool) -> Result<InputStats
         "input done"
     );
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::Array;
+
+    use crate::config::Config;
+    use crate::spec::{Action, RuleMask};
+
+    #[test]
+    fn verdicts_follow_actions_overrides_and_protection() {
+        let mut config = Config::default();
+        config.ensemble.enabled = Some(false);
+        config.rules.insert("c4.too_few_sentences".into(), Action::Flag);
+        config.rules.insert("fineweb.short_lines".into(), Action::Off);
+        let scorer = config.scorer().unwrap();
+        let decider = scorer.decider();
+        let idx = |code: &str| scorer.rules().iter().position(|r| r.code == code).unwrap();
+        let bit = |code: &str| (1 as RuleMask) << idx(code);
+        let fired = vec![
+            0,
+            bit("c4.too_few_sentences"),
+            bit("c4.too_few_sentences") | bit("gopher_quality.too_few_words") | bit("vocab.excess_rate"),
+            bit("fineweb.short_lines"),
+        ];
+        let d = decider.decide(&fired, None, None);
+        assert_eq!(d.rejected, vec![false, false, true, false]);
+        assert_eq!(d.reasons.value(2), "gopher_quality.too_few_words");
+        assert_eq!(d.flags.value(1), "c4.too_few_sentences");
+        assert_eq!(d.flags.value(2), "c4.too_few_sentences,vocab.excess_rate");
+        assert_eq!(d.flags.value(3), "");
+        assert_eq!(d.reasons.len(), 4);
+
+        // A protected document's detector rejection becomes a flag; quality rules still reject it.
+        let fired = vec![bit("fast.machine"), bit("fast.machine"), bit("fast.machine") | bit("c4.lorem_ipsum")];
+        let d = decider.decide(&fired, Some(&[true, false, true]), None);
+        assert_eq!(d.rejected, vec![false, true, true]);
+        assert_eq!(d.flags.value(0), "fast.machine");
+        assert_eq!(d.reasons.value(2), "c4.lorem_ipsum");
+    }
 }

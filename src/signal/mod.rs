@@ -2,7 +2,7 @@
 //!
 //! A signal reads a document's text and writes its own score columns (`<signal>_<measure>`); when one of its
 //! rules fires it sets that rule's bit. Whether a fired rule rejects the document or only flags it is the
-//! policy's business ([`crate::policy`]), not the signal's.
+//! policy's business ([`crate::decide::verdict`]), not the signal's.
 //!
 //! Two kinds: [`DocSignal`]s look at one document at a time and share one [`Analysis`] of it (the cheap
 //! heuristics); [`BatchSignal`]s see the whole batch at once (models that batch their inputs).
@@ -28,7 +28,8 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ensemble::{Ensemble, EnsembleConfig};
+use crate::decide::ensemble::{Ensemble, EnsembleConfig};
+use crate::decide::verdict::Decider;
 use crate::error::Result;
 use crate::spec::{Action, RuleMask, RuleSpec, SignalSpec};
 use crate::text::canonical::Canonicalizer;
@@ -324,9 +325,12 @@ impl Scorer {
         })
     }
 
-    /// The index of the ensemble's rule in [`Scorer::rules`], when the ensemble is on.
-    pub fn ensemble_rule(&self) -> Option<usize> {
-        self.ensemble.as_ref().map(|_| self.rules.len() - 1)
+    /// What turns this scorer's fired rules into verdicts: each rule's action after the config's overrides,
+    /// which rules are the detectors' (protections turn their rejections into flags) and which is the ensemble's
+    /// (the last rule, when the ensemble is on).
+    pub fn decider(&self) -> Decider {
+        let ensemble_rule = self.ensemble.as_ref().map(|_| self.rules.len() - 1);
+        Decider::new(&self.rules, &self.rule_actions, self.detector_rules, ensemble_rule)
     }
 
     pub fn ensemble(&self) -> Option<&Ensemble> {
@@ -351,16 +355,6 @@ impl Scorer {
 
     pub fn rules(&self) -> &[RuleSpec] {
         &self.rules
-    }
-
-    /// The action of each rule, after the config's overrides.
-    pub fn rule_actions(&self) -> &[Action] {
-        &self.rule_actions
-    }
-
-    /// Rules of machine-text detectors (classifiers, language models, vocabulary).
-    pub fn detector_rules(&self) -> RuleMask {
-        self.detector_rules
     }
 
     /// The batch signals (classifiers, language models), in the order they run.

@@ -6,6 +6,7 @@
 //! which the next run deletes.
 
 mod arrow_ipc;
+mod config;
 pub mod output_dir;
 mod parquet;
 
@@ -19,9 +20,10 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::Quarantined;
-use crate::config::OutputFormat;
 use crate::error::{Error, Result};
 use crate::files::{run_token, write_atomic_io, TMP_SUFFIX};
+
+pub use config::{OutputConfig, OutputFormat};
 
 pub const CLEAN: &str = "clean";
 pub const REJECTED: &str = "rejected";

@@ -28,8 +28,8 @@ use simd_json::BorrowedValue;
 
 use super::{BatchIter, Compression, FileStamp, InputFile};
 use crate::batch::{doc_schema, DocBatch, Quarantined, OVERSIZE_RAW_PREFIX};
-use crate::config::InputConfig;
 use crate::error::{Error, Result};
+use crate::source::InputConfig;
 
 /// Smallest read from the input, so that a line longer than a chunk does not cost a read per few bytes.
 const MIN_READ: usize = 4 << 10;

@@ -4,6 +4,7 @@
 //! inputs with their formats; [`open`] opens one by its format. A record that cannot be read becomes a
 //! [`crate::batch::Quarantined`] row, never a silent drop.
 
+mod config;
 mod gz_members;
 pub mod jsonl;
 pub mod parquet;
@@ -15,8 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::batch::DocBatch;
-use crate::config::InputConfig;
 use crate::error::{Error, Result};
+
+pub use config::InputConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

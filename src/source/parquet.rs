@@ -25,8 +25,8 @@ use rayon::prelude::*;
 
 use super::{BatchIter, FileStamp, InputFile};
 use crate::batch::{doc_schema, DocBatch, Quarantined};
-use crate::config::InputConfig;
 use crate::error::{Error, Result};
+use crate::source::InputConfig;
 
 /// A row group that fails to decode sends each of its rows to quarantine, up to this many; a larger count
 /// (a corrupt footer can declare any) becomes one row naming the range, so that memory stays bounded.

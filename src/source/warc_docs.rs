@@ -17,8 +17,8 @@ use rayon::prelude::*;
 use super::warc::{record_to_document, WarcReader, WarcRecord};
 use super::{BatchIter, FileStamp, InputFile};
 use crate::batch::{doc_schema, DocBatch, Quarantined};
-use crate::config::InputConfig;
 use crate::error::{Error, Result};
+use crate::source::InputConfig;
 
 pub fn open(index: usize, input: &InputFile, config: &InputConfig) -> Result<BatchIter> {
     let (file, stamp) = super::open_regular(&input.path)?;

@@ -1,18 +1,17 @@
-//! Policy: from fired rules to a verdict with reasons.
+//! From fired rules to a verdict with reasons.
 //!
 //! A document is rejected when any fired rule's action is `reject`; the rejecting rules are its `reasons`,
 //! and rules that fired with action `flag` are its `flags`. Actions come from each signal's `action` and
-//! the config's `[rules]` overrides (resolved by [`crate::signal::Scorer`]).
+//! the config's `[rules]` overrides (resolved by [`crate::signal::Scorer`], which builds the [`Decider`]).
 
 use arrow::array::StringArray;
 
-use crate::signal::Scorer;
-use crate::spec::{Action, RuleMask};
+use crate::spec::{Action, RuleMask, RuleSpec};
 
 pub const VERDICT_CLEAN: &str = "clean";
 pub const VERDICT_REJECTED: &str = "rejected";
 
-pub struct Policy {
+pub struct Decider {
     reject: RuleMask,
     flag: RuleMask,
     codes: Vec<String>,
@@ -30,24 +29,20 @@ pub struct Decisions {
     pub flags: StringArray,
 }
 
-impl Policy {
-    pub fn new(scorer: &Scorer) -> Self {
+impl Decider {
+    /// `rules` and their `actions` in rule order; `detector`: the detectors' rules (a protected document's
+    /// rejections by them become flags); `ensemble`: the index of the ensemble's rule, when it is on.
+    pub fn new(rules: &[RuleSpec], actions: &[Action], detector: RuleMask, ensemble: Option<usize>) -> Self {
         let mut reject = 0 as RuleMask;
         let mut flag = 0 as RuleMask;
-        for (i, a) in scorer.rule_actions().iter().enumerate() {
+        for (i, a) in actions.iter().enumerate() {
             match a {
                 Action::Reject => reject |= 1 << i,
                 Action::Flag => flag |= 1 << i,
                 Action::Off => {}
             }
         }
-        Policy {
-            reject,
-            flag,
-            codes: scorer.rules().iter().map(|r| r.code.clone()).collect(),
-            detector: scorer.detector_rules(),
-            ensemble: scorer.ensemble_rule(),
-        }
+        Decider { reject, flag, codes: rules.iter().map(|r| r.code.clone()).collect(), detector, ensemble }
     }
 
     pub fn reject_mask(&self) -> RuleMask {
@@ -95,44 +90,5 @@ impl Policy {
             mask &= mask - 1;
         }
         s
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use arrow::array::Array;
-
-    #[test]
-    fn reject_flag_and_override() {
-        let mut config = Config::default();
-        config.ensemble.enabled = Some(false);
-        config.rules.insert("c4.too_few_sentences".into(), Action::Flag);
-        config.rules.insert("fineweb.short_lines".into(), Action::Off);
-        let scorer = config.scorer().unwrap();
-        let policy = Policy::new(&scorer);
-        let idx = |code: &str| scorer.rules().iter().position(|r| r.code == code).unwrap();
-        let bit = |code: &str| (1 as RuleMask) << idx(code);
-        let fired = vec![
-            0,
-            bit("c4.too_few_sentences"),
-            bit("c4.too_few_sentences") | bit("gopher_quality.too_few_words") | bit("vocab.excess_rate"),
-            bit("fineweb.short_lines"),
-        ];
-        let d = policy.decide(&fired, None, None);
-        assert_eq!(d.rejected, vec![false, false, true, false]);
-        assert_eq!(d.reasons.value(2), "gopher_quality.too_few_words");
-        assert_eq!(d.flags.value(1), "c4.too_few_sentences");
-        assert_eq!(d.flags.value(2), "c4.too_few_sentences,vocab.excess_rate");
-        assert_eq!(d.flags.value(3), "");
-        assert_eq!(d.reasons.len(), 4);
-
-        // A protected document's detector rejection becomes a flag; quality rules still reject it.
-        let fired = vec![bit("fast.machine"), bit("fast.machine"), bit("fast.machine") | bit("c4.lorem_ipsum")];
-        let d = policy.decide(&fired, Some(&[true, false, true]), None);
-        assert_eq!(d.rejected, vec![false, true, true]);
-        assert_eq!(d.flags.value(0), "fast.machine");
-        assert_eq!(d.reasons.value(2), "c4.lorem_ipsum");
     }
 }

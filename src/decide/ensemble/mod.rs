@@ -31,7 +31,7 @@ use crate::spec::{Action, SignalSpec};
 pub const POLICY_FORMAT: &str = "svalbard-policy-v2";
 /// The policy that matches the shipped signals (heuristics and the built-in `fast` model).
 pub const BUILTIN_DEFAULT: &str = "builtin:default";
-const DEFAULT_POLICY: &str = include_str!("../../models/policy.json");
+const DEFAULT_POLICY: &str = include_str!("../../../models/policy.json");
 pub const P_MACHINE: &str = "p_machine";
 pub const STAGE: &str = "ensemble_stage";
 
