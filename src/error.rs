@@ -80,4 +80,18 @@ pub mod exit_code {
     /// `filter` stopped by SIGTERM (143) or SIGINT (130), the shell's convention: finished inputs are kept,
     /// stats.json says `interrupted`, and a re-run resumes.
     pub const INTERRUPTED_BASE: i32 = 128;
+
+    /// Every exit code with its meaning, in order: the one definition that `svalbard --help` prints and that
+    /// README.md's table is tested against.
+    pub const TABLE: &[(&str, &str)] = &[
+        ("0", "success"),
+        ("1", "internal error"),
+        ("2", "bad command line"),
+        ("3", "invalid configuration, or an output directory in use, inside an input or with foreign files"),
+        ("4", "some input was unreadable or damaged (the rest was processed; see stats.json and quarantine/)"),
+        ("5", "output could not be written (disk full, quota, permissions)"),
+        ("6", "a model or the ONNX Runtime library is missing or unusable"),
+        ("7", "verify: a file changed, is missing or extra, or the signature is bad"),
+        ("130 or 143", "filter was interrupted by SIGINT or SIGTERM (finished inputs kept; re-run to resume)"),
+    ];
 }

@@ -172,6 +172,66 @@ fn validate_command_reports_bad_numbers_with_exit_3() {
     }
 }
 
+/// `svalbard rules` lists the rules the config applies, each with its action after `[rules]` overrides.
+#[test]
+fn rules_command_lists_every_rule_with_its_overridden_action() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[signals]\nclassifiers = []\n[ensemble]\nenabled = false\n[rules]\n\"c4.curly_bracket\" = \"off\"\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["rules", "--json", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let config = Config::load(&cfg).unwrap();
+    let scorer = config.scorer().unwrap();
+    let codes: Vec<&str> = rows.iter().map(|r| r["code"].as_str().unwrap()).collect();
+    let want: Vec<&str> = scorer.rules().iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, want);
+    let action = |code: &str| rows.iter().find(|r| r["code"] == code).unwrap()["action"].as_str().unwrap().to_string();
+    assert_eq!(action("c4.curly_bracket"), "off");
+    assert_eq!(action("c4.lorem_ipsum"), "reject");
+    assert_eq!(action("vocab.excess_rate"), "flag");
+    assert!(rows.iter().all(|r| !r["description"].as_str().unwrap().is_empty()));
+    // A misspelt override is the config error it is in `filter`.
+    std::fs::write(&cfg, "[signals]\nclassifiers = []\n[rules]\n\"c4.curly_brackets\" = \"off\"\n").unwrap();
+    let o = std::process::Command::new(bin()).args(["rules", "--config", cfg.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `svalbard --help` and README.md list the same exit codes: both come from, or are checked against,
+/// `exit_code::TABLE`.
+#[test]
+fn help_and_readme_list_the_same_exit_codes() {
+    let table: Vec<&str> = svalbard::error::exit_code::TABLE.iter().map(|(code, _)| *code).collect();
+    let o = std::process::Command::new(bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    let listed: Vec<&str> = help
+        .split("Exit codes:")
+        .nth(1)
+        .expect("--help lists the exit codes")
+        .lines()
+        .filter_map(|l| table.iter().find(|c| l.trim_start().starts_with(&format!("{c} "))).copied())
+        .collect();
+    assert_eq!(listed, table, "--help:\n{help}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("### Exit codes").nth(1).expect("README has an exit codes section");
+    let rows: Vec<String> = section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and separator
+        .map(|l| l.split('|').nth(1).unwrap().trim().to_string())
+        .collect();
+    assert_eq!(rows, table, "README.md's exit code table differs from exit_code::TABLE");
+}
+
 /// `filter` rejects the bad value before it reads anything: no output directory is made, and it is quick.
 #[test]
 fn filter_rejects_bad_numbers_before_reading() {

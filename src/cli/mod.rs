@@ -6,6 +6,7 @@ mod calibrate;
 mod filter;
 mod lm;
 mod merge_stats;
+mod rules;
 mod validate;
 mod vault;
 
@@ -13,22 +14,17 @@ use clap::{Parser, Subcommand};
 
 use crate::error::exit_code;
 
-const AFTER_HELP: &str = "\
-Exit codes:
-  0  success
-  1  internal error
-  2  bad command line
-  3  invalid configuration
-  4  some input was unreadable or damaged (the rest was processed; see stats.json and quarantine/)
-  5  output could not be written
-  6  a model or the ONNX Runtime library is missing or unusable
-  7  verify: a file changed, is missing or extra, or the signature is bad
-  130, 143  filter was interrupted by SIGINT or SIGTERM (finished inputs kept; re-run to resume)
-
-Logs go to stderr (SVALBARD_LOG=debug for more); machine-readable results are in the output directory.";
+/// `--help`'s epilogue: the exit codes (from [`exit_code::TABLE`]) and where output goes.
+fn after_help() -> String {
+    let mut s = String::from("Exit codes:\n");
+    for (code, meaning) in exit_code::TABLE {
+        s.push_str(&format!("  {code:<10} {meaning}\n"));
+    }
+    s + "\nLogs go to stderr (SVALBARD_LOG=debug for more); machine-readable results are in the output directory."
+}
 
 #[derive(Parser, Debug)]
-#[command(name = "svalbard", version, about = "Find machine-generated text in web-scale corpora and filter it out.", after_help = AFTER_HELP)]
+#[command(name = "svalbard", version, about = "Find machine-generated text in web-scale corpora and filter it out.", after_help = after_help())]
 pub struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -45,6 +41,7 @@ pub enum Command {
     Bench(bench::BenchArgs),
     Lm(lm::LmArgs),
     MergeStats(merge_stats::MergeStatsArgs),
+    Rules(rules::RulesArgs),
     Manifest(vault::ManifestArgs),
     Keygen(vault::KeygenArgs),
     Sign(vault::SignArgs),
@@ -78,6 +75,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Lm(a) => lm::run(a),
         Command::MergeStats(a) => merge_stats::run(a),
+        Command::Rules(a) => rules::run(a),
         Command::Manifest(a) => vault::manifest(a),
         Command::Keygen(a) => vault::keygen(a),
         Command::Sign(a) => vault::sign(a),

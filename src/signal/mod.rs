@@ -357,6 +357,11 @@ impl Scorer {
         &self.rules
     }
 
+    /// The action of each rule, after the config's overrides.
+    pub fn rule_actions(&self) -> &[Action] {
+        &self.rule_actions
+    }
+
     /// The batch signals (classifiers, language models), in the order they run.
     pub fn batch_specs(&self) -> impl Iterator<Item = &SignalSpec> {
         self.batch_signals.iter().map(|s| s.spec())
