@@ -3,7 +3,7 @@
 extractor or a Markdown renderer decided taken out. Every detector reads this view; the quality rules keep
 reading the raw text.
 
-This is the reference implementation of the contract that the engine (`src/text/canonical.rs`) reproduces
+This is the reference implementation of the contract that the engine (`crates/core/src/text/canonical.rs`) reproduces
 exactly, character for character; `scripts/test_canonical.py` checks the two against each other, and the
 training scripts call `canonical()` before hashing, so a model sees at training time what it sees in the
 engine.

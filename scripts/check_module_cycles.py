@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Fails (exit 1) when the top-level modules of the svalbard library import each other in a cycle.
+"""Fails (exit 1) when the top-level modules of a svalbard crate import each other in a cycle.
 
-A module is a file or folder directly under src/ (`config.rs`, `signal/`). An edge A -> B is any path
+Cargo already forbids cycles between the workspace's crates (crates/*); this checks inside each crate (the
+app in src/, and crates/*/src). A module is a file or folder directly under a crate's src/ (`config.rs`,
+`signal/`). An edge A -> B is any path
 `crate::B` (or `crate::{.., B, ..}`) in A's code, comments removed, tests included: a cycle through test code
 is still a cycle once the modules become crates. Prints the graph, the cycles (strongly connected components,
 each with one path around it) and exits 0 only when there are none.
 
-    python3 scripts/check_module_cycles.py [src]
+    python3 scripts/check_module_cycles.py [SRC...]      # default: src and crates/*/src
     python3 scripts/check_module_cycles.py --self-test   # the check finds a planted cycle, and only that
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
 import sys
@@ -133,16 +136,20 @@ def self_test() -> int:
 def main() -> int:
     if sys.argv[1:] == ["--self-test"]:
         return self_test()
-    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
-    graph = edges(src)
-    for m in sorted(graph):
-        print(f"{m} -> {', '.join(sorted(graph[m])) or '(nothing)'}")
-    found = cycles(graph)
-    for comp in found:
-        print(f"cycle among {len(comp)} modules: {' -> '.join(path_around(graph, comp))}", file=sys.stderr)
-    if found:
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    roots = sys.argv[1:] or [os.path.join(here, "src")] + sorted(glob.glob(os.path.join(here, "crates", "*", "src")))
+    failed = False
+    for src in roots:
+        graph = edges(src)
+        print(f"# {os.path.relpath(src, here)}")
+        for m in sorted(graph):
+            print(f"{m} -> {', '.join(sorted(graph[m])) or '(nothing)'}")
+        for comp in cycles(graph):
+            failed = True
+            print(f"{src}: cycle among {len(comp)} modules: {' -> '.join(path_around(graph, comp))}", file=sys.stderr)
+    if failed:
         return 1
-    print("no import cycle between the library's top-level modules")
+    print("no import cycle between the top-level modules of any crate")
     return 0
 
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_ort.sh
-cargo test --locked "$@"
+cargo test --workspace --locked "$@"
 if command -v python3 >/dev/null; then
   python3 scripts/test_fast_features.py
   python3 scripts/test_canonical.py

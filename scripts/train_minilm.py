@@ -10,7 +10,7 @@ trained on. A calibration slice of the *training* part of human web pages (sha1(
 < 25) is kept out of fine-tuning and used only to pick the default threshold (<= 1% flagged), so the
 held-out web FPR reported in the README is a test number, not the calibration target.
 
-Inputs are cut exactly as the Rust engine cuts them (src/signal/classifier.rs): the first
+Inputs are cut exactly as the Rust engine cuts them (crates/detect/src/signal/classifier.rs): the first
 8 * max_length = 1024 bytes at a char boundary, then the tokenizer with truncation at 128, no padding.
 
 Stages (each resumable; outputs under models/minilm/work/, git-ignored):
@@ -127,7 +127,7 @@ def one_row_runs(path: str) -> bool:
 
 
 def mean_window_probability(p, tokens):
-    """A document's p_machine from its windows' (src/signal/classifier.rs, mean_window_probability): the sigmoid
+    """A document's p_machine from its windows' (crates/detect/src/signal/classifier.rs, mean_window_probability): the sigmoid
     of their mean logit weighted by their tokens; one window keeps its probability."""
     if len(p) == 1:
         return float(p[0])

@@ -6,25 +6,19 @@
 //! writes clean, rejected and quarantine partitions; [`pipeline`] wires the stages with bounded channels and
 //! [`stats`] counts. docs/architecture.md draws the module graph.
 
-pub mod batch;
-pub mod check;
+// The layers live in their own crates (crates/*, docs/architecture.md); the app crate composes them and
+// re-exports each under the path it has always had (`svalbard::signal`, `svalbard::source`, ...).
+pub use svalbard_core::{batch, check, error, files, labeled, spec, text};
+pub use svalbard_detect::{decide, signal};
+pub use svalbard_eval as eval;
+pub use svalbard_io::{sink, source, stats};
+pub use svalbard_lm as lm;
+pub use svalbard_onnx as onnx;
+pub use svalbard_vault as vault;
+
 pub mod cli;
 pub mod config;
-pub mod decide;
-pub mod error;
-pub mod eval;
-pub mod files;
 pub mod invariance;
-pub mod labeled;
-pub mod lm;
-pub mod onnx;
 pub mod pipeline;
-pub mod signal;
-pub mod sink;
-pub mod source;
-pub mod spec;
-pub mod stats;
-pub mod text;
-pub mod vault;
 
 pub use error::{Error, Result};

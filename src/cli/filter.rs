@@ -177,8 +177,15 @@ pub fn run(a: FilterArgs) -> Result<i32> {
     }
     // A sharded run's manifest is written once all shards are done (`svalbard manifest DIR`).
     if a.shard.is_none() {
+        // The manifest not being writable is an output error (exit 5), like any other file of the run.
         super::vault::write_manifest(&job.output).map_err(|e| match e {
-            Error::Vault(crate::vault::VaultError::Io { path, source }) => Error::output(path, source),
+            Error::Vault(e) => match e.downcast::<crate::vault::VaultError>() {
+                Ok(v) => match *v {
+                    crate::vault::VaultError::Io { path, source } => Error::output(path, source),
+                    other => Error::from(other),
+                },
+                Err(e) => Error::Vault(e),
+            },
             e => e,
         })?;
     }

@@ -1,0 +1,587 @@
+//! The canonical view of a text ("svalbard-canonical-v1"): what its author controls, with what a CMS, an
+//! extractor or a Markdown renderer decided taken out. Every detector reads this view; the quality rules keep
+//! reading the raw text, since they judge the page as published.
+//!
+//! Curly or straight quotes, em dashes or hyphens, one paragraph per line or one line per page, `&rsquo;` or
+//! `’`, bullets and Markdown are chosen by the publishing pipeline, and the human and machine texts a detector
+//! learns from come through different pipelines: a detector that sees them learns the pipeline. The contract
+//! is specified, step by step, in `scripts/canonical.py`, the reference the training scripts use; this
+//! implementation reproduces it character for character (`scripts/test_canonical.py` checks the two on the
+//! shared corpora and `tests/fixtures/canonical_parity.jsonl` in the unit tests).
+
+use std::borrow::Cow;
+
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+
+/// First and last lines dropped as page furniture when they are this short and end no sentence.
+const EDGE_MAX_WORDS: usize = 6;
+/// Entity decoding repeats while it changes something, this many passes at most (a page escaped twice reads
+/// as one escaped once).
+const ENTITY_PASSES: usize = 3;
+
+/// Named character references decoded in step 1: the punctuation, spaces and symbols that CMSs write as
+/// entities, and the Latin-1 letters (the same table as `ENTITIES` in `scripts/canonical.py`).
+const ENTITIES: &[(&str, u32)] = &[
+    ("amp", 0x26),
+    ("lt", 0x3C),
+    ("gt", 0x3E),
+    ("quot", 0x22),
+    ("apos", 0x27),
+    ("nbsp", 0xA0),
+    ("ensp", 0x2002),
+    ("emsp", 0x2003),
+    ("thinsp", 0x2009),
+    ("ndash", 0x2013),
+    ("mdash", 0x2014),
+    ("minus", 0x2212),
+    ("hellip", 0x2026),
+    ("lsquo", 0x2018),
+    ("rsquo", 0x2019),
+    ("sbquo", 0x201A),
+    ("ldquo", 0x201C),
+    ("rdquo", 0x201D),
+    ("bdquo", 0x201E),
+    ("laquo", 0xAB),
+    ("raquo", 0xBB),
+    ("lsaquo", 0x2039),
+    ("rsaquo", 0x203A),
+    ("prime", 0x2032),
+    ("Prime", 0x2033),
+    ("bull", 0x2022),
+    ("middot", 0xB7),
+    ("shy", 0xAD),
+    ("zwj", 0x200D),
+    ("zwnj", 0x200C),
+    ("lrm", 0x200E),
+    ("rlm", 0x200F),
+    ("copy", 0xA9),
+    ("reg", 0xAE),
+    ("trade", 0x2122),
+    ("deg", 0xB0),
+    ("times", 0xD7),
+    ("divide", 0xF7),
+    ("frac12", 0xBD),
+    ("frac14", 0xBC),
+    ("frac34", 0xBE),
+    ("euro", 0x20AC),
+    ("pound", 0xA3),
+    ("yen", 0xA5),
+    ("cent", 0xA2),
+    ("sect", 0xA7),
+    ("para", 0xB6),
+    ("dagger", 0x2020),
+    ("Dagger", 0x2021),
+    ("iexcl", 0xA1),
+    ("iquest", 0xBF),
+    ("Agrave", 0xC0),
+    ("Aacute", 0xC1),
+    ("Acirc", 0xC2),
+    ("Atilde", 0xC3),
+    ("Auml", 0xC4),
+    ("Aring", 0xC5),
+    ("AElig", 0xC6),
+    ("Ccedil", 0xC7),
+    ("Egrave", 0xC8),
+    ("Eacute", 0xC9),
+    ("Ecirc", 0xCA),
+    ("Euml", 0xCB),
+    ("Igrave", 0xCC),
+    ("Iacute", 0xCD),
+    ("Icirc", 0xCE),
+    ("Iuml", 0xCF),
+    ("Ntilde", 0xD1),
+    ("Ograve", 0xD2),
+    ("Oacute", 0xD3),
+    ("Ocirc", 0xD4),
+    ("Otilde", 0xD5),
+    ("Ouml", 0xD6),
+    ("Oslash", 0xD8),
+    ("Ugrave", 0xD9),
+    ("Uacute", 0xDA),
+    ("Ucirc", 0xDB),
+    ("Uuml", 0xDC),
+    ("Yacute", 0xDD),
+    ("szlig", 0xDF),
+    ("agrave", 0xE0),
+    ("aacute", 0xE1),
+    ("acirc", 0xE2),
+    ("atilde", 0xE3),
+    ("auml", 0xE4),
+    ("aring", 0xE5),
+    ("aelig", 0xE6),
+    ("ccedil", 0xE7),
+    ("egrave", 0xE8),
+    ("eacute", 0xE9),
+    ("ecirc", 0xEA),
+    ("euml", 0xEB),
+    ("igrave", 0xEC),
+    ("iacute", 0xED),
+    ("icirc", 0xEE),
+    ("iuml", 0xEF),
+    ("ntilde", 0xF1),
+    ("ograve", 0xF2),
+    ("oacute", 0xF3),
+    ("ocirc", 0xF4),
+    ("otilde", 0xF5),
+    ("ouml", 0xF6),
+    ("oslash", 0xF8),
+    ("ugrave", 0xF9),
+    ("uacute", 0xFA),
+    ("ucirc", 0xFB),
+    ("uuml", 0xFC),
+    ("yacute", 0xFD),
+    ("yuml", 0xFF),
+];
+
+/// Numeric references to 0x80..=0x9F mean Windows-1252, as browsers read them (0 = unassigned: kept).
+const CP1252: [u32; 32] = [
+    0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0, 0,
+    0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+];
+
+/// What step 3 does with one character.
+enum Mapped {
+    Keep,
+    Drop,
+    To(char),
+}
+
+fn map_char(c: char) -> Mapped {
+    use Mapped::*;
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{2035}' | '\u{02BC}' | '\u{02B9}'
+        | '\u{00B4}' | '\u{2039}' | '\u{203A}' => To('\''),
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{2036}' | '\u{00AB}' | '\u{00BB}'
+        | '\u{301D}' | '\u{301E}' | '\u{301F}' => To('"'),
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}' | '\u{2212}' | '\u{2043}'
+        | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' | '\u{2E3A}' | '\u{2E3B}' | '\u{2E17}' | '\u{30FC}' => To('-'),
+        '\u{2022}' | '\u{2023}' | '\u{25E6}' | '\u{25AA}' | '\u{25AB}' | '\u{25CF}' | '\u{25CB}' | '\u{25A0}'
+        | '\u{25A1}' | '\u{25C6}' | '\u{25C7}' | '\u{2219}' | '\u{204C}' | '\u{204D}' | '\u{27A2}' | '\u{27A4}'
+        | '\u{25BA}' | '\u{25B8}' | '\u{2756}' | '\u{00B7}' => To('-'),
+        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{1C}' | '\u{1D}' | '\u{1E}' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+            To('\n')
+        }
+        '\t' | '\u{1F}' | '\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => {
+            To(' ')
+        }
+        '\u{200B}'
+        | '\u{200C}'
+        | '\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{FEFF}'
+        | '\u{AD}'
+        | '\u{180E}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '*' => Drop,
+        '\u{00}'..='\u{1F}' | '\u{7F}'..='\u{9F}' => Drop,
+        _ => Keep,
+    }
+}
+
+/// Step 1: HTML character references, decoded once, left to right.
+fn decode_entities(text: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'&', text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match entity_at(rest) {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// The character a reference at the start of `s` (which starts with `&`) stands for, and its length.
+fn entity_at(s: &str) -> Option<(char, usize)> {
+    let b = s.as_bytes();
+    if b.get(1) == Some(&b'#') {
+        let hex = matches!(b.get(2), Some(b'x' | b'X'));
+        let start = if hex { 3 } else { 2 };
+        let max = if hex { 6 } else { 7 };
+        let digits =
+            b[start..].iter().take_while(|c| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() }).count();
+        if digits == 0 || digits > max || b.get(start + digits) != Some(&b';') {
+            return None;
+        }
+        let cp = u32::from_str_radix(&s[start..start + digits], if hex { 16 } else { 10 }).ok()?;
+        let cp = match cp {
+            0x80..=0x9F if CP1252[(cp - 0x80) as usize] != 0 => CP1252[(cp - 0x80) as usize],
+            _ => cp,
+        };
+        if cp == 0 {
+            return None;
+        }
+        return char::from_u32(cp).map(|c| (c, start + digits + 1));
+    }
+    let name_len = b[1..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    if name_len < 2 || !b[1].is_ascii_alphabetic() || b.get(1 + name_len) != Some(&b';') {
+        return None;
+    }
+    let name = &s[1..1 + name_len];
+    ENTITIES.iter().find(|(n, _)| *n == name).and_then(|&(_, cp)| char::from_u32(cp)).map(|c| (c, name_len + 2))
+}
+
+/// Step 1, repeated while a pass changes something.
+fn decode_entities_repeatedly(text: &str) -> Cow<'_, str> {
+    let mut current = decode_entities(text);
+    for _ in 1..ENTITY_PASSES {
+        let next = match decode_entities(&current) {
+            Cow::Borrowed(_) => break,
+            Cow::Owned(next) if next == *current => break,
+            Cow::Owned(next) => next,
+        };
+        current = Cow::Owned(next);
+    }
+    current
+}
+
+/// Steps 1-3 into `out`: entities, NFKC, characters mapped; lines separated by `\n`.
+fn normalize_chars(text: &str, out: &mut String) {
+    let decoded = decode_entities_repeatedly(text);
+    let nfkc: Cow<'_, str> = if decoded.is_ascii() || is_nfkc_quick(decoded.chars()) == IsNormalized::Yes {
+        decoded
+    } else {
+        Cow::Owned(decoded.nfkc().collect())
+    };
+    // Printable ASCII other than `*` is kept as it is: copied in spans, the rest mapped a character at a time.
+    let (text, bytes) = (nfkc.as_ref(), nfkc.as_bytes());
+    let (mut i, mut span) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if (0x20..0x7F).contains(&b) && b != b'*' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&text[span..i]);
+        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            span = i;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("in bounds");
+        match map_char(c) {
+            Mapped::Keep => out.push(c),
+            Mapped::Drop => {}
+            Mapped::To(m) => out.push(m),
+        }
+        i += c.len_utf8();
+        span = i;
+    }
+    out.push_str(&text[span..]);
+}
+
+/// A word character for the underscore and link rules: an ASCII letter or digit, or any non-ASCII character.
+fn is_word(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric() || !c.is_ascii())
+}
+
+/// The length of a Markdown or list prefix at the start of `line`, consumed space included.
+fn prefix_len(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let space_or_end = |i: usize| i == b.len() || b[i] == b' ';
+    let consumed = |i: usize| if i < b.len() { i + 1 } else { i };
+    match b.first()? {
+        b'#' => {
+            let n = b.iter().take_while(|&&c| c == b'#').count();
+            (n <= 6 && space_or_end(n)).then(|| consumed(n))
+        }
+        b'>' => Some(1),
+        b'-' | b'+' => space_or_end(1).then(|| consumed(1)),
+        b'0'..=b'9' => {
+            let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+            (n <= 3 && matches!(b.get(n), Some(b'.' | b')')) && space_or_end(n + 1)).then(|| consumed(n + 1))
+        }
+        _ => None,
+    }
+}
+
+fn strip_prefixes(mut line: &str) -> &str {
+    line = line.trim_matches(' ');
+    while let Some(n) = prefix_len(line) {
+        line = line[n..].trim_matches(' ');
+    }
+    line
+}
+
+/// A list or heading mark standing alone as a word (`1.`, `2)`, `##`, `>`, `+`), as a list reads once its
+/// lines are joined.
+fn is_lone_mark(token: &str) -> bool {
+    let b = token.as_bytes();
+    match b.first() {
+        Some(b'0'..=b'9') => {
+            let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+            n <= 3 && b.len() == n + 1 && matches!(b[n], b'.' | b')')
+        }
+        Some(b'#') => b.len() <= 6 && b.iter().all(|&c| c == b'#'),
+        Some(b'>') => b.iter().all(|&c| c == b'>'),
+        Some(b'+') => b.len() == 1,
+        _ => false,
+    }
+}
+
+/// A horizontal rule, setext underline or table separator: only rule characters, at least three of them.
+fn is_rule(line: &str) -> bool {
+    line.bytes().filter(|&c| c != b' ').count() >= 3 && line.bytes().all(|c| b"-_=#~|:+ ".contains(&c))
+}
+
+/// `[text](url)` (or `![text](url)`) at the start of `s`: the text and the length of the whole link.
+fn link_at(s: &str) -> Option<(&str, usize)> {
+    let open = if s.starts_with("![") { 1 } else { 0 };
+    if s.as_bytes().get(open) != Some(&b'[') {
+        return None;
+    }
+    let text_start = open + 1;
+    let close = text_start + s[text_start..].find([']', '['])?;
+    if s.as_bytes()[close] != b']' || s.as_bytes().get(close + 1) != Some(&b'(') {
+        return None;
+    }
+    let url_start = close + 2;
+    let end = url_start + s[url_start..].find(['(', ')', ' '])?;
+    (s.as_bytes()[end] == b')').then(|| (&s[text_start..close], end + 1))
+}
+
+/// `[text](url)` and `![text](url)` reduced to `text`.
+fn replace_links(line: &str) -> Cow<'_, str> {
+    if !line.contains('[') {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let (mut copied, mut i) = (0, 0);
+    while let Some(k) = line[i..].find('[') {
+        let pos = i + k;
+        // With a `!` before it, the link starts there (unless an earlier link took the `!`); a failed `![`
+        // link fails without it too, its brackets being the same.
+        let start = if pos > copied && line.as_bytes()[pos - 1] == b'!' { pos - 1 } else { pos };
+        match link_at(&line[start..]) {
+            Some((text, len)) => {
+                out.push_str(&line[copied..start]);
+                out.push_str(text);
+                copied = start + len;
+                i = copied;
+            }
+            None => i = pos + 1,
+        }
+    }
+    out.push_str(&line[copied..]);
+    Cow::Owned(out)
+}
+
+/// An underscore run beside a non-word character removed (emphasis), kept inside a word (snake_case); `|` a
+/// space.
+fn replace_underscores_and_pipes(line: &str) -> Cow<'_, str> {
+    if !line.contains(['_', '|']) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let b = line.as_bytes();
+    let (mut copied, mut i) = (0, 0);
+    while let Some(k) = line[i..].find(['_', '|']) {
+        let pos = i + k;
+        out.push_str(&line[copied..pos]);
+        if b[pos] == b'|' {
+            out.push(' ');
+            i = pos + 1;
+        } else {
+            let run = b[pos..].iter().take_while(|&&x| x == b'_').count();
+            let before = line[..pos].chars().next_back();
+            let after = line[pos + run..].chars().next();
+            if is_word(before) && is_word(after) {
+                out.push_str(&line[pos..pos + run]);
+            }
+            i = pos + run;
+        }
+        copied = i;
+    }
+    out.push_str(&line[copied..]);
+    Cow::Owned(out)
+}
+
+/// A dash run becomes one dash, or a space when it stands alone between spaces (or a line end).
+fn replace_dashes(line: &str) -> Cow<'_, str> {
+    if !line.contains('-') {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let b = line.as_bytes();
+    let (mut copied, mut i) = (0, 0);
+    while let Some(k) = memchr::memchr(b'-', &b[i..]) {
+        let pos = i + k;
+        out.push_str(&line[copied..pos]);
+        let run = b[pos..].iter().take_while(|&&x| x == b'-').count();
+        let alone = (pos == 0 || b[pos - 1] == b' ') && (pos + run == b.len() || b[pos + run] == b' ');
+        out.push(if alone { ' ' } else { '-' });
+        i = pos + run;
+        copied = i;
+    }
+    out.push_str(&line[copied..]);
+    Cow::Owned(out)
+}
+
+/// Step 4 for one line, appended to `out` (nothing for a line that is dropped).
+fn canonical_line(line: &str, out: &mut String) {
+    let line = strip_prefixes(line);
+    if line.starts_with("```") || line.starts_with("~~~") || is_rule(line) {
+        return;
+    }
+    let unticked: Cow<'_, str> =
+        if line.contains('`') { Cow::Owned(line.replace('`', "")) } else { Cow::Borrowed(line) };
+    let line = unticked.as_ref();
+    // Three passes, as the reference applies them: links; then underscores and `|`, which look at the
+    // neighbours that the links left; then dash runs and lone dashes. Each copies untouched spans whole and is
+    // skipped when its characters are absent.
+    let linked = replace_links(line);
+    let piped = replace_underscores_and_pipes(&linked);
+    let dashed = replace_dashes(&piped);
+    // Words joined by one space, lone marks left out.
+    let start = out.len();
+    for token in dashed.split(' ').filter(|t| !t.is_empty() && !is_lone_mark(t)) {
+        if out.len() > start {
+            out.push(' ');
+        }
+        out.push_str(token);
+    }
+}
+
+fn ends_sentence(line: &str) -> bool {
+    line.trim_end_matches(['"', '\'', ')']).ends_with(['.', '!', '?'])
+}
+
+fn is_furniture(line: &str) -> bool {
+    line.bytes().filter(|&c| c == b' ').count() < EDGE_MAX_WORDS && !ends_sentence(line)
+}
+
+/// Reused buffers for [`Canonicalizer::run`].
+#[derive(Default)]
+pub struct Canonicalizer {
+    mapped: String,
+    lines: String,
+    /// The byte range in `lines` of each kept line.
+    bounds: Vec<(usize, usize)>,
+}
+
+impl Canonicalizer {
+    /// The canonical view of `text`, written into `out` (cleared first).
+    pub fn run(&mut self, text: &str, out: &mut String) {
+        out.clear();
+        self.mapped.clear();
+        self.lines.clear();
+        self.bounds.clear();
+        normalize_chars(text, &mut self.mapped);
+        for line in self.mapped.split('\n') {
+            let start = self.lines.len();
+            canonical_line(line, &mut self.lines);
+            if self.lines.len() > start {
+                self.bounds.push((start, self.lines.len()));
+            }
+        }
+        let lines = &self.lines;
+        let content = |&(a, b): &(usize, usize)| !is_furniture(&lines[a..b]);
+        let first = self.bounds.iter().position(content).unwrap_or(0);
+        let last = self.bounds.iter().rposition(content).map_or(self.bounds.len(), |i| i + 1);
+        for (k, &(a, b)) in self.bounds[first..last].iter().enumerate() {
+            if k > 0 {
+                out.push(' ');
+            }
+            out.push_str(&lines[a..b]);
+        }
+        if self.mapped.capacity() > 1 << 24 {
+            *self = Canonicalizer::default();
+        }
+    }
+}
+
+/// The canonical view of `text` (allocates; the pipeline reuses a [`Canonicalizer`] per thread).
+pub fn canonical(text: &str) -> String {
+    let mut out = String::new();
+    Canonicalizer::default().run(text, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical;
+
+    #[test]
+    fn publishing_variants_meet() {
+        let plain = "He said \"it's fine\" - and left... The end is near.";
+        for variant in [
+            "He said \u{201C}it\u{2019}s fine\u{201D} \u{2014} and left\u{2026} The end is near.",
+            "He said &ldquo;it&rsquo;s fine&rdquo; &mdash; and left&hellip; The end\u{A0}is near.",
+            "He said \"it's fine\" -- and left...\r\nThe end is near.  ",
+            "He said \"it's fine\" - and left...\n\nThe end is\u{200B} near.",
+        ] {
+            assert_eq!(canonical(variant), canonical(plain), "{variant:?}");
+        }
+        assert_eq!(canonical(plain), "He said \"it's fine\" and left... The end is near.");
+    }
+
+    #[test]
+    fn markdown_reduced_to_what_a_reader_sees() {
+        let md = "## A title here\n\nSure, **this** is _it_: see [the docs](https://x.y/z) and `code`.\n\n\
+                  1. First point is this.\n2) Second point is that.\n* Third, snake_case stays.\n\n---\n```rust\n> Quoted line here.";
+        assert_eq!(
+            canonical(md),
+            "Sure, this is it: see the docs and code. First point is this. Second point is that. \
+             Third, snake_case stays. Quoted line here."
+        );
+    }
+
+    #[test]
+    fn furniture_at_the_edges_is_dropped() {
+        let body = "I went to the market today and bought apples.";
+        assert_eq!(canonical(&format!("Share this article\nMy day\n{body}\nPosted by admin")), body);
+        assert_eq!(canonical(&format!("{body}\n- pears\n- plums\n- figs")), body);
+        assert_eq!(canonical(&format!("Menu\nHome\nAbout\n{body}\nThanks\n-- \nBob")), body);
+        assert_eq!(canonical("Home\nAbout"), "Home About");
+        assert_eq!(canonical("Just one line"), "Just one line");
+    }
+
+    #[test]
+    fn entities_decode_up_to_three_times_and_leave_unknown_ones() {
+        assert_eq!(canonical("a &amp;lt; b &#8217; &#146; &#x2014; &bogus; &#0; & c."), "a < b ' ' &bogus; &#0; & c.");
+        assert_eq!(canonical("&amp;amp;amp;amp; x."), "&amp; x.");
+    }
+}
+
+#[cfg(test)]
+mod parity {
+    /// The reference (`scripts/canonical.py`) and the engine agree on every case of the fixture that
+    /// `scripts/make_canonical_fixture.py` wrote: the training scripts and the engine see the same view.
+    #[test]
+    fn matches_the_python_reference() {
+        let fixture = include_str!("../../../../tests/fixtures/canonical_parity.jsonl");
+        let mut failures = Vec::new();
+        let mut n = 0;
+        for line in fixture.lines() {
+            n += 1;
+            let case: serde_json::Value = serde_json::from_str(line).expect("fixture line is JSON");
+            let (text, want) = (case["text"].as_str().unwrap(), case["canonical"].as_str().unwrap());
+            let got = super::canonical(text);
+            if got != want {
+                failures.push(format!("{text:?}\n  python {want:?}\n  rust   {got:?}"));
+            }
+        }
+        assert!(n >= 500, "{n} cases");
+        assert!(
+            failures.is_empty(),
+            "{} of {n} cases differ; first:\n{}",
+            failures.len(),
+            failures[..failures.len().min(3)].join("\n")
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! The learned detector: any ONNX text classifier described by a model card, run through ONNX Runtime.
+//!
+//! Documents are cut to what the model reads (a byte prefix: tokenizing whole documents would cap the
+//! pipeline), encoded (svalbard's hashed n-grams, or a HF tokenizer), sorted by length so batches carry
+//! little padding, and run in batches of `batch_size` on a pool of sessions, one per worker. The score column
+//! is `<model>_p_machine`; the rule `<model>.machine` fires at p_machine >= the threshold.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ort::value::Tensor;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{rule_bits, Action, BatchSignal, SignalSpec};
+use crate::check;
+use crate::error::{Error, Result};
+use crate::onnx::encode::{hash_v1, prefix, HashScratch};
+use crate::onnx::model_card::{InputKind, ModelCard, OutputKind};
+use crate::onnx::{self, Device, SessionPool};
+
+/// The default model, compiled into the binary so that only the ONNX Runtime library is needed beside it.
+pub const BUILTIN_FAST: &str = "builtin:fast";
+const FAST_CARD: &str = include_str!("../../../../models/fast/model.toml");
+pub const FAST_ONNX: &[u8] = include_bytes!("../../../../models/fast/model.onnx");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// A model folder (with model.toml), a card file, or "builtin:fast".
+    pub model: String,
+    pub action: Action,
+    /// Overrides the card's default threshold.
+    pub threshold: Option<f32>,
+    pub device: Device,
+    /// Documents per ONNX run.
+    pub batch_size: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig {
+            model: BUILTIN_FAST.into(),
+            action: Action::Reject,
+            threshold: None,
+            device: Device::Auto,
+            batch_size: 64,
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// `key` is the entry's place in the config, e.g. `signals.classifiers[0]`.
+    pub fn validate(&self, key: &str) -> Result<()> {
+        check::optional(&format!("{key}.threshold"), self.threshold, check::unit)?;
+        check::at_least(&format!("{key}.batch_size"), self.batch_size, 1)
+    }
+}
+
+enum Encoder {
+    Hashed { max_bytes: usize, buckets: u32 },
+    Tokens { tokenizer: Box<tokenizers::Tokenizer>, max_bytes: usize, windows: usize },
+}
+
+/// One row of model input: a document, or one window of a document's tokens.
+struct Row {
+    doc: usize,
+    ids: Vec<i64>,
+    /// hashed n-grams: the feature weights; tokens: the attention mask.
+    values: Vec<f32>,
+}
+
+/// A document's probability from its windows' probabilities: the sigmoid of their mean logit, each window
+/// weighted by its tokens, so that a short last window counts for less (a document read in one window keeps
+/// its probability as it is). Weighted, the mean lifted the dev AUROC of a one-epoch `minilm` from 0.885
+/// (first window) to 0.893 with two windows; unweighted, to 0.888 (short windows are noisy).
+fn mean_window_probability(p: &[f32], tokens: impl Iterator<Item = usize>) -> f32 {
+    if let [single] = p {
+        return *single;
+    }
+    // Clamped so that a saturated window (p = 1.0 in f32) counts as a large logit, not an infinite one.
+    let logit = |p: f32| {
+        let p = (p as f64).clamp(1e-12, 1.0 - 1e-12);
+        (p / (1.0 - p)).ln()
+    };
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for (&x, n) in p.iter().zip(tokens) {
+        sum += n as f64 * logit(x);
+        weight += n as f64;
+    }
+    let mean = if weight > 0.0 { sum / weight } else { 0.0 };
+    (1.0 / (1.0 + (-mean).exp())) as f32
+}
+
+pub struct Classifier {
+    card: ModelCard,
+    threshold: f32,
+    batch_size: usize,
+    encoder: Encoder,
+    pool: Arc<SessionPool>,
+    spec: SignalSpec,
+}
+
+impl Classifier {
+    pub fn new(config: &ClassifierConfig, library: Option<&std::path::Path>, workers: usize) -> Result<Self> {
+        let (card, model_bytes) = if config.model == BUILTIN_FAST {
+            let mut card: ModelCard =
+                toml::from_str(FAST_CARD).map_err(|e| Error::Model(format!("built-in card: {e}")))?;
+            card.dir = PathBuf::from("<builtin>");
+            card.check(BUILTIN_FAST)?;
+            (card, FAST_ONNX.to_vec())
+        } else {
+            let card = ModelCard::load(std::path::Path::new(&config.model))?;
+            let path = card.onnx_path();
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Error::Model(format!("model {}: cannot read {}: {e}", card.name, path.display())))?;
+            (card, bytes)
+        };
+        let encoder = match card.input.kind {
+            InputKind::HashedNgrams => Encoder::Hashed {
+                max_bytes: card.max_bytes(),
+                buckets: card.input.buckets.expect("checked by the card"),
+            },
+            InputKind::Tokens => {
+                let path = card.dir.join(card.input.tokenizer.as_deref().expect("checked by the card"));
+                let mut tokenizer = tokenizers::Tokenizer::from_file(&path)
+                    .map_err(|e| Error::Model(format!("model {}: tokenizer {}: {e}", card.name, path.display())))?;
+                let max_length = card.input.max_length.expect("checked by the card");
+                let windows = card.windows();
+                // Padding is done per batch here; truncation to what the model reads, the rest of the prefix
+                // going to the overflowing encodings (the further windows).
+                tokenizer.with_padding(None);
+                tokenizer
+                    .with_truncation(Some(tokenizers::TruncationParams { max_length, ..Default::default() }))
+                    .map_err(|e| Error::Model(format!("model {}: tokenizer: {e}", card.name)))?;
+                // About 8 bytes per token is generous for English sub-words; the tokenizer sees no more.
+                let max_bytes = card.input.max_bytes.unwrap_or(max_length * 8) * windows;
+                Encoder::Tokens { tokenizer: Box::new(tokenizer), max_bytes, windows }
+            }
+        };
+        let rt = onnx::runtime(library)?;
+        let pool = onnx::session_pool(rt, &model_bytes, config.device, workers)?;
+        for name in card.onnx.inputs.iter() {
+            if !pool.input_names.contains(name) {
+                return Err(Error::Model(format!(
+                    "model {}: the card names input {name:?} but the graph's inputs are {:?}",
+                    card.name, pool.input_names
+                )));
+            }
+        }
+        for name in std::iter::once(&card.onnx.output).chain(&card.onnx.extra_outputs) {
+            if !pool.output_names.contains(name) {
+                return Err(Error::Model(format!(
+                    "model {}: the card names output {name:?} but the graph's outputs are {:?}",
+                    card.name, pool.output_names
+                )));
+            }
+        }
+        let id: &'static str = Box::leak(card.name.clone().into_boxed_str());
+        let columns: Vec<&str> =
+            std::iter::once("p_machine").chain(card.onnx.extra_outputs.iter().map(String::as_str)).collect();
+        let spec =
+            SignalSpec::new(id, config.action, &columns, &[("machine", "p_machine at or above the model's threshold")])
+                .detector();
+        Ok(Classifier {
+            threshold: config.threshold.unwrap_or(card.decision.threshold),
+            batch_size: config.batch_size,
+            card,
+            encoder,
+            pool: Arc::new(pool),
+            spec,
+        })
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    pub fn provider(&self) -> onnx::Provider {
+        self.pool.provider
+    }
+
+    /// Encode documents into model input rows, in document order (a document's windows are adjacent).
+    fn encode(&self, texts: &[&str]) -> Result<Vec<Row>> {
+        match &self.encoder {
+            Encoder::Hashed { max_bytes, buckets } => Ok(texts
+                .par_iter()
+                .enumerate()
+                .map_init(HashScratch::default, |s, (doc, t)| {
+                    let (mut ids, mut values) = (Vec::new(), Vec::new());
+                    hash_v1(t, *max_bytes, *buckets, s, &mut ids, &mut values);
+                    Row { doc, ids, values }
+                })
+                .collect()),
+            Encoder::Tokens { tokenizer, max_bytes, windows } => {
+                let per_doc: Vec<Vec<Row>> = texts
+                    .par_iter()
+                    .enumerate()
+                    .map(|(doc, t)| {
+                        let enc = tokenizer
+                            .encode(prefix(t, *max_bytes), true)
+                            .map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
+                        Ok(std::iter::once(&enc)
+                            .chain(enc.get_overflowing())
+                            .take(*windows)
+                            .map(|w| {
+                                let ids: Vec<i64> = w.get_ids().iter().map(|&i| i as i64).collect();
+                                Row { doc, values: vec![1f32; ids.len()], ids }
+                            })
+                            .collect())
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(per_doc.into_iter().flatten().collect())
+            }
+        }
+    }
+
+    /// Run one length-sorted chunk; returns per output (`output`, then `extra_outputs`) a value per row.
+    fn run_chunk(&self, rows: &[&Row]) -> Result<Vec<Vec<f32>>> {
+        let b = rows.len();
+        let width = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; b * width];
+        let mut second = vec![0f32; b * width];
+        for (k, row) in rows.iter().enumerate() {
+            ids[k * width..k * width + row.ids.len()].copy_from_slice(&row.ids);
+            second[k * width..k * width + row.values.len()].copy_from_slice(&row.values);
+        }
+        let shape = [b, width];
+        let names = &self.card.onnx.inputs;
+        let err = |e: ort::Error| Error::Model(format!("model {}: {e}", self.card.name));
+        let mut inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> =
+            vec![(names[0].as_str().into(), Tensor::from_array((shape, ids)).map_err(err)?.into())];
+        match self.encoder {
+            Encoder::Hashed { .. } => {
+                inputs.push((names[1].as_str().into(), Tensor::from_array((shape, second)).map_err(err)?.into()))
+            }
+            Encoder::Tokens { .. } => {
+                let mask: Vec<i64> = second.iter().map(|&m| m as i64).collect();
+                inputs.push((names[1].as_str().into(), Tensor::from_array((shape, mask)).map_err(err)?.into()));
+                if let Some(tt) = names.get(2) {
+                    inputs.push((
+                        tt.as_str().into(),
+                        Tensor::from_array((shape, vec![0i64; b * width])).map_err(err)?.into(),
+                    ));
+                }
+            }
+        }
+        let kind = self.card.onnx.output_kind;
+        let machine = self.card.onnx.machine_index;
+        let outputs: Vec<&str> =
+            std::iter::once(&self.card.onnx.output).chain(&self.card.onnx.extra_outputs).map(String::as_str).collect();
+        self.pool.with_session(|s| {
+            let out = s.run(inputs).map_err(err)?;
+            outputs
+                .iter()
+                .map(|&output| {
+                    let (shape, data) = out[output].try_extract_tensor::<f32>().map_err(err)?;
+                    let dims: Vec<i64> = shape.iter().copied().collect();
+                    let per_row = if dims.len() <= 1 { 1 } else { dims[1..].iter().product::<i64>() as usize };
+                    if data.len() != b * per_row {
+                        return Err(Error::Model(format!(
+                            "model {}: output {output:?} has shape {dims:?} for {b} rows",
+                            self.card.name
+                        )));
+                    }
+                    Ok((0..b)
+                        .map(|r| {
+                            let row = &data[r * per_row..(r + 1) * per_row];
+                            match kind {
+                                OutputKind::Probability => row[0],
+                                OutputKind::Logit => 1.0 / (1.0 + (-row[0]).exp()),
+                                OutputKind::Logits => {
+                                    let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                                    let z: f32 = row.iter().map(|x| (x - m).exp()).sum();
+                                    (row[machine.min(row.len() - 1)] - m).exp() / z
+                                }
+                            }
+                        })
+                        .collect())
+                })
+                .collect()
+        })
+    }
+}
+
+impl BatchSignal for Classifier {
+    fn spec(&self) -> &SignalSpec {
+        &self.spec
+    }
+
+    fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()> {
+        let rows = self.encode(texts)?;
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&r| rows[r].ids.len());
+        let rows_per_run = onnx::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
+        let chunks: Vec<(Vec<usize>, Vec<Vec<f32>>)> = order
+            .par_chunks(rows_per_run)
+            .map(|idx| {
+                let batch: Vec<&Row> = idx.iter().map(|&r| &rows[r]).collect();
+                Ok((idx.to_vec(), self.run_chunk(&batch)?))
+            })
+            .collect::<Result<_>>()?;
+        // Per output, the probability of every row, back in row order.
+        let mut per_row = vec![vec![0f32; rows.len()]; columns.len()];
+        for (idx, outputs) in chunks {
+            for (row_values, values) in per_row.iter_mut().zip(&outputs) {
+                for (&r, &v) in idx.iter().zip(values) {
+                    row_values[r] = v;
+                }
+            }
+        }
+        let mut start = 0;
+        for doc_rows in rows.chunk_by(|a, b| a.doc == b.doc) {
+            let (doc, end) = (doc_rows[0].doc, start + doc_rows.len());
+            for (column, row_values) in columns.iter_mut().zip(&per_row) {
+                column[doc] = mean_window_probability(&row_values[start..end], doc_rows.iter().map(|r| r.ids.len()));
+            }
+            fired[doc] = rule_bits(&[columns[0][doc] >= self.threshold]);
+            start = end;
+        }
+        Ok(())
+    }
+}
