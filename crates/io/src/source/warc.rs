@@ -421,6 +421,7 @@ impl<R: BufRead> WarcReader<R> {
         Some(Err(WarcRecordError::BadBoundary { offset, message }))
     }
 
+    #[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
     fn next_record(&mut self) -> Option<Result<WarcRecord, WarcRecordError>> {
         // 1. Find the version line, skipping blank lines (and, when resynchronising, anything
         //    that is not a `WARC/1.` line).
