@@ -160,7 +160,6 @@ pub fn run(job: &Job) -> Result<RunStats> {
 
 /// Run the job in an output directory already acquired (callers that do more under the same lock, such as
 /// writing the manifest).
-#[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
 pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     debug_assert_eq!(output.path(), job.output.as_path());
     let started = Instant::now();
@@ -168,14 +167,38 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     config.validate()?;
     let scorer = config.scorer()?;
     config.validate_rule_names(scorer.rules())?;
-    let decider = scorer.decider();
-    let protection = Protection::new(&config.vintage, &config.trust)?;
-    let fingerprint = config_fingerprint(config);
+    let stages = Stages {
+        decider: scorer.decider(),
+        protection: Protection::new(&config.vintage, &config.trust)?,
+        fingerprint: config_fingerprint(config),
+        scorer,
+    };
+    let (done, todo) = resume(job, &stages.fingerprint)?;
+    let threads = config.pipeline.workers();
+    let processed = run_stages(job, &stages, &todo, threads)?;
+    let stats = run_stats(job, &stages.scorer, started.elapsed().as_secs_f64(), threads, done, processed);
+    debug_assert!(stats.totals.balanced());
+    let json = serde_json::to_vec_pretty(&stats).expect("stats serialize");
+    sink::write_atomic(&job.output.join(&job.stats_file), &json)?;
+    Ok(stats)
+}
 
+/// What the scoring stage applies to every batch, built once per run.
+struct Stages {
+    scorer: Scorer,
+    decider: Decider,
+    protection: Protection,
+    /// The config's fingerprint, which a finished input's marker must match to be skipped.
+    fingerprint: String,
+}
+
+/// The inputs an earlier run finished with this config (their stats, from their markers) and those to do; the
+/// partial outputs of the latter are removed.
+fn resume(job: &Job, fingerprint: &str) -> Result<(Vec<InputStats>, Vec<usize>)> {
     let mut done: Vec<InputStats> = Vec::new();
     let mut todo: Vec<usize> = Vec::new();
     for &i in &job.selected {
-        match finished_marker(&job.output, i, &job.inputs[i], &fingerprint)? {
+        match finished_marker(&job.output, i, &job.inputs[i], fingerprint)? {
             Some(s) => done.push(s),
             None => todo.push(i),
         }
@@ -184,8 +207,11 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     if !done.is_empty() || removed > 0 {
         tracing::info!(resumed = done.len(), removed_partial_files = removed, "resuming an earlier run");
     }
+    Ok((done, todo))
+}
 
-    let threads = config.pipeline.workers();
+/// Read, score and write the inputs `todo` on three stages joined by bounded channels; the stats of each input.
+fn run_stages(job: &Job, stages: &Stages, todo: &[usize], threads: usize) -> Result<Vec<InputStats>> {
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -193,30 +219,28 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
             .build()
             .map_err(|e| Error::Other(format!("thread pool: {e}")))?,
     );
-    let bar = progress_bar(job, &todo);
-    let depth = config.pipeline.queue_depth;
+    let bar = progress_bar(job, todo);
+    let depth = job.config.pipeline.queue_depth;
     let (read_tx, read_rx) = bounded::<Read>(depth);
     let (scored_tx, scored_rx) = bounded::<Scored>(depth);
 
-    let processed: Vec<InputStats> = std::thread::scope(|s| -> Result<Vec<InputStats>> {
+    let processed = std::thread::scope(|s| -> Result<Vec<InputStats>> {
         let reader = {
             let pool = pool.clone();
-            let todo = todo.clone();
             std::thread::Builder::new()
                 .name("svalbard-reader".into())
-                .spawn_scoped(s, move || read_stage(job, &todo, &pool, read_tx))
+                .spawn_scoped(s, move || read_stage(job, todo, &pool, read_tx))
                 .map_err(Error::Io)?
         };
         let writer = {
-            let fingerprint = fingerprint.clone();
             let bar = bar.clone();
-            let rule_codes: Vec<String> = scorer.rules().iter().map(|r| r.code.clone()).collect();
+            let rule_codes: Vec<String> = stages.scorer.rules().iter().map(|r| r.code.clone()).collect();
             std::thread::Builder::new()
                 .name("svalbard-writer".into())
-                .spawn_scoped(s, move || write_stage(job, &fingerprint, &rule_codes, &bar, scored_rx))
+                .spawn_scoped(s, move || write_stage(job, &stages.fingerprint, &rule_codes, &bar, scored_rx))
                 .map_err(Error::Io)?
         };
-        let scored = score_stage(&scorer, &decider, &protection, &pool, read_rx, scored_tx);
+        let scored = score_stage(&stages.scorer, &stages.decider, &stages.protection, &pool, read_rx, scored_tx);
         let written = writer.join().map_err(|_| Error::Other("writer thread panicked".into()))?;
         reader.join().map_err(|_| Error::Other("reader thread panicked".into()))?;
         // The writer's error is the root cause when it stopped first (the scorer then only sees a closed channel).
@@ -225,13 +249,24 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
         Ok(written)
     })?;
     bar.finish_and_clear();
+    Ok(processed)
+}
 
-    let elapsed = started.elapsed().as_secs_f64();
+/// `stats.json`: the inputs resumed (`done`) and processed by this run, their totals, and this run's throughput.
+fn run_stats(
+    job: &Job,
+    scorer: &Scorer,
+    elapsed: f64,
+    threads: usize,
+    done: Vec<InputStats>,
+    processed: Vec<InputStats>,
+) -> RunStats {
     let mut this_run = Counts::default();
     for s in &processed {
         this_run.add(&s.counts);
     }
-    let mut inputs: Vec<InputStats> = done.iter().cloned().chain(processed).collect();
+    let inputs_resumed = done.len();
+    let mut inputs: Vec<InputStats> = done.into_iter().chain(processed).collect();
     inputs.sort_by_key(|s| s.index);
     let mut totals = Counts::default();
     let mut rules = RuleCounts::new();
@@ -239,7 +274,7 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
         totals.add(&s.counts);
         add_rules(&mut rules, &s.rules);
     }
-    let stats = RunStats {
+    RunStats {
         svalbard_version: env!("CARGO_PKG_VERSION").into(),
         started_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -256,18 +291,14 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
         },
         interrupted: job.interrupted_by().is_some(),
         inputs_total: job.selected.len(),
-        inputs_resumed: done.len(),
+        inputs_resumed,
         inputs_failed: inputs.iter().filter(|s| s.error.is_some()).count(),
         inputs_damaged: inputs.iter().filter(|s| !s.damage.is_empty()).count(),
         inputs,
-        config: serde_json::to_value(config).expect("config serializes"),
+        config: serde_json::to_value(&job.config).expect("config serializes"),
         signals: scorer.signal_ids().iter().map(|s| s.to_string()).collect(),
         columns: scorer.columns().to_vec(),
-    };
-    debug_assert!(stats.totals.balanced());
-    let json = serde_json::to_vec_pretty(&stats).expect("stats serialize");
-    sink::write_atomic(&job.output.join(&job.stats_file), &json)?;
-    Ok(stats)
+    }
 }
 
 fn progress_bar(job: &Job, todo: &[usize]) -> ProgressBar {
