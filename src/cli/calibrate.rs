@@ -7,6 +7,7 @@ use clap::Args;
 use super::OK;
 use crate::config::Config;
 use crate::decide::ensemble::fit::{self, CombinerKind, FitOptions, Method};
+use crate::decide::ensemble::PolicyFile;
 use crate::error::{Error, Result};
 use crate::eval::BoostingOptions;
 use crate::labeled::{Dataset, LabeledSpec};
@@ -151,19 +152,23 @@ fn parse_pair(s: &str) -> std::result::Result<(String, String), String> {
     }
 }
 
-#[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
-pub fn run(a: CalibrateArgs) -> Result<i32> {
+/// The flags' values that no type can check; the cascade's band, when one is given.
+fn checked_band(a: &CalibrateArgs) -> Result<Option<[f64; 2]>> {
     if !(0.0..1.0).contains(&a.target_fpr) {
         return Err(Error::Config(format!("--target-fpr {} must be in [0, 1)", a.target_fpr)));
     }
     if !(0.0..1.0).contains(&a.fpr_confidence) {
         return Err(Error::Config(format!("--fpr-confidence {} must be in [0, 1)", a.fpr_confidence)));
     }
-    let band = match a.band.as_deref() {
-        Some([lo, hi]) if 0.0 <= *lo && lo <= hi && *hi <= 1.0 => Some([*lo, *hi]),
-        Some(b) => return Err(Error::Config(format!("--band {b:?}: expected LO,HI with 0 <= LO <= HI <= 1"))),
-        None => None,
-    };
+    match a.band.as_deref() {
+        Some([lo, hi]) if 0.0 <= *lo && lo <= hi && *hi <= 1.0 => Ok(Some([*lo, *hi])),
+        Some(b) => Err(Error::Config(format!("--band {b:?}: expected LO,HI with 0 <= LO <= HI <= 1"))),
+        None => Ok(None),
+    }
+}
+
+pub fn run(a: CalibrateArgs) -> Result<i32> {
+    let band = checked_band(&a)?;
     let (mut config, pool) = scoring_setup(a.config.as_ref(), a.threads)?;
     // The policy is fitted on the signals themselves, every one on every document.
     config.ensemble.enabled = Some(false);
@@ -231,7 +236,20 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
             "--full-fit-field {f} has no effect: no enabled signal is named by --expensive, so there is no full stage"
         );
     }
-    let opts = FitOptions {
+    let opts = fit_options(&a, cheap_columns, expensive_columns, band);
+    let policy = fit::fit_policy(&train, &holdout, &reference, &opts)?;
+    write_policy(&a, policy, &all_columns)?;
+    Ok(OK)
+}
+
+/// The fit's options from the flags.
+fn fit_options(
+    a: &CalibrateArgs,
+    cheap_columns: Vec<String>,
+    expensive_columns: Vec<String>,
+    band: Option<[f64; 2]>,
+) -> FitOptions {
+    FitOptions {
         target_fpr: a.target_fpr,
         fpr_confidence: a.fpr_confidence,
         reference_group_field: a.reference_group_field.clone(),
@@ -251,8 +269,12 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         loso_field: a.loso_field.clone(),
         full_fit_field: a.full_fit_field.clone(),
         description: a.description.clone(),
-    };
-    let mut policy = fit::fit_policy(&train, &holdout, &reference, &opts)?;
+    }
+}
+
+/// Write the policy file (and the folder it goes in), check that the engine can load it with these columns,
+/// and report its metrics (stdout, JSON) and stages (stderr).
+fn write_policy(a: &CalibrateArgs, mut policy: PolicyFile, all_columns: &[String]) -> Result<()> {
     policy.fitted_on.train = a.train.clone();
     policy.fitted_on.holdout = a.holdout.clone();
     policy.fitted_on.fpr_reference = if a.reference.is_empty() { a.holdout.clone() } else { a.reference.clone() };
@@ -261,7 +283,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
     }
     crate::sink::write_atomic(&a.out, json.as_bytes())?;
-    fit::check_binds(&a.out, &all_columns)?;
+    fit::check_binds(&a.out, all_columns)?;
     println!("{}", serde_json::to_string_pretty(&policy.metrics).expect("metrics serialize"));
     eprintln!(
         "svalbard: wrote {} (cheap stage: {} columns, threshold {:.4}{})",
@@ -273,5 +295,5 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
             None => String::new(),
         }
     );
-    Ok(OK)
+    Ok(())
 }
