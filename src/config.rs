@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check;
 use crate::error::{Error, Result};
-use crate::signal::{Runtime, Scorer, SignalsConfig};
+use crate::signal::{ResolvedSettings, Scorer, SignalsConfig};
 use crate::spec::Action;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -67,14 +67,27 @@ impl PipelineConfig {
 }
 
 impl Config {
+    /// The config in `path`, or the defaults without one (every subcommand's `--config`).
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self> {
+        path.map_or_else(|| Ok(Config::default()), Config::load)
+    }
+
     /// The settings resolved once from this config and handed to every component that needs them.
-    pub fn runtime(&self) -> Runtime {
-        Runtime { workers: self.pipeline.workers(), onnx_library: self.onnx.library.clone() }
+    pub fn resolved_settings(&self) -> ResolvedSettings {
+        ResolvedSettings { workers: self.pipeline.workers(), onnx_library: self.onnx.library.clone() }
     }
 
     /// The scorer this config describes: its signals, rule overrides and ensemble.
     pub fn scorer(&self) -> Result<Scorer> {
-        Scorer::from_config(&self.signals, &self.rules, &self.ensemble, &self.runtime())
+        Scorer::from_config(&self.signals, &self.rules, &self.ensemble, &self.resolved_settings())
+    }
+
+    /// [`Config::scorer`], checked that every `[rules]` override names one of its rules (what `filter`,
+    /// `validate` and `rules` run on).
+    pub fn checked_scorer(&self) -> Result<Scorer> {
+        let scorer = self.scorer()?;
+        self.validate_rule_names(scorer.rules())?;
+        Ok(scorer)
     }
 
     pub fn from_toml_str(s: &str) -> Result<Self> {

@@ -129,10 +129,7 @@ pub struct CalibrateArgs {
 
 /// The config with its thread count applied, and a pool to score on.
 pub(super) fn scoring_setup(config: Option<&PathBuf>, threads: Option<usize>) -> Result<(Config, rayon::ThreadPool)> {
-    let mut config = match config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let mut config = Config::load_or_default(config.map(PathBuf::as_path))?;
     if let Some(t) = threads {
         config.pipeline.threads = t;
     }

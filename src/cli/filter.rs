@@ -90,10 +90,7 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 fn build_job(a: &FilterArgs) -> Result<Job> {
-    let mut config = match &a.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let mut config = Config::load_or_default(a.config.as_deref())?;
     if let Some(f) = a.format {
         config.output.format = match f {
             FormatArg::Arrow => OutputFormat::Arrow,
@@ -179,11 +176,9 @@ pub fn run(a: FilterArgs) -> Result<i32> {
     if a.shard.is_none() {
         // The manifest not being writable is an output error (exit 5), like any other file of the run.
         super::vault::write_manifest(&job.output).map_err(|e| match e {
-            Error::Vault(e) => match e.downcast::<crate::vault::VaultError>() {
-                Ok(v) => match *v {
-                    crate::vault::VaultError::Io { path, source } => Error::output(path, source),
-                    other => Error::from(other),
-                },
+            Error::Vault(e) => match e.downcast::<crate::vault::VaultError>().map(|v| *v) {
+                Ok(crate::vault::VaultError::Io { path, source }) => Error::output(path, source),
+                Ok(other) => other.into(),
                 Err(e) => Error::Vault(e),
             },
             e => e,

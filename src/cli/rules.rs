@@ -8,7 +8,6 @@ use clap::Args;
 use super::OK;
 use crate::config::Config;
 use crate::error::Result;
-use crate::spec::Action;
 
 #[derive(Args, Debug)]
 #[command(
@@ -26,17 +25,13 @@ pub struct RulesArgs {
 }
 
 pub fn run(a: RulesArgs) -> Result<i32> {
-    let config = match &a.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    let scorer = config.scorer()?;
-    config.validate_rule_names(scorer.rules())?;
+    let config = Config::load_or_default(a.config.as_deref())?;
+    let scorer = config.checked_scorer()?;
     let rows: Vec<(&str, &str, &str)> = scorer
         .rules()
         .iter()
         .zip(scorer.rule_actions())
-        .map(|(r, a)| (r.code.as_str(), action_name(*a), r.description.as_str()))
+        .map(|(r, a)| (r.code.as_str(), a.name(), r.description.as_str()))
         .collect();
     if a.json {
         for (code, action, description) in rows {
@@ -49,12 +44,4 @@ pub fn run(a: RulesArgs) -> Result<i32> {
         }
     }
     Ok(OK)
-}
-
-fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::Reject => "reject",
-        Action::Flag => "flag",
-        Action::Off => "off",
-    }
 }

@@ -19,12 +19,8 @@ pub struct ValidateArgs {
 }
 
 pub fn run(a: ValidateArgs) -> Result<i32> {
-    let config = match &a.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    let scorer = config.scorer()?;
-    config.validate_rule_names(scorer.rules())?;
+    let config = Config::load_or_default(a.config.as_deref())?;
+    let scorer = config.checked_scorer()?;
     eprintln!("svalbard: config is valid: signals {}; {} rules", scorer.signal_ids().join(", "), scorer.rules().len());
     print!("{}", config.to_toml());
     Ok(OK)

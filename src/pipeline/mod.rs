@@ -165,8 +165,7 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     let started = Instant::now();
     let config = &job.config;
     config.validate()?;
-    let scorer = config.scorer()?;
-    config.validate_rule_names(scorer.rules())?;
+    let scorer = config.checked_scorer()?;
     let stages = Stages {
         decider: scorer.decider(),
         protection: Protection::new(&config.vintage, &config.trust)?,

@@ -17,6 +17,17 @@ pub enum Action {
     Off,
 }
 
+impl Action {
+    /// The name the config and `svalbard rules` use (serde's, by `rename_all = "lowercase"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Reject => "reject",
+            Action::Flag => "flag",
+            Action::Off => "off",
+        }
+    }
+}
+
 /// A rule a signal can fire, with a stable code (`<signal>.<rule>`).
 #[derive(Clone, Debug)]
 pub struct RuleSpec {
@@ -74,3 +85,15 @@ impl SignalSpec {
 
 /// Bit set of fired rules over all signals of a scorer (at most 128 rules).
 pub type RuleMask = u128;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_the_configs() {
+        for a in [Action::Reject, Action::Flag, Action::Off] {
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.name()));
+        }
+    }
+}

@@ -91,8 +91,8 @@ impl Default for SignalsConfig {
 
 /// Settings resolved once at the entry point (the root config's `[pipeline]` and `[onnx]`) and handed to the
 /// signals that run models.
-#[derive(Clone, Debug, Default)]
-pub struct Runtime {
+#[derive(Clone, Debug)]
+pub struct ResolvedSettings {
     /// Scoring threads: each model keeps a session per worker.
     pub workers: usize,
     /// libonnxruntime.so, when the config names one.
@@ -193,7 +193,7 @@ impl Scorer {
         s: &SignalsConfig,
         rules: &std::collections::BTreeMap<String, Action>,
         ensemble: &EnsembleConfig,
-        runtime: &Runtime,
+        settings: &ResolvedSettings,
     ) -> Result<Self> {
         let mut doc: Vec<Box<dyn DocSignal>> = Vec::new();
         if s.gopher_quality.enabled {
@@ -221,7 +221,7 @@ impl Scorer {
             doc.push(Box::new(ngram_lm::NgramLm::new(s.ngram_lm.clone())?));
         }
         let mut batch: Vec<Box<dyn BatchSignal>> = Vec::new();
-        let (workers, library) = (runtime.workers, runtime.onnx_library.as_deref());
+        let (workers, library) = (settings.workers, settings.onnx_library.as_deref());
         for c in &s.classifiers {
             batch.push(Box::new(classifier::Classifier::new(c, library, workers)?));
         }
