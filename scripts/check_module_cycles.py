@@ -19,7 +19,7 @@ import re
 import sys
 
 COMMENT = re.compile(r"//[^\n]*")
-PATH = re.compile(r"\bcrate::(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+PATH = re.compile(r"\bcrate::(\{|[A-Za-z_][A-Za-z0-9_]*)")
 # What lib.rs re-exports at the root, by the module it comes from.
 ROOT_REEXPORTS = {"Error": "error", "Result": "error"}
 ROOT_FILES = {"lib.rs", "main.rs"}
@@ -37,6 +37,27 @@ def module_files(src: str) -> dict[str, list[str]]:
     return mods
 
 
+def imported_names(code: str) -> list[str]:
+    """The first segment after each `crate::`: `crate::a::X` names `a`; `crate::{a::{X, Y}, b}` names `a` and `b`
+    (braces matched, so a nested group does not end the list)."""
+    names = []
+    for hit in PATH.finditer(code):
+        if hit.group(1) != "{":
+            names.append(hit.group(1))
+            continue
+        depth, item = 1, ""
+        for ch in code[hit.end():]:
+            depth += (ch == "{") - (ch == "}")
+            if depth == 0 or (depth == 1 and ch == ","):
+                names.append(item.strip().split("::")[0])
+                item = ""
+                if depth == 0:
+                    break
+            elif depth == 1:
+                item += ch
+    return [n for n in names if n]
+
+
 def edges(src: str) -> dict[str, set[str]]:
     mods = module_files(src)
     graph = {m: set() for m in mods}
@@ -44,13 +65,8 @@ def edges(src: str) -> dict[str, set[str]]:
         for f in files:
             with open(f, encoding="utf-8") as fh:
                 code = COMMENT.sub("", fh.read())
-            for hit in PATH.findall(code):
-                names = [hit]
-                # `crate::{a::X, b}`: the first segment of each item is the module
-                if hit.startswith("{"):
-                    names = [item.strip().split("::")[0] for item in hit[1:-1].split(",") if item.strip()]
-                names = [ROOT_REEXPORTS.get(n, n) for n in names]
-                graph[m].update(n for n in names if n in mods and n != m)
+            names = [ROOT_REEXPORTS.get(n, n) for n in imported_names(code)]
+            graph[m].update(n for n in names if n in mods and n != m)
     return graph
 
 
@@ -122,10 +138,10 @@ def self_test() -> int:
         write("a.rs", "use crate::{b::Thing, error};\n// crate::c in a comment is no edge\n")
         write("b/mod.rs", "pub mod inner;")
         write("b/inner.rs", "fn f() -> crate::Result<()> { crate::c::g() }")
-        write("c.rs", "use crate::a::X;")
+        write("c.rs", "use crate::{error::{self, Error}, a::X};")
         write("error.rs", "")
         graph = edges(src)
-        assert graph == {"a": {"b", "error"}, "b": {"c", "error"}, "c": {"a"}, "error": set()}, graph
+        assert graph == {"a": {"b", "error"}, "b": {"c", "error"}, "c": {"a", "error"}, "error": set()}, graph
         assert cycles(graph) == [["a", "b", "c"]], cycles(graph)
         write("c.rs", "")
         assert cycles(edges(src)) == []

@@ -179,15 +179,16 @@ def evaluate(cfg, C=tf.C, hn_from=None, hn_factor=3.0, hn_top=0.05):
            "test_tpr1": ev.tpr_at_fpr(y[test], s[test], 0.01)}
     # per-source-threshold: lowest with every OOF train human source <= 1%
     hum = tr & (y == 0)
-    thr = max(np.sort(s[hum & (source == src)])[::-1][int(0.01 * (hum & (source == src)).sum())]
-              for src in sorted(set(source[hum])))
+    # each source's own 1% point; the threshold is the highest of them
+    src_thr = {src: np.sort(s[hum & (source == src)])[::-1][int(0.01 * (hum & (source == src)).sum())]
+               for src in sorted(set(source[hum]))}
+    thr = max(src_thr.values())
     res["test_human_fpr_at_thr"] = {src: round(float((s[th & (source == src)] > thr).mean()), 4) for src in sorted(set(source[th]))}
     res["test_machine_tpr_at_thr"] = {src: round(float((s[tm & (source == src)] > thr).mean()), 4) for src in sorted(set(source[tm]))}
     res["oof_machine_tpr_at_thr"] = round(float((s[tr & (y == 1)] > thr).mean()), 4)
     res["dev_tpr_at_thr"] = round(float((s[dev & (y == 1)] > thr).mean()), 4)
     res["dev_fpr_at_thr"] = round(float((s[dev & (y == 0)] > thr).mean()), 4)
-    res["binding_source"] = [src for src in sorted(set(source[hum]))
-                             if np.sort(s[hum & (source == src)])[::-1][int(0.01 * (hum & (source == src)).sum())] == thr]
+    res["binding_source"] = [src for src, t in src_thr.items() if t == thr]
     res["oof_src_auroc"] = {}
     for src in sorted(set(source[tr & (y == 1)])):
         mm = tr & (y == 1) & (source == src)
