@@ -369,7 +369,12 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("m.warc.gz");
         std::fs::write(&path, &file).unwrap();
-        let t = tally(&read(&path, &InputConfig::default()).expect("a non-empty file opens"));
+        // A truncation at the first byte leaves an empty file, which fails at open (one quarantine row).
+        let Some(batches) = read(&path, &InputConfig::default()) else {
+            prop_assert!(file.is_empty(), "only an empty file fails at open");
+            return Ok(());
+        };
+        let t = tally(&batches);
         prop_assert!(t.texts.len() >= k, "{} docs, mutated member {k}", t.texts.len());
         prop_assert_eq!(&t.texts[..k], &bodies[..k]);
     }
