@@ -10,10 +10,7 @@ use super::calibrate::scoring_setup;
 use super::OK;
 use crate::decide::ensemble::{P_MACHINE, STAGE};
 use crate::error::{Error, Result};
-use crate::eval::{
-    build_report, plot_histograms, plot_roc_with, roc_curve, Report, ReportOptions, RocPlotOptions, SignalInput,
-    ThresholdSpec,
-};
+use crate::eval::{build_report, Report, ReportOptions, SignalInput, ThresholdSpec};
 use crate::labeled::{Dataset, LabeledSpec};
 use crate::pipeline::labeled::score_inputs;
 use crate::signal::Scorer;
@@ -259,7 +256,9 @@ fn throughput(data: &Dataset) -> serde_json::Value {
 }
 
 /// ROC curves (linear and log-FPR) of the headline columns, strongest first (at most 8), and histograms.
+#[cfg(feature = "plots")]
 fn plot(out: &std::path::Path, signals: &[SignalInput], labels: &[bool]) -> Result<Vec<String>> {
+    use crate::eval::{plot_histograms, plot_roc_with, roc_curve, RocPlotOptions};
     let mut ranked: Vec<(f64, &SignalInput)> =
         signals.iter().filter_map(|s| crate::eval::auroc(&s.scores, labels).ok().map(|a| (a, s))).collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -286,6 +285,12 @@ fn plot(out: &std::path::Path, signals: &[SignalInput], labels: &[bool]) -> Resu
         }
     }
     Ok(files)
+}
+
+#[cfg(not(feature = "plots"))]
+fn plot(_: &std::path::Path, _: &[SignalInput], _: &[bool]) -> Result<Vec<String>> {
+    tracing::info!("no PNG plots: this svalbard was built without the cargo feature `plots`");
+    Ok(Vec::new())
 }
 
 fn markdown(

@@ -20,8 +20,8 @@
 //! * [`report`] — per signal × per group metric tables (JSON + Markdown).
 //! * [`bootstrap`] — 95% intervals of AUROC and TPR at a fixed FPR (stratified
 //!   bootstrap over documents), for the report's rows.
-//! * [`plot`] — ROC-curve and score-histogram PNGs (embedded DejaVu Sans font,
-//!   no system fonts needed).
+//! * `plot` (feature `plots`) — ROC-curve and score-histogram PNGs (embedded
+//!   DejaVu Sans font, no system fonts needed).
 //! * [`logistic`] — L2-regularised logistic regression (standardised features,
 //!   damped Newton), for combining several signals into one score.
 //! * [`boosting`] — gradient-boosted trees (logistic loss), the non-linear
@@ -34,6 +34,7 @@ pub mod bootstrap;
 pub mod calibration;
 pub mod logistic;
 pub mod metrics;
+#[cfg(feature = "plots")]
 pub mod plot;
 pub mod report;
 pub mod rng;
@@ -46,6 +47,7 @@ pub use metrics::{
     threshold_for_fpr, threshold_per_group, tpr_at_fpr, BinaryCurve, Confusion, FprThreshold, GroupThreshold,
     OperatingPoint, PerGroupThreshold, RocCurve,
 };
+#[cfg(feature = "plots")]
 pub use plot::{plot_histograms, plot_roc, plot_roc_with, RocPlotOptions};
 pub use report::{build_report, Report, ReportOptions, ReportRow, SignalInput, ThresholdSpec};
 

@@ -14,8 +14,9 @@ pub mod model_card;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+#[cfg(feature = "gpu")]
 use ort::ep::{self, ExecutionProvider};
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::Session;
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +112,7 @@ pub fn runtime(explicit: Option<&Path>) -> Result<&'static Runtime> {
     r.as_ref().map_err(|e| Error::Model(e.clone()))
 }
 
-fn builder(rt: &Runtime, intra_threads: usize) -> Result<ort::session::builder::SessionBuilder> {
+fn builder(rt: &Runtime, intra_threads: usize) -> Result<SessionBuilder> {
     let b = Session::builder(&rt.env).map_err(model_err)?;
     let b = b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(|e| model_err(e.to_string()))?;
     b.with_intra_threads(intra_threads).map_err(|e| model_err(e.to_string()))
@@ -152,6 +153,15 @@ fn try_session(rt: &Runtime, model: &[u8], provider: Provider, intra_threads: us
     let b = builder(rt, intra_threads)?;
     let b = match provider {
         Provider::Cpu => b,
+        Provider::Cuda | Provider::TensorRt => with_gpu_provider(b, provider)?,
+    };
+    let mut b = b;
+    b.commit_from_memory(model).map_err(model_err)
+}
+
+#[cfg(feature = "gpu")]
+fn with_gpu_provider(b: SessionBuilder, provider: Provider) -> Result<SessionBuilder> {
+    let b = match provider {
         Provider::Cuda => {
             if !ep::CUDA::is_available().unwrap_or(false) {
                 return Err(model_err(
@@ -159,18 +169,23 @@ fn try_session(rt: &Runtime, model: &[u8], provider: Provider, intra_threads: us
                 ));
             }
             b.with_execution_providers([ep::CUDA::default().build().error_on_failure()])
-                .map_err(|e| model_err(e.to_string()))?
         }
         Provider::TensorRt => {
             if !ep::TensorRT::is_available().unwrap_or(false) {
                 return Err(model_err("this ONNX Runtime build has no TensorRT execution provider"));
             }
             b.with_execution_providers([ep::TensorRT::default().build().error_on_failure()])
-                .map_err(|e| model_err(e.to_string()))?
         }
+        Provider::Cpu => return Ok(b),
     };
-    let mut b = b;
-    b.commit_from_memory(model).map_err(model_err)
+    b.map_err(|e| model_err(e.to_string()))
+}
+
+#[cfg(not(feature = "gpu"))]
+fn with_gpu_provider(_: SessionBuilder, provider: Provider) -> Result<SessionBuilder> {
+    Err(model_err(format!(
+        "this svalbard was built without GPU support (cargo feature `gpu`); {provider:?} is unavailable"
+    )))
 }
 
 /// One session per worker thread: a session's `run` needs `&mut`, and sessions with one intra-op thread each

@@ -6,6 +6,8 @@
 
 mod config;
 mod gz_members;
+#[cfg(feature = "html")]
+mod html;
 pub mod jsonl;
 pub mod parquet;
 pub mod warc;
