@@ -1,6 +1,6 @@
 //! End-to-end throughput of `filter` against the raw baseline of only parsing the input, in the same run.
 //!
-//!   python3 scripts/gen_corpus.py --out bench-data --size-mb 500 --parquet   # once
+//!   .venv/bin/python -m svalbard_train.bench.corpus --out bench-data --size-mb 500 --parquet   # once, after `bash scripts/setup_python.sh arrow`
 //!   cargo bench --bench throughput                                           # or: bash scripts/bench.sh
 //!
 //! Env: SVALBARD_BENCH_DIR (default bench-data), SVALBARD_BENCH_REPS (default 3). Prints, per case, the
@@ -104,7 +104,7 @@ fn main() {
     let parquet = dir.join("corpus.parquet");
     if !jsonl.exists() {
         eprintln!(
-            "no {}: run `python3 scripts/gen_corpus.py --out {} --size-mb 500 --parquet` first",
+            "no {}: run `bash scripts/setup_python.sh arrow && .venv/bin/python -m svalbard_train.bench.corpus --out {} --size-mb 500 --parquet` first",
             jsonl.display(),
             dir.display()
         );

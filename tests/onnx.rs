@@ -1,5 +1,5 @@
 //! The classifier signal through ONNX Runtime, on tiny models whose outputs can be computed by hand
-//! (tests/fixtures/models, built by scripts/make_test_models.py), and its error paths.
+//! (tests/fixtures/models, built by svalbard_train.fixtures.test_models), and its error paths.
 
 mod common;
 

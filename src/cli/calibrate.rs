@@ -34,7 +34,7 @@ the threshold keeps the false-positive rate on the human documents of --referenc
 each source of them on its own (a threshold fitted on the pool lets a source whose human text
 reads machine-like run far over the target, and a new source is more like one of those than like
 the pool). Where a model was trained on the --train documents, give its out-of-fold scores with
---train-column (scripts/train_fast.py writes them for fast, out of fold by source): a model's scores of its own training
+--train-column (svalbard_train.fast.train writes them for fast, out of fold by source): a model's scores of its own training
 documents are too good, and the combiner would trust it alone. Signals named by --expensive (when
 the config enables them) form the full stage of the cascade; the others the cheap stage. Where the
 expensive model trained on a subsample of --train, --full-fit-field names a boolean field marking
@@ -92,12 +92,12 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = BoostingOptions::default().learning_rate)]
     pub learning_rate: f64,
     /// Read a score column of the --train data from an input field instead of scoring it, COLUMN=FIELD
-    /// (repeatable): out-of-fold scores of a model that was trained on those documents (scripts/train_fast.py). A
+    /// (repeatable): out-of-fold scores of a model that was trained on those documents (svalbard_train.fast.train). A
     /// model whose every column is given so does not run on the --train data.
     #[arg(long, value_parser = parse_pair)]
     pub train_column: Vec<(String, String)>,
     /// The same for the --reference data, COLUMN=FIELD (repeatable): when the reference humans are training
-    /// documents, their out-of-fold scores (by source, scripts/train_fast.py) stand for the model's scores of
+    /// documents, their out-of-fold scores (by source, svalbard_train.fast.train) stand for the model's scores of
     /// text from sources it never saw, which is what the threshold must hold on.
     #[arg(long, value_parser = parse_pair)]
     pub reference_column: Vec<(String, String)>,

@@ -1,5 +1,5 @@
 //! Model inputs: the hashed n-gram features of `svalbard-hash-v1` (specified in models/fast/FEATURES.md and
-//! implemented identically by scripts/fast_features.py; tests/fixtures/fast_hash_parity.jsonl holds both
+//! implemented identically by training/src/svalbard_train/hashing.py; tests/fixtures/fast_hash_parity.jsonl holds both
 //! sides to agreement), and token ids from a HF tokenizer.
 
 pub const HASH_V1: &str = "svalbard-hash-v1";

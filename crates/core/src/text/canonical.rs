@@ -5,8 +5,8 @@
 //! Curly or straight quotes, em dashes or hyphens, one paragraph per line or one line per page, `&rsquo;` or
 //! `’`, bullets and Markdown are chosen by the publishing pipeline, and the human and machine texts a detector
 //! learns from come through different pipelines: a detector that sees them learns the pipeline. The contract
-//! is specified, step by step, in `scripts/canonical.py`, the reference the training scripts use; this
-//! implementation reproduces it character for character (`scripts/test_canonical.py` checks the two on the
+//! is specified, step by step, in `training/src/svalbard_train/canonical.py`, the reference the training code uses; this
+//! implementation reproduces it character for character (`training/tests/test_canonical.py` checks the two on the
 //! shared corpora and `tests/fixtures/canonical_parity.jsonl` in the unit tests).
 
 use std::borrow::Cow;
@@ -20,7 +20,7 @@ const EDGE_MAX_WORDS: usize = 6;
 const ENTITY_PASSES: usize = 3;
 
 /// Named character references decoded in step 1: the punctuation, spaces and symbols that CMSs write as
-/// entities, and the Latin-1 letters (the same table as `ENTITIES` in `scripts/canonical.py`).
+/// entities, and the Latin-1 letters (the same table as `ENTITIES` in `training/src/svalbard_train/canonical.py`).
 const ENTITIES: &[(&str, u32)] = &[
     ("amp", 0x26),
     ("lt", 0x3C),
@@ -560,8 +560,8 @@ mod tests {
 
 #[cfg(test)]
 mod parity {
-    /// The reference (`scripts/canonical.py`) and the engine agree on every case of the fixture that
-    /// `scripts/make_canonical_fixture.py` wrote: the training scripts and the engine see the same view.
+    /// The reference (`svalbard_train.canonical`) and the engine agree on every case of the fixture that
+    /// `svalbard_train.fixtures.canonical` wrote: the training code and the engine see the same view.
     #[test]
     fn matches_the_python_reference() {
         let fixture = include_str!("../../../../tests/fixtures/canonical_parity.jsonl");

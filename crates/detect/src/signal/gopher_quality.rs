@@ -3,7 +3,7 @@
 //!
 //! Words are whitespace tokens with leading/trailing punctuation stripped; tokens that are only punctuation
 //! are not words ("symbol tokens"). The reference implementation (datatrove) uses NLTK's tokenizer, which
-//! splits punctuation off as separate tokens; see scripts/compare_datatrove.py for what that changes.
+//! splits punctuation off as separate tokens; see docs/results/datatrove-comparison.md for what that changes.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,1 @@
+"""Benchmark tools: the synthetic corpus and the comparison of two outputs."""

@@ -1,0 +1,1 @@
+"""The `fast` detector: training, evaluation and the experiments around it."""

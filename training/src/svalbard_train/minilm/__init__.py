@@ -1,0 +1,1 @@
+"""The `minilm` and `minilm_short` detectors (extra `minilm`)."""

@@ -1,0 +1,1 @@
+"""Comparisons with peer implementations (extra `peers`)."""

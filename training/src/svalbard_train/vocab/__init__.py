@@ -1,0 +1,1 @@
+"""The excess-vocabulary word list of the `vocab` signal."""
