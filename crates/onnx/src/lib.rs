@@ -1,13 +1,14 @@
 //! ONNX Runtime: one module owns it. [`runtime`] loads the shared library once per process (never from the
 //! network: `scripts/setup_ort.sh` installs it from the PyPI wheel), [`session_pool`] makes one session per
-//! worker thread on the device asked for, and [`model_card`] / [`encode`] describe and prepare a model's
-//! inputs.
+//! worker thread on the device asked for, [`model_card`] / [`encode`] describe and prepare a model's inputs,
+//! and [`batch`] runs rows of any length through a model in padded, length-sorted runs.
 
 pub(crate) use svalbard_core::check;
 pub(crate) use svalbard_core::error;
 #[cfg(test)]
 pub(crate) use svalbard_eval as eval;
 
+pub mod batch;
 pub mod encode;
 pub mod model_card;
 
@@ -195,16 +196,6 @@ pub struct SessionPool {
     pub provider: Provider,
     pub input_names: Vec<String>,
     pub output_names: Vec<String>,
-}
-
-/// Rows per ONNX run for a graph: `batch_size`, or one when the card says the graph is `batch_dependent` (a
-/// row's output then depends on its batchmates, so only a run of its own makes a document's score its own).
-pub fn rows_per_run(batch_dependent: bool, batch_size: usize) -> usize {
-    if batch_dependent {
-        1
-    } else {
-        batch_size.max(1)
-    }
 }
 
 pub fn session_pool(rt: &Runtime, model: &[u8], device: Device, workers: usize) -> Result<SessionPool> {

@@ -14,7 +14,7 @@
 use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
-use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
 use crate::text::{py_strip, split_lines};
@@ -52,12 +52,20 @@ impl Default for C4Config {
     }
 }
 
-impl C4Config {
-    pub fn validate(&self) -> Result<()> {
+impl SignalConfig for C4Config {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn validate(&self) -> Result<()> {
         // 0 would drop every line that holds a word.
         check::at_least("signals.c4.max_word_length", self.max_word_length, 1)?;
         check::at_least("signals.c4.min_sentences", self.min_sentences, 0)?;
         check::at_least("signals.c4.min_words_per_line", self.min_words_per_line, 0)
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(C4::new(self.clone()))))
     }
 }
 

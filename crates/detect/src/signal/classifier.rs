@@ -17,7 +17,7 @@ use crate::check;
 use crate::error::{Error, Result};
 use crate::onnx::encode::{hash_v1, prefix, HashScratch};
 use crate::onnx::model_card::{InputKind, ModelCard, OutputKind};
-use crate::onnx::{self, Device, SessionPool};
+use crate::onnx::{self, batch, Device, SessionPool};
 
 /// The default model, compiled into the binary so that only the ONNX Runtime library is needed beside it.
 pub const BUILTIN_FAST: &str = "builtin:fast";
@@ -215,17 +215,11 @@ impl Classifier {
         }
     }
 
-    /// Run one length-sorted chunk; returns per output (`output`, then `extra_outputs`) a value per row.
+    /// Run one length-sorted chunk; per row, one value per output (`output`, then `extra_outputs`).
     fn run_chunk(&self, rows: &[&Row]) -> Result<Vec<Vec<f32>>> {
         let b = rows.len();
-        let width = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0).max(1);
-        let mut ids = vec![0i64; b * width];
-        let mut second = vec![0f32; b * width];
-        for (k, row) in rows.iter().enumerate() {
-            ids[k * width..k * width + row.ids.len()].copy_from_slice(&row.ids);
-            second[k * width..k * width + row.values.len()].copy_from_slice(&row.values);
-        }
-        let shape = [b, width];
+        let (ids, shape) = batch::padded(&rows.iter().map(|r| r.ids.as_slice()).collect::<Vec<_>>());
+        let (second, _) = batch::padded(&rows.iter().map(|r| r.values.as_slice()).collect::<Vec<_>>());
         let names = &self.card.onnx.inputs;
         let err = |e: ort::Error| Error::Model(format!("model {}: {e}", self.card.name));
         let mut inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> =
@@ -240,7 +234,7 @@ impl Classifier {
                 if let Some(tt) = names.get(2) {
                     inputs.push((
                         tt.as_str().into(),
-                        Tensor::from_array((shape, vec![0i64; b * width])).map_err(err)?.into(),
+                        Tensor::from_array((shape, vec![0i64; b * shape[1]])).map_err(err)?.into(),
                     ));
                 }
             }
@@ -251,7 +245,7 @@ impl Classifier {
             std::iter::once(&self.card.onnx.output).chain(&self.card.onnx.extra_outputs).map(String::as_str).collect();
         self.pool.with_session(|s| {
             let out = s.run(inputs).map_err(err)?;
-            outputs
+            let per_output: Vec<Vec<f32>> = outputs
                 .iter()
                 .map(|&output| {
                     let (shape, data) = out[output].try_extract_tensor::<f32>().map_err(err)?;
@@ -278,7 +272,8 @@ impl Classifier {
                         })
                         .collect())
                 })
-                .collect()
+                .collect::<Result<_>>()?;
+            Ok((0..b).map(|r| per_output.iter().map(|values| values[r]).collect()).collect())
         })
     }
 }
@@ -290,29 +285,14 @@ impl BatchSignal for Classifier {
 
     fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()> {
         let rows = self.encode(texts)?;
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&r| rows[r].ids.len());
-        let rows_per_run = onnx::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
-        let chunks: Vec<(Vec<usize>, Vec<Vec<f32>>)> = order
-            .par_chunks(rows_per_run)
-            .map(|idx| {
-                let batch: Vec<&Row> = idx.iter().map(|&r| &rows[r]).collect();
-                Ok((idx.to_vec(), self.run_chunk(&batch)?))
-            })
-            .collect::<Result<_>>()?;
-        // Per output, the probability of every row, back in row order.
-        let mut per_row = vec![vec![0f32; rows.len()]; columns.len()];
-        for (idx, outputs) in chunks {
-            for (row_values, values) in per_row.iter_mut().zip(&outputs) {
-                for (&r, &v) in idx.iter().zip(values) {
-                    row_values[r] = v;
-                }
-            }
-        }
+        let rows_per_run = batch::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
+        let per_row = batch::run_by_length(&rows, |r| r.ids.len(), rows_per_run, |run| self.run_chunk(run))?;
+        let per_output: Vec<Vec<f32>> =
+            (0..columns.len()).map(|o| per_row.iter().map(|outputs| outputs[o]).collect()).collect();
         let mut start = 0;
         for doc_rows in rows.chunk_by(|a, b| a.doc == b.doc) {
             let (doc, end) = (doc_rows[0].doc, start + doc_rows.len());
-            for (column, row_values) in columns.iter_mut().zip(&per_row) {
+            for (column, row_values) in columns.iter_mut().zip(&per_output) {
                 column[doc] = mean_window_probability(&row_values[start..end], doc_rows.iter().map(|r| r.ids.len()));
             }
             fired[doc] = rule_bits(&[columns[0][doc] >= self.threshold]);

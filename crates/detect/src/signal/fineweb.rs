@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
 use crate::text::{char_count, count_duplicates, py_strip};
@@ -38,8 +38,12 @@ impl Default for FineWebConfig {
     }
 }
 
-impl FineWebConfig {
-    pub fn validate(&self) -> Result<()> {
+impl SignalConfig for FineWebConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn validate(&self) -> Result<()> {
         const S: &str = "signals.fineweb";
         check::unit(&format!("{S}.min_line_punct_frac"), self.min_line_punct_frac)?;
         check::at_least(&format!("{S}.short_line_chars"), self.short_line_chars, 0)?;
@@ -47,6 +51,10 @@ impl FineWebConfig {
         check::unit(&format!("{S}.max_dup_line_char_frac"), self.max_dup_line_char_frac)?;
         // Newlines per word can exceed 1 (a list of one-word lines with blank lines between them).
         check::non_negative(&format!("{S}.max_newline_word_ratio"), self.max_newline_word_ratio)
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(FineWeb::new(self.clone()))))
     }
 }
 

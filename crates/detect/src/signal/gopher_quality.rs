@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
 use crate::text::{hash_folded, split_lines};
@@ -50,8 +50,12 @@ impl Default for GopherQualityConfig {
     }
 }
 
-impl GopherQualityConfig {
-    pub fn validate(&self) -> Result<()> {
+impl SignalConfig for GopherQualityConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn validate(&self) -> Result<()> {
         const S: &str = "signals.gopher_quality";
         check::at_least(&format!("{S}.min_words"), self.min_words, 0)?;
         check::at_least(&format!("{S}.max_words"), self.max_words, 1)?;
@@ -70,6 +74,10 @@ impl GopherQualityConfig {
         check::unit(&format!("{S}.max_bullet_lines_ratio"), self.max_bullet_lines_ratio)?;
         check::unit(&format!("{S}.max_ellipsis_lines_ratio"), self.max_ellipsis_lines_ratio)?;
         check::unit(&format!("{S}.min_alpha_words_ratio"), self.min_alpha_words_ratio)
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(GopherQuality::new(self.clone()))))
     }
 }
 

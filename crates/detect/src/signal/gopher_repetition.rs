@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
 use crate::text::{combine, count_duplicates, py_strip};
@@ -50,8 +50,12 @@ impl Default for GopherRepetitionConfig {
     }
 }
 
-impl GopherRepetitionConfig {
-    pub fn validate(&self) -> Result<()> {
+impl SignalConfig for GopherRepetitionConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn validate(&self) -> Result<()> {
         const S: &str = "signals.gopher_repetition";
         check::unit(&format!("{S}.max_dup_line_frac"), self.max_dup_line_frac)?;
         check::unit(&format!("{S}.max_dup_para_frac"), self.max_dup_para_frac)?;
@@ -64,6 +68,10 @@ impl GopherRepetitionConfig {
             check::unit(&format!("{S}.max_dup_ngram_char_frac[{i}]"), v)?;
         }
         Ok(())
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(GopherRepetition::new(self.clone()))))
     }
 }
 

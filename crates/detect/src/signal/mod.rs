@@ -12,16 +12,7 @@
 //! that quotes, dashes, line breaks, entities, bullets and Markdown, which a publishing pipeline decides,
 //! cannot move them. The view is computed once per document and shared by every detector.
 
-pub mod c4;
 pub mod classifier;
-pub mod fineweb;
-pub mod gopher_quality;
-pub mod gopher_repetition;
-pub mod neural_lm;
-pub mod ngram_lm;
-pub mod stylometry;
-pub mod typography;
-pub mod vocab;
 
 use std::cell::RefCell;
 
@@ -35,57 +26,81 @@ use crate::spec::{Action, RuleMask, RuleSpec, SignalSpec};
 use crate::text::canonical::Canonicalizer;
 use crate::text::{Analysis, HashSet64};
 
-/// Every signal's configuration (`[signals]`); each signal defines and validates its own section.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SignalsConfig {
-    pub gopher_quality: gopher_quality::GopherQualityConfig,
-    pub gopher_repetition: gopher_repetition::GopherRepetitionConfig,
-    pub c4: c4::C4Config,
-    pub fineweb: fineweb::FineWebConfig,
-    pub vocab: vocab::VocabConfig,
+/// What the registry needs of a signal's configuration section (`[signals.<id>]`).
+pub trait SignalConfig {
+    /// Whether the section turns the signal on.
+    fn enabled(&self) -> bool;
+    /// Check the section's values, whether or not the signal is on; messages name the TOML keys.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Build the signal; called only when it is enabled.
+    fn build(&self, settings: &ResolvedSettings) -> Result<Built>;
+}
+
+/// A signal of either kind, as its configuration builds it.
+pub enum Built {
+    Doc(Box<dyn DocSignal>),
+    Batch(Box<dyn BatchSignal>),
+}
+
+/// Declares the registered signals: each line `id: ConfigType` declares the signal's module (`signal/<id>.rs`)
+/// and its `[signals.<id>]` section, a type of that module that implements [`SignalConfig`].
+macro_rules! registry {
+    ($($(#[$doc:meta])* $id:ident: $config:ident,)*) => {
+        $(pub mod $id;)*
+
+        /// Every signal's configuration (`[signals]`); each signal defines and validates its own section.
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct SignalsConfig {
+            $($(#[$doc])* pub $id: $id::$config,)*
+            /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
+            pub classifiers: Vec<classifier::ClassifierConfig>,
+        }
+
+        impl SignalsConfig {
+            /// The registered sections, in registry order.
+            fn registered(&self) -> Vec<&dyn SignalConfig> {
+                vec![$(&self.$id),*]
+            }
+        }
+
+        impl Default for SignalsConfig {
+            fn default() -> Self {
+                SignalsConfig { $($id: Default::default(),)* classifiers: vec![classifier::ClassifierConfig::default()] }
+            }
+        }
+    };
+}
+
+// The signal registry: adding a signal is its file and one line here. The order is that of the score columns
+// (document signals in this order, then the classifiers, then the registered batch signals in this order).
+// Classifiers are a list (`[[signals.classifiers]]`), outside the registry.
+registry! {
+    gopher_quality: GopherQualityConfig,
+    gopher_repetition: GopherRepetitionConfig,
+    c4: C4Config,
+    fineweb: FineWebConfig,
+    vocab: VocabConfig,
     /// Typing habits (detached punctuation, lower-case sentence starts, curly quotes, dashes): ensemble inputs.
-    pub typography: typography::TypographyConfig,
+    typography: TypographyConfig,
     /// Sentence-length rhythm and word variety: ensemble inputs.
-    pub stylometry: stylometry::StylometryConfig,
-    pub ngram_lm: ngram_lm::NgramLmConfig,
+    stylometry: StylometryConfig,
+    ngram_lm: NgramLmConfig,
     /// Perplexity, burstiness and curvature under a neural LM (SmolLM2, scripts/build_smollm.sh); off by default.
-    pub neural_lm: neural_lm::NeuralLmConfig,
-    /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
-    pub classifiers: Vec<classifier::ClassifierConfig>,
+    neural_lm: NeuralLmConfig,
 }
 
 impl SignalsConfig {
     pub fn validate(&self) -> Result<()> {
-        self.gopher_quality.validate()?;
-        self.gopher_repetition.validate()?;
-        self.c4.validate()?;
-        self.fineweb.validate()?;
-        self.vocab.validate()?;
-        self.stylometry.validate()?;
-        self.ngram_lm.validate()?;
-        self.neural_lm.validate()?;
+        for section in self.registered() {
+            section.validate()?;
+        }
         for (i, c) in self.classifiers.iter().enumerate() {
             c.validate(&format!("signals.classifiers[{i}]"))?;
         }
         Ok(())
-    }
-}
-
-impl Default for SignalsConfig {
-    fn default() -> Self {
-        SignalsConfig {
-            gopher_quality: Default::default(),
-            gopher_repetition: Default::default(),
-            c4: Default::default(),
-            fineweb: Default::default(),
-            vocab: Default::default(),
-            typography: Default::default(),
-            stylometry: Default::default(),
-            ngram_lm: Default::default(),
-            neural_lm: Default::default(),
-            classifiers: vec![classifier::ClassifierConfig::default()],
-        }
     }
 }
 
@@ -196,37 +211,15 @@ impl Scorer {
         settings: &ResolvedSettings,
     ) -> Result<Self> {
         let mut doc: Vec<Box<dyn DocSignal>> = Vec::new();
-        if s.gopher_quality.enabled {
-            doc.push(Box::new(gopher_quality::GopherQuality::new(s.gopher_quality.clone())));
-        }
-        if s.gopher_repetition.enabled {
-            doc.push(Box::new(gopher_repetition::GopherRepetition::new(s.gopher_repetition.clone())));
-        }
-        if s.c4.enabled {
-            doc.push(Box::new(c4::C4::new(s.c4.clone())));
-        }
-        if s.fineweb.enabled {
-            doc.push(Box::new(fineweb::FineWeb::new(s.fineweb.clone())));
-        }
-        if s.vocab.enabled {
-            doc.push(Box::new(vocab::Vocab::new(s.vocab.clone())?));
-        }
-        if s.typography.enabled {
-            doc.push(Box::new(typography::Typography::new(s.typography.clone())));
-        }
-        if s.stylometry.enabled {
-            doc.push(Box::new(stylometry::Stylometry::new(s.stylometry.clone())));
-        }
-        if s.ngram_lm.enabled {
-            doc.push(Box::new(ngram_lm::NgramLm::new(s.ngram_lm.clone())?));
-        }
         let mut batch: Vec<Box<dyn BatchSignal>> = Vec::new();
-        let (workers, library) = (settings.workers, settings.onnx_library.as_deref());
         for c in &s.classifiers {
-            batch.push(Box::new(classifier::Classifier::new(c, library, workers)?));
+            batch.push(Box::new(classifier::Classifier::new(c, settings.onnx_library.as_deref(), settings.workers)?));
         }
-        if s.neural_lm.enabled {
-            batch.push(Box::new(neural_lm::NeuralLm::new(&s.neural_lm, library, workers)?));
+        for section in s.registered().into_iter().filter(|c| c.enabled()) {
+            match section.build(settings)? {
+                Built::Doc(signal) => doc.push(signal),
+                Built::Batch(signal) => batch.push(signal),
+            }
         }
         Self::build(doc, batch, rules, Some(ensemble))
     }

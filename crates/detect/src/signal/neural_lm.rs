@@ -35,11 +35,11 @@ use ort::value::Tensor;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{rule_bits, Action, BatchSignal, SignalSpec};
+use super::{Action, BatchSignal, Built, ResolvedSettings, SignalConfig, SignalSpec, rule_bits};
 use crate::check;
 use crate::error::{Error, Result};
 use crate::onnx::encode::prefix;
-use crate::onnx::{self, Device, SessionPool};
+use crate::onnx::{self, batch, Device, SessionPool};
 
 /// How to build the default model, named in every "model missing" error.
 const BUILD_HINT: &str = "build it with `bash scripts/build_smollm.sh`";
@@ -74,15 +74,23 @@ impl Default for NeuralLmConfig {
     }
 }
 
-impl NeuralLmConfig {
+impl SignalConfig for NeuralLmConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// The values only; the model's own limit on `max_tokens` is checked when the signal is built.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         const S: &str = "signals.neural_lm";
         // One token predicts nothing: perplexity needs a token and one before it.
         check::at_least(&format!("{S}.max_tokens"), self.max_tokens, 2)?;
         check::at_least(&format!("{S}.batch_size"), self.batch_size, 1)?;
         // Curvature is a z-score: any finite value is a threshold.
         check::optional(&format!("{S}.min_curvature"), self.min_curvature, check::finite)
+    }
+
+    fn build(&self, settings: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Batch(Box::new(NeuralLm::new(self, settings.onnx_library.as_deref(), settings.workers)?)))
     }
 }
 
@@ -276,14 +284,12 @@ impl NeuralLm {
     /// Run one length-sorted chunk; per row, the three per-position outputs over its own length.
     fn run_chunk(&self, rows: &[&Encoded]) -> Result<Vec<[Vec<f32>; 3]>> {
         let b = rows.len();
-        let width = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0).max(1);
-        let mut ids = vec![0i64; b * width];
-        let mut mask = vec![0i64; b * width];
+        let (ids, shape) = batch::padded(&rows.iter().map(|r| r.ids.as_slice()).collect::<Vec<_>>());
+        let width = shape[1];
+        let mut mask = vec![0i64; ids.len()];
         for (k, r) in rows.iter().enumerate() {
-            ids[k * width..k * width + r.ids.len()].copy_from_slice(&r.ids);
             mask[k * width..k * width + r.ids.len()].fill(1);
         }
-        let shape = [b, width];
         let err = |e: ort::Error| Error::Model(format!("neural_lm: model {}: {e}", self.card.name));
         let inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> = vec![
             (self.card.inputs[0].as_str().into(), Tensor::from_array((shape, ids)).map_err(err)?.into()),
@@ -322,34 +328,26 @@ impl BatchSignal for NeuralLm {
 
     fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()> {
         let encoded: Vec<Encoded> = texts.par_iter().map(|t| self.encode(t)).collect::<Result<_>>()?;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].ids.len());
         // Documents with fewer than two tokens have nothing to predict: no run for them.
-        let (empty, scored): (Vec<usize>, Vec<usize>) = order.into_iter().partition(|&i| encoded[i].ids.len() < 2);
+        let (empty, scored): (Vec<usize>, Vec<usize>) = (0..texts.len()).partition(|&i| encoded[i].ids.len() < 2);
         for i in empty {
             columns[0][i] = f32::NAN;
             columns[1][i] = f32::NAN;
             columns[2][i] = f32::NAN;
             fired[i] = 0;
         }
-        let rows_per_run = onnx::rows_per_run(self.card.batch_dependent, self.config.batch_size);
-        let chunks: Vec<(Vec<usize>, Vec<LmScores>)> = scored
-            .par_chunks(rows_per_run)
-            .map(|idx| {
-                let rows: Vec<&Encoded> = idx.iter().map(|&i| &encoded[i]).collect();
-                let outs = self.run_chunk(&rows)?;
-                let scores =
-                    rows.iter().zip(&outs).map(|(r, [lp, mu, var])| doc_scores(lp, mu, var, &r.sentence)).collect();
-                Ok((idx.to_vec(), scores))
-            })
-            .collect::<Result<_>>()?;
-        for (idx, scores) in chunks {
-            for (i, s) in idx.into_iter().zip(scores) {
-                columns[0][i] = s.perplexity;
-                columns[1][i] = s.burstiness;
-                columns[2][i] = s.curvature;
-                fired[i] = rule_bits(&[self.config.min_curvature.is_some_and(|t| s.curvature >= t)]);
-            }
+        let rows_per_run = batch::rows_per_run(self.card.batch_dependent, self.config.batch_size);
+        let rows: Vec<&Encoded> = scored.iter().map(|&i| &encoded[i]).collect();
+        let scores = batch::run_by_length(&rows, |r| r.ids.len(), rows_per_run, |run| {
+            let rows: Vec<&Encoded> = run.iter().map(|&&r| r).collect();
+            let outs = self.run_chunk(&rows)?;
+            Ok(rows.iter().zip(&outs).map(|(r, [lp, mu, var])| doc_scores(lp, mu, var, &r.sentence)).collect())
+        })?;
+        for (i, s) in scored.into_iter().zip(scores) {
+            columns[0][i] = s.perplexity;
+            columns[1][i] = s.burstiness;
+            columns[2][i] = s.curvature;
+            fired[i] = rule_bits(&[self.config.min_curvature.is_some_and(|t| s.curvature >= t)]);
         }
         Ok(())
     }

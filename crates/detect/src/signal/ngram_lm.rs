@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, rule_bits};
 use crate::check;
 use crate::error::{Error, Result};
 use crate::lm::NgramModel;
@@ -43,15 +43,23 @@ impl Default for NgramLmConfig {
     }
 }
 
-impl NgramLmConfig {
+impl SignalConfig for NgramLmConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// The values only; whether the model exists is checked when the signal is built.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         const S: &str = "signals.ngram_lm";
         let (head, tail) = (format!("{S}.head_max_perplexity"), format!("{S}.tail_min_perplexity"));
         check::positive(&head, self.head_max_perplexity)?;
         check::positive(&tail, self.tail_min_perplexity)?;
         check::ordered(&head, self.head_max_perplexity, &tail, self.tail_min_perplexity)?;
         check::optional(&format!("{S}.low_perplexity"), self.low_perplexity, check::positive)
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(NgramLm::new(self.clone())?)))
     }
 }
 

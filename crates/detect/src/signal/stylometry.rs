@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ratio, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio};
 use crate::check;
 use crate::error::Result;
 
@@ -27,9 +27,17 @@ impl Default for StylometryConfig {
     }
 }
 
-impl StylometryConfig {
-    pub fn validate(&self) -> Result<()> {
+impl SignalConfig for StylometryConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn validate(&self) -> Result<()> {
         check::at_least("signals.stylometry.ttr_words", self.ttr_words, 1)
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(Stylometry::new(self.clone()))))
     }
 }
 

@@ -21,7 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ratio, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use crate::error::Result;
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio};
 use crate::text::is_ascii_ws as is_ws;
 
 /// Off by default: `enabled = false` is `bool`'s default.
@@ -29,6 +30,16 @@ use crate::text::is_ascii_ws as is_ws;
 #[serde(default, deny_unknown_fields)]
 pub struct TypographyConfig {
     pub enabled: bool,
+}
+
+impl SignalConfig for TypographyConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(Typography::new(self.clone()))))
+    }
 }
 
 pub struct Typography {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ratio, rule_bits, Action, Doc, DocSignal, ScratchSets, SignalSpec};
+use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::{Error, Result};
 use crate::text::{hash_folded, HashSet64};
@@ -40,11 +40,19 @@ pub struct Vocab {
     spec: SignalSpec,
 }
 
-impl VocabConfig {
-    pub fn validate(&self) -> Result<()> {
+impl SignalConfig for VocabConfig {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn validate(&self) -> Result<()> {
         // A rate of listed words among all words.
         check::unit("signals.vocab.max_rate", self.max_rate)?;
         check::at_least("signals.vocab.min_count", self.min_count, 0)
+    }
+
+    fn build(&self, _: &ResolvedSettings) -> Result<Built> {
+        Ok(Built::Doc(Box::new(Vocab::new(self.clone())?)))
     }
 }
 
