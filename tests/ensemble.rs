@@ -224,7 +224,9 @@ fn calibrate_then_cascade_then_bench() {
     // probability is below m. The expensive column is scored exactly where the full stage decides.
     let filter = |band: &str, out: &Path| -> HashMap<String, (f32, f32, f32)> {
         let cfg = d.path().join("run.toml");
-        std::fs::write(&cfg, format!("{signals}[ensemble]\npolicy = \"{policy_s}\"\nband = {band}\n")).unwrap();
+        // score_all: the cascade is checked on every document, those a quality rule rejects included.
+        let run = format!("[signals]\nscore_all = true\n{signals}[ensemble]\npolicy = \"{policy_s}\"\nband = {band}\n");
+        std::fs::write(&cfg, run).unwrap();
         svalbard(&["filter", data_s, "-o", out.to_str().unwrap(), "-c", cfg.to_str().unwrap(), "-q"]);
         let mut rows = HashMap::new();
         for cat in ["clean", "rejected"] {

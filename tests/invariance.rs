@@ -116,7 +116,8 @@ fn p_machine_ignores_publishing() {
     );
 
     let config = Config::default();
-    let scorer = config.scorer().unwrap();
+    // As `bench --invariance` does: every detector on every document, a page the quality rules reject included.
+    let scorer = config.scorer().unwrap().scoring_all();
     let watched = invariance::watched_columns(&scorer, &config);
     assert!(watched.iter().any(|w| w.column == "p_machine"), "the default configuration decides by p_machine");
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();

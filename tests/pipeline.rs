@@ -4,6 +4,8 @@
 mod common;
 
 use std::io::Write;
+
+use arrow::array::{Array, Float32Array};
 use std::path::Path;
 
 use common::*;
@@ -354,6 +356,8 @@ fn ngram_lm_signal_from_a_trained_model_and_from_arpa() {
         config.signals.classifiers.clear();
         config.signals.ngram_lm.enabled = true;
         config.signals.ngram_lm.model = Some(m.clone());
+        // These few-word documents fail the quality rules; the detectors score them only with score_all.
+        config.signals.score_all = true;
         let o = d.path().join(format!("o{check_arpa}"));
         let stats = run(&[&input], &o, config);
         assert_eq!(stats.totals.docs_in, 3);
@@ -531,4 +535,76 @@ fn documents_signed_by_a_trusted_publisher_are_kept() {
         .clone();
     assert!(s.value(0));
     assert_eq!(strings(&read_category(&out, "rejected"), "id"), vec!["stranger", "tampered", "unsigned"]);
+}
+
+/// The quality rules' codes: a document one of them rejected is not scored by the detectors (by default).
+fn rejected_by_quality_rule(reasons: &str) -> bool {
+    ["gopher_quality.", "gopher_repetition.", "c4.", "fineweb."].iter().any(|q| reasons.contains(q))
+}
+
+/// Whether each row's `column` is null, over all batches, in order.
+fn nulls(batches: &[arrow::array::RecordBatch], column: &str) -> Vec<bool> {
+    batches.iter().flat_map(|b| (0..b.num_rows()).map(move |i| b.column_by_name(column).unwrap().is_null(i))).collect()
+}
+
+/// Early exit: the detectors skip a document that a quality rule set to reject has rejected, which cannot
+/// change any verdict. Against a run with `score_all`: the same verdicts and reasons for every document, the
+/// clean rows byte for byte, and on the rejected rows null detector columns exactly where a quality rule
+/// rejected; stats.json counts the documents each signal scored.
+#[test]
+fn detectors_skip_what_a_quality_rule_rejected() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample/web_sample.jsonl");
+    let d = tempfile::tempdir().unwrap();
+    let (all_out, early_out) = (d.path().join("all"), d.path().join("early"));
+    let mut all = Config::default();
+    all.signals.score_all = true;
+    let all_stats = run(&[&sample], &all_out, all);
+    let early_stats = run(&[&sample], &early_out, Config::default());
+    check_conservation(&early_out, &early_stats);
+    assert_eq!(all_stats.totals, early_stats.totals);
+
+    // The clean documents passed every quality rule and are scored alike, up to the last bit of a model's score:
+    // a batched ONNX run sums in an order that depends on its batchmates, and here they are fewer.
+    let (all_clean, early_clean) = (read_category(&all_out, "clean"), read_category(&early_out, "clean"));
+    assert_eq!(all_clean.len(), early_clean.len());
+    for (a, e) in all_clean.iter().zip(&early_clean) {
+        assert_eq!(a.schema(), e.schema());
+        for (field, (x, y)) in a.schema().fields().iter().zip(a.columns().iter().zip(e.columns())) {
+            match (x.as_any().downcast_ref::<Float32Array>(), y.as_any().downcast_ref::<Float32Array>()) {
+                (Some(x), Some(y)) => {
+                    assert_eq!(x.null_count() + y.null_count(), 0, "{}", field.name());
+                    let close = x
+                        .values()
+                        .iter()
+                        .zip(y.values())
+                        .all(|(p, q)| (p - q).abs() <= 1e-6 || p.to_bits() == q.to_bits());
+                    assert!(close, "{}", field.name());
+                }
+                _ => assert!(x == y, "{}", field.name()),
+            }
+        }
+    }
+    let (all_rejected, early_rejected) = (read_category(&all_out, "rejected"), read_category(&early_out, "rejected"));
+    assert_eq!(strings(&all_rejected, "id"), strings(&early_rejected, "id"));
+    let reasons = strings(&early_rejected, "reasons");
+    assert_eq!(strings(&all_rejected, "reasons"), reasons);
+    let by_quality: Vec<bool> = reasons.iter().map(|r| rejected_by_quality_rule(r)).collect();
+    let skipped = by_quality.iter().filter(|&&q| q).count();
+    assert!(skipped > 0 && skipped < reasons.len(), "the sample has documents of both kinds: {reasons:?}");
+    for column in ["fast_p_machine", "vocab_excess_rate", "p_machine"] {
+        assert_eq!(nulls(&early_rejected, column), by_quality, "{column}");
+        assert!(nulls(&all_rejected, column).iter().all(|&n| !n), "{column}");
+    }
+    // The quality rules' own columns are computed for every document.
+    assert!(nulls(&early_rejected, "gopher_quality_word_count").iter().all(|&n| !n));
+
+    let docs = early_stats.totals.clean + early_stats.totals.rejected;
+    assert_eq!(all_stats.scored["fast"], docs);
+    assert_eq!(early_stats.scored["fast"], docs - skipped as u64);
+    assert_eq!(early_stats.scored["gopher_quality"], docs);
+    assert_eq!(early_stats.scored["ensemble"], docs - skipped as u64);
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(early_out.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["scored"]["fast"], docs - skipped as u64);
+    assert_eq!(on_disk["inputs"][0]["scored"]["fast"], docs - skipped as u64);
 }

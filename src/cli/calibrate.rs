@@ -169,7 +169,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     let (mut config, pool) = scoring_setup(a.config.as_ref(), a.threads)?;
     // The policy is fitted on the signals themselves, every one on every document.
     config.ensemble.enabled = Some(false);
-    let scorer = config.scorer()?;
+    let scorer = config.scorer()?.scoring_all();
     let mut groups: Vec<String> = a.loso_field.iter().cloned().collect();
     for f in a.balance_field.iter().chain(&a.full_fit_field).chain(&a.reference_group_field) {
         if !groups.contains(f) {

@@ -39,7 +39,9 @@ use crate::sink::output_dir::{OutputDir, OutputOptions};
 use crate::sink::{self, PartitionWriter, CLEAN, QUARANTINE, REJECTED};
 use crate::source::{self, InputFile};
 use crate::spec::RuleMask;
-use crate::stats::{add_rules, Counts, InputStats, RuleCount, RuleCounts, RunStats, Throughput};
+use crate::stats::{
+    add_rules, add_scored, Counts, InputStats, RuleCount, RuleCounts, RunStats, ScoredCounts, Throughput,
+};
 
 pub use crate::sink::output_dir::PROGRESS_DIR;
 pub const STATS_FILE: &str = "stats.json";
@@ -103,6 +105,7 @@ enum Scored {
         quarantined: Vec<Quarantined>,
         counts: Counts,
         rules: Vec<RuleCount>,
+        scored: Vec<(&'static str, u64)>,
         damage: Option<String>,
     },
     InputEnd(usize),
@@ -269,9 +272,11 @@ fn run_stats(
     inputs.sort_by_key(|s| s.index);
     let mut totals = Counts::default();
     let mut rules = RuleCounts::new();
+    let mut scored = ScoredCounts::new();
     for s in &inputs {
         totals.add(&s.counts);
         add_rules(&mut rules, &s.rules);
+        add_scored(&mut scored, &s.scored);
     }
     RunStats {
         svalbard_version: env!("CARGO_PKG_VERSION").into(),
@@ -284,6 +289,7 @@ fn run_stats(
         threads,
         totals,
         rules,
+        scored,
         throughput: Throughput {
             mb_per_s: this_run.bytes_in as f64 / 1e6 / elapsed.max(1e-9),
             docs_per_s: this_run.docs_in as f64 / elapsed.max(1e-9),
@@ -406,9 +412,15 @@ fn score_batch(scorer: &Scorer, decider: &Decider, protection: &Protection, batc
     let docs = &batch.docs;
     let mut fields: Vec<Field> = docs.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     let mut columns: Vec<ArrayRef> = docs.columns().to_vec();
-    for (name, values) in scorer.columns().iter().zip(scores.columns) {
+    let skipped = scores.not_scored.iter().any(|&s| s);
+    for ((name, values), &detector) in scorer.columns().iter().zip(scores.columns).zip(scorer.detector_columns_mask()) {
         fields.push(Field::new(name, DataType::Float32, true));
-        columns.push(Arc::new(Float32Array::from(values)));
+        columns.push(Arc::new(if detector && skipped {
+            // Not computed (a quality rule rejected the document first) is null; NaN stays "computed, undefined".
+            Float32Array::from_iter(values.iter().zip(&scores.not_scored).map(|(&v, &s)| (!s).then_some(v)))
+        } else {
+            Float32Array::from(values)
+        }));
     }
     if let Some(v) = &is_vintage {
         fields.push(Field::new("vintage", DataType::Boolean, true));
@@ -447,6 +459,7 @@ fn score_batch(scorer: &Scorer, decider: &Decider, protection: &Protection, batc
         quarantined: batch.quarantined,
         counts,
         rules,
+        scored: scores.scored,
         damage: batch.damage,
     })
 }
@@ -501,7 +514,7 @@ fn write_stage(
     let result = (|| -> Result<()> {
         for msg in rx.iter() {
             match msg {
-                Scored::Batch { input, clean, rejected, quarantined, counts, rules, damage } => {
+                Scored::Batch { input, clean, rejected, quarantined, counts, rules, scored, damage } => {
                     let w = current.get_or_insert_with(|| InputWriters::new(job, input, fingerprint));
                     if let Some(b) = &clean {
                         w.clean.write(b)?;
@@ -521,6 +534,9 @@ fn write_stage(
                             e.fired += rc.fired;
                             e.rejected += rc.rejected;
                         }
+                    }
+                    for (id, n) in scored {
+                        *w.stats.scored.entry(id.to_string()).or_default() += n;
                     }
                     w.stats.damage.extend(damage);
                     bar.inc(counts.bytes_in.min(job.inputs[input].size.saturating_sub(bar.position())));

@@ -47,6 +47,17 @@ pub struct RuleCount {
 
 pub type RuleCounts = BTreeMap<String, RuleCount>;
 
+/// Documents each signal scored, by signal id. The detectors skip a document a quality rule rejected (unless
+/// `[signals] score_all`), and the cascade's expensive signals score only the documents the cheap stage is
+/// unsure of.
+pub type ScoredCounts = BTreeMap<String, u64>;
+
+pub fn add_scored(into: &mut ScoredCounts, from: &ScoredCounts) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}
+
 pub fn add_rules(into: &mut RuleCounts, from: &RuleCounts) {
     for (k, v) in from {
         let e = into.entry(k.clone()).or_default();
@@ -63,6 +74,8 @@ pub struct InputStats {
     pub size: u64,
     pub counts: Counts,
     pub rules: RuleCounts,
+    #[serde(default)]
+    pub scored: ScoredCounts,
     pub outputs: Vec<PartFile>,
     /// Abnormal endings (truncated stream, row group that failed to decode).
     pub damage: Vec<String>,
@@ -88,6 +101,7 @@ pub struct RunStats {
     /// Over every input of the run, including those finished by an earlier, interrupted run.
     pub totals: Counts,
     pub rules: RuleCounts,
+    pub scored: ScoredCounts,
     /// Of the inputs processed by this invocation.
     pub throughput: Throughput,
     /// Stopped early by SIGTERM or SIGINT: only the finished inputs are counted and kept; a re-run with the

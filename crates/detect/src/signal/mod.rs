@@ -57,6 +57,10 @@ macro_rules! registry {
             $($(#[$doc])* pub $id: $id::$config,)*
             /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
             pub classifiers: Vec<classifier::ClassifierConfig>,
+            /// Run the detectors on every document. Off (the default), a document that a quality rule set to
+            /// `reject` has rejected is not scored by the detectors (their verdict cannot change it): its detector
+            /// columns and `p_machine` are null. `bench`, `calibrate` and the invariance runner always score all.
+            pub score_all: bool,
         }
 
         impl SignalsConfig {
@@ -68,7 +72,11 @@ macro_rules! registry {
 
         impl Default for SignalsConfig {
             fn default() -> Self {
-                SignalsConfig { $($id: Default::default(),)* classifiers: vec![classifier::ClassifierConfig::default()] }
+                SignalsConfig {
+                    $($id: Default::default(),)*
+                    classifiers: vec![classifier::ClassifierConfig::default()],
+                    score_all: false,
+                }
             }
         }
     };
@@ -176,6 +184,11 @@ pub struct ScoreTable {
     pub ensemble_drivers: Vec<String>,
     /// Time spent per stage: "heuristics" (the document signals), each batch signal by id, "ensemble".
     pub timings: Vec<(&'static str, std::time::Duration)>,
+    /// Per document: rejected by a quality rule, so the detectors did not score it (their cells are NaN and
+    /// mean "not computed"; see [`Scorer::detector_columns_mask`]).
+    pub not_scored: Vec<bool>,
+    /// Per signal id (and "ensemble"), how many documents it scored.
+    pub scored: Vec<(&'static str, u64)>,
 }
 
 /// All enabled signals, in a fixed order, with their columns and rules laid end to end.
@@ -195,6 +208,13 @@ pub struct Scorer {
     raw_analysis: bool,
     canonical_analysis: bool,
     canonical_view: bool,
+    /// Per document signal, where its columns and rules start.
+    doc_offsets: Vec<(usize, usize)>,
+    /// The quality rules whose firing ends a document's scoring (those set to reject), unless `score_all`.
+    early_exit: RuleMask,
+    /// Per column: written by a detector (or the ensemble), so not computed for a document the quality rules
+    /// rejected.
+    detector_columns_mask: Vec<bool>,
 }
 
 thread_local! {
@@ -221,7 +241,7 @@ impl Scorer {
                 Built::Batch(signal) => batch.push(signal),
             }
         }
-        Self::build(doc, batch, rules, Some(ensemble))
+        Self::build(doc, batch, rules, Some(ensemble), s.score_all)
     }
 
     /// The same signals less the batch signals (classifiers, language models) that `drop` picks, without the
@@ -241,7 +261,14 @@ impl Scorer {
         batch_signals: Vec<Box<dyn BatchSignal>>,
         overrides: &std::collections::BTreeMap<String, Action>,
     ) -> Result<Self> {
-        Self::build(doc_signals, batch_signals, overrides, None)
+        Self::build(doc_signals, batch_signals, overrides, None, true)
+    }
+
+    /// The same scorer, scoring every document with every signal: what analysis runs (`bench`, `calibrate`,
+    /// the invariance runner) need, whatever `score_all` says.
+    pub fn scoring_all(mut self) -> Self {
+        self.early_exit = 0;
+        self
     }
 
     fn build(
@@ -249,6 +276,7 @@ impl Scorer {
         batch_signals: Vec<Box<dyn BatchSignal>>,
         overrides: &std::collections::BTreeMap<String, Action>,
         ensemble: Option<&EnsembleConfig>,
+        score_all: bool,
     ) -> Result<Self> {
         let mut specs: Vec<&SignalSpec> =
             doc_signals.iter().map(|s| s.spec()).chain(batch_signals.iter().map(|s| s.spec())).collect();
@@ -299,7 +327,24 @@ impl Scorer {
                 return Err(crate::Error::Config(format!("signal {} has more than 64 rules", s.id)));
             }
         }
+        let detector_columns_mask =
+            specs.iter().flat_map(|s| std::iter::repeat_n(s.detector, s.columns.len())).collect();
         drop(specs);
+        let mut early_exit: RuleMask = 0;
+        if !score_all {
+            for (i, action) in rule_actions.iter().enumerate() {
+                if *action == Action::Reject && (detector_rules >> i) & 1 == 0 {
+                    early_exit |= 1 << i;
+                }
+            }
+        }
+        let mut doc_offsets = Vec::with_capacity(doc_signals.len());
+        let (mut col, mut rule) = (0usize, 0usize);
+        for signal in &doc_signals {
+            doc_offsets.push((col, rule));
+            col += signal.spec().columns.len();
+            rule += signal.spec().rules.len();
+        }
         let raw_analysis = doc_signals.iter().any(|s| !s.spec().detector);
         let canonical_analysis = doc_signals.iter().any(|s| s.spec().detector);
         let canonical_view = canonical_analysis || !batch_signals.is_empty();
@@ -315,6 +360,9 @@ impl Scorer {
             raw_analysis,
             canonical_analysis,
             canonical_view,
+            doc_offsets,
+            early_exit,
+            detector_columns_mask,
         })
     }
 
@@ -350,6 +398,12 @@ impl Scorer {
         &self.rules
     }
 
+    /// Per column of [`Scorer::columns`]: written by a detector or the ensemble, hence not computed for the
+    /// documents of [`ScoreTable::not_scored`].
+    pub fn detector_columns_mask(&self) -> &[bool] {
+        &self.detector_columns_mask
+    }
+
     /// The action of each rule, after the config's overrides.
     pub fn rule_actions(&self) -> &[Action] {
         &self.rule_actions
@@ -374,40 +428,50 @@ impl Scorer {
         let n = texts.len();
         let mut timings = Vec::new();
         let started = std::time::Instant::now();
-        let canonical = self.canonical_views(texts);
-        let canonical: Vec<&str> = canonical.iter().map(String::as_str).collect();
         let doc_cols: usize = self.doc_signals.iter().map(|s| s.spec().columns.len()).sum();
         // Row-major scratch for the document signals, transposed into columns afterwards.
         let mut rows = vec![0f32; n * doc_cols.max(1)];
         let mut fired = vec![0 as RuleMask; n];
-        if !self.doc_signals.is_empty() {
+        let mut canonical = vec![String::new(); n];
+        let mut not_scored = vec![false; n];
+        if !self.doc_signals.is_empty() || self.canonical_view {
             rows.par_chunks_mut(doc_cols.max(1))
                 .zip(fired.par_iter_mut())
-                .zip(texts.par_iter().zip(canonical.par_iter()))
+                .zip(canonical.par_iter_mut().zip(not_scored.par_iter_mut()))
+                .zip(texts.par_iter())
                 .with_min_len(8)
-                .for_each(|((row, mask), (text, canonical))| {
+                .for_each(|(((row, mask), (view, skipped)), text)| {
                     SCRATCH.with(|cell| {
                         let mut scratch = cell.borrow_mut();
-                        *mask = self.score_doc(text, canonical, row, &mut scratch);
+                        (*mask, *skipped) = self.score_doc(text, view, row, &mut scratch);
                         scratch.trim();
                     })
                 });
         }
+        let canonical: Vec<&str> = canonical.iter().map(String::as_str).collect();
         let mut columns: Vec<Vec<f32>> = Vec::with_capacity(self.columns.len());
         for c in 0..doc_cols {
             columns.push(rows.iter().skip(c).step_by(doc_cols).copied().collect());
         }
         timings.push(("heuristics", started.elapsed()));
-        // Batch signals: the cheap ones on every document, then (with the ensemble's cascade) the expensive
-        // ones on the documents the cheap stage is unsure of. Unscored cells stay NaN.
+        let n_scored = not_scored.iter().filter(|&&s| !s).count() as u64;
+        let mut scored: Vec<(&'static str, u64)> = self
+            .doc_signals
+            .iter()
+            .map(|s| (s.spec().id, if s.spec().detector { n_scored } else { n as u64 }))
+            .collect();
+        // Batch signals: the cheap ones on every document the quality rules kept, then (with the ensemble's
+        // cascade) the expensive ones on those the cheap stage is unsure of. Unscored cells stay NaN.
         let mut offsets = Vec::with_capacity(self.batch_signals.len());
         let mut rule_offset: usize = self.doc_signals.iter().map(|s| s.spec().rules.len()).sum();
         for signal in &self.batch_signals {
             offsets.push((columns.len(), rule_offset));
             columns.extend(std::iter::repeat_n(vec![f32::NAN; n], signal.spec().columns.len()));
             rule_offset += signal.spec().rules.len();
+            scored.push((signal.spec().id, 0));
         }
-        let all: Vec<usize> = (0..n).collect();
+        let kept: Vec<usize> = (0..n).filter(|&i| !not_scored[i]).collect();
+        let doc_signals = self.doc_signals.len();
         let mut run = |k: usize, rows: &[usize], columns: &mut Vec<Vec<f32>>| -> Result<()> {
             if rows.is_empty() {
                 return Ok(());
@@ -420,6 +484,7 @@ impl Scorer {
             let mut local = vec![0u64; rows.len()];
             signal.score_batch(&subset, &mut cols, &mut local)?;
             timings.push((signal.spec().id, started.elapsed()));
+            scored[doc_signals + k].1 += rows.len() as u64;
             for (j, &i) in rows.iter().enumerate() {
                 fired[i] |= (local[j] as RuleMask) << rule;
                 for (c, v) in cols.iter().enumerate() {
@@ -429,21 +494,31 @@ impl Scorer {
             Ok(())
         };
         for k in (0..self.batch_signals.len()).filter(|&k| !self.expensive[k]) {
-            run(k, &all, &mut columns)?;
+            run(k, &kept, &mut columns)?;
         }
         let mut ensemble_drivers = Vec::new();
         if let Some(e) = &self.ensemble {
             let started = std::time::Instant::now();
-            let need = e.needs_full(&columns, n);
+            let mut need = e.needs_full(&columns, n);
+            for (need, &skipped) in need.iter_mut().zip(&not_scored) {
+                *need &= !skipped;
+            }
             let mut cheap_time = started.elapsed();
             let rows: Vec<usize> = (0..n).filter(|&i| need[i]).collect();
             for k in (0..self.batch_signals.len()).filter(|&k| self.expensive[k]) {
                 run(k, &rows, &mut columns)?;
             }
             let started = std::time::Instant::now();
-            let scores = e.decide(&columns, &need);
+            let mut scores = e.decide(&columns, &need);
+            for (d, _) in not_scored.iter().enumerate().filter(|(_, &s)| s) {
+                scores.p_machine[d] = f32::NAN;
+                scores.stage[d] = f32::NAN;
+                scores.machine[d] = false;
+                scores.drivers[d].clear();
+            }
             cheap_time += started.elapsed();
             timings.push(("ensemble", cheap_time));
+            scored.push((e.spec().id, n_scored));
             for (m, &machine) in fired.iter_mut().zip(&scores.machine) {
                 *m |= (machine as RuleMask) << rule_offset;
             }
@@ -451,50 +526,43 @@ impl Scorer {
             columns.push(scores.stage);
             ensemble_drivers = scores.drivers;
         }
-        Ok(ScoreTable { columns, fired, ensemble_drivers, timings })
+        Ok(ScoreTable { columns, fired, ensemble_drivers, timings, not_scored, scored })
     }
 
-    /// The canonical view of each document, when a detector will read it (empty strings otherwise).
-    fn canonical_views(&self, texts: &[&str]) -> Vec<String> {
-        if !self.canonical_view {
-            return vec![String::new(); texts.len()];
-        }
-        texts
-            .par_iter()
-            .with_min_len(8)
-            .map(|text| {
-                CANONICALIZER.with(|cell| {
-                    let mut out = String::new();
-                    cell.borrow_mut().run(text, &mut out);
-                    out
-                })
-            })
-            .collect()
-    }
-
-    fn score_doc(&self, text: &str, canonical: &str, row: &mut [f32], scratch: &mut Scratch) -> RuleMask {
+    /// Score one document with the document signals: the quality rules on the raw text, then, unless one of them
+    /// rejected it (`early_exit`), its canonical view (into `view`, for the batch signals too) and the detectors.
+    /// Returns the fired rules and whether the detectors were skipped (their cells are then NaN).
+    fn score_doc(&self, text: &str, view: &mut String, row: &mut [f32], scratch: &mut Scratch) -> (RuleMask, bool) {
         let Scratch { analysis, canonical_analysis, set_a, set_b, hashes } = scratch;
         if self.raw_analysis {
             analysis.run(text);
         }
-        if self.canonical_analysis {
-            canonical_analysis.run(canonical);
-        }
-        let raw = Doc { text, analysis };
-        let canonical = Doc { text: canonical, analysis: canonical_analysis };
         let mut sets = ScratchSets { set_a, set_b, hashes };
         let mut mask: RuleMask = 0;
-        let (mut col, mut rule) = (0usize, 0usize);
-        for signal in &self.doc_signals {
-            let spec = signal.spec();
-            let width = spec.columns.len();
-            let doc = if spec.detector { &canonical } else { &raw };
-            let local = signal.score(doc, &mut row[col..col + width], &mut sets);
-            mask |= (local as RuleMask) << rule;
-            col += width;
-            rule += spec.rules.len();
+        let signals = || self.doc_signals.iter().zip(&self.doc_offsets);
+        let raw = Doc { text, analysis };
+        for (signal, &(col, rule)) in signals().filter(|(s, _)| !s.spec().detector) {
+            let width = signal.spec().columns.len();
+            mask |= (signal.score(&raw, &mut row[col..col + width], &mut sets) as RuleMask) << rule;
         }
-        mask
+        if mask & self.early_exit != 0 {
+            for (signal, &(col, _)) in signals().filter(|(s, _)| s.spec().detector) {
+                row[col..col + signal.spec().columns.len()].fill(f32::NAN);
+            }
+            return (mask, true);
+        }
+        if self.canonical_view {
+            CANONICALIZER.with(|cell| cell.borrow_mut().run(text, view));
+        }
+        if self.canonical_analysis {
+            canonical_analysis.run(view);
+        }
+        let canonical = Doc { text: view, analysis: canonical_analysis };
+        for (signal, &(col, rule)) in signals().filter(|(s, _)| s.spec().detector) {
+            let width = signal.spec().columns.len();
+            mask |= (signal.score(&canonical, &mut row[col..col + width], &mut sets) as RuleMask) << rule;
+        }
+        (mask, false)
     }
 }
 
