@@ -11,9 +11,12 @@
 # the median MB/s of each and the ratio after/before. The outputs of each case are then written as Parquet by
 # both binaries and compared column by column (svalbard_train.bench.compare_outputs, in .venv with pyarrow:
 # scripts/setup_python.sh arrow); the exit status is 1 when they differ.
+# SCORE_ALL=after (or both) sets `[signals] score_all = true` for the after binary (or both): against a baseline
+# built before early exit, whose every run scored every document, that is the configuration whose outputs
+# must be identical.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,16p' "$0"; exit 2; }
 before=$1 after=$2 corpus=${3:-bench-data/small/corpus.jsonl}
 reps=${REPS:-5}
 # .venv with pyarrow (setup_python.sh installs it once); without it (offline), python3 times the runs and the
@@ -27,11 +30,26 @@ printf '[signals]\nclassifiers = []\n' > "$work/heuristics.toml"
 { cat scripts/heuristics-off.toml; printf '[ensemble]\nenabled = false\n'; } > "$work/fast-alone.toml"
 : > "$work/default.toml"
 cases=${CASES:-heuristics default fast-alone}
+for case in $cases; do
+  for which in before after; do
+    cfg="$work/$case-$which.toml"
+    if [ "${SCORE_ALL:-}" = both ] || [ "${SCORE_ALL:-}" = "$which" ]; then
+      # Under the case's [signals] table when it has one, else a table of its own at the top.
+      if grep -q '^\[signals\]$' "$work/$case.toml"; then
+        sed '/^\[signals\]$/a score_all = true' "$work/$case.toml" > "$cfg"
+      else
+        { printf '[signals]\nscore_all = true\n'; cat "$work/$case.toml"; } > "$cfg"
+      fi
+    else
+      cp "$work/$case.toml" "$cfg"
+    fi
+  done
+done
 
-run() { # binary case threads out [extra args]
-  local bin=$1 case=$2 threads=$3 out=$4
-  shift 4
-  "$bin" filter "$corpus" -o "$out" -c "$work/$case.toml" -j "$threads" -q --overwrite --json "$@" 2>/dev/null
+run() { # binary which case threads out [extra args]
+  local bin=$1 which=$2 case=$3 threads=$4 out=$5
+  shift 5
+  "$bin" filter "$corpus" -o "$out" -c "$work/$case-$which.toml" -j "$threads" -q --overwrite --json "$@" 2>/dev/null
 }
 
 for r in $(seq "$reps"); do
@@ -39,7 +57,7 @@ for r in $(seq "$reps"); do
     for threads in 1 2; do
       for which in before after; do
         bin=$before; [ $which = after ] && bin=$after
-        mbs=$(run "$bin" "$case" "$threads" "$work/out" | "$PY" -c \
+        mbs=$(run "$bin" "$which" "$case" "$threads" "$work/out" | "$PY" -c \
           'import json,sys; d=json.load(sys.stdin); print(d["totals"]["bytes_in"]/1e6/d["elapsed_s"])')
         echo "$case $threads $which $mbs" >> "$work/runs.txt"
       done
@@ -65,8 +83,8 @@ if ! "$PY" -c 'import pyarrow' 2>/dev/null; then
 fi
 status=0
 for case in $cases; do
-  run "$before" "$case" 2 "$work/$case-before" --format parquet > /dev/null
-  run "$after" "$case" 2 "$work/$case-after" --format parquet > /dev/null
+  run "$before" before "$case" 2 "$work/$case-before" --format parquet > /dev/null
+  run "$after" after "$case" 2 "$work/$case-after" --format parquet > /dev/null
   echo "outputs, $case:"
   "$PY" -m svalbard_train.bench.compare_outputs "$work/$case-before" "$work/$case-after" | tail -1 || status=1
 done
