@@ -120,60 +120,78 @@ fn cholesky_solve(a: &[f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
     Some(y)
 }
 
-impl LogisticRegression {
-    /// Fits on rows `x` (each of the same length `d`) and labels `y`
-    /// (`true` = machine). Both classes must be present when fitting an
-    /// intercept. Features must be finite.
-    pub fn fit<R: AsRef<[f64]>>(x: &[R], y: &[bool], opts: &LogisticOptions) -> Result<Self> {
-        Self::fit_weighted(x, y, None, opts)
+/// `(d, Σ machine weights, Σ human weights)` of valid training data: C positive, finite features, and both
+/// classes when an intercept is fitted.
+fn check_inputs<R: AsRef<[f64]>>(
+    x: &[R],
+    y: &[bool],
+    sample_weight: Option<&[f64]>,
+    opts: &LogisticOptions,
+) -> Result<(usize, f64, f64)> {
+    if !(opts.c > 0.0 && opts.c.is_finite()) {
+        return Err(EvalError::InvalidArgument(format!("C must be > 0, got {}", opts.c)));
     }
+    let (d, wpos, wneg) = check_training_data(x, y, sample_weight)?;
+    for (i, r) in x.iter().enumerate() {
+        if let Some(j) = r.as_ref().iter().position(|v| !v.is_finite()) {
+            return Err(EvalError::InvalidFeatures(format!("row {i} feature {j} is not finite")));
+        }
+    }
+    if opts.fit_intercept && (wpos == 0.0 || wneg == 0.0) {
+        return Err(EvalError::Undefined("logistic regression needs both classes"));
+    }
+    Ok((d, wpos, wneg))
+}
 
-    /// Like [`fit`](Self::fit) with optional non-negative per-sample weights.
-    #[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
-    pub fn fit_weighted<R: AsRef<[f64]>>(
+/// Per-feature means and scales, unweighted like `StandardScaler` without `sample_weight`. A constant feature
+/// keeps scale 1, so that it does not blow up to noise.
+fn standardization<R: AsRef<[f64]>>(x: &[R], d: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = x.len();
+    let mut means = vec![0.0; d];
+    let mut scales = vec![1.0; d];
+    for r in x {
+        for (m, v) in means.iter_mut().zip(r.as_ref()) {
+            *m += v;
+        }
+    }
+    means.iter_mut().for_each(|m| *m /= n as f64);
+    let mut var = vec![0.0; d];
+    for r in x {
+        for j in 0..d {
+            let c = r.as_ref()[j] - means[j];
+            var[j] += c * c;
+        }
+    }
+    for j in 0..d {
+        let s = (var[j] / n as f64).sqrt();
+        scales[j] = if s > 1e-12 * (1.0 + means[j].abs()) { s } else { 1.0 };
+    }
+    (means, scales)
+}
+
+/// The penalised objective over `θ = (w, b)` on the standardised design matrix.
+struct Objective<'a> {
+    /// Row-major `n × p`: the standardised features, then a 1 for the intercept when it is fitted.
+    z: Vec<f64>,
+    y: Vec<f64>,
+    sample_weight: Option<&'a [f64]>,
+    c: f64,
+    n: usize,
+    /// Penalised coefficients (the intercept, if any, comes after them and is not penalised).
+    d: usize,
+    p: usize,
+}
+
+impl<'a> Objective<'a> {
+    fn new<R: AsRef<[f64]>>(
         x: &[R],
         y: &[bool],
-        sample_weight: Option<&[f64]>,
+        sample_weight: Option<&'a [f64]>,
+        means: &[f64],
+        scales: &[f64],
         opts: &LogisticOptions,
-    ) -> Result<Self> {
-        if !(opts.c > 0.0 && opts.c.is_finite()) {
-            return Err(EvalError::InvalidArgument(format!("C must be > 0, got {}", opts.c)));
-        }
-        let (d, wpos, wneg) = check_training_data(x, y, sample_weight)?;
-        let n = x.len();
-        for (i, r) in x.iter().enumerate() {
-            if let Some(j) = r.as_ref().iter().position(|v| !v.is_finite()) {
-                return Err(EvalError::InvalidFeatures(format!("row {i} feature {j} is not finite")));
-            }
-        }
-        let sw = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
-        if opts.fit_intercept && (wpos == 0.0 || wneg == 0.0) {
-            return Err(EvalError::Undefined("logistic regression needs both classes"));
-        }
-
-        // Standardisation (unweighted, like StandardScaler without sample_weight).
-        let mut means = vec![0.0; d];
-        let mut scales = vec![1.0; d];
-        if opts.standardize {
-            for r in x {
-                for (m, v) in means.iter_mut().zip(r.as_ref()) {
-                    *m += v;
-                }
-            }
-            means.iter_mut().for_each(|m| *m /= n as f64);
-            let mut var = vec![0.0; d];
-            for r in x {
-                for j in 0..d {
-                    let c = r.as_ref()[j] - means[j];
-                    var[j] += c * c;
-                }
-            }
-            for j in 0..d {
-                let s = (var[j] / n as f64).sqrt();
-                scales[j] = if s > 1e-12 * (1.0 + means[j].abs()) { s } else { 1.0 };
-            }
-        }
-        // Design matrix with a trailing 1 column for the intercept.
+    ) -> Self {
+        let (n, d) = (x.len(), means.len());
         let p = d + usize::from(opts.fit_intercept);
         let mut z = vec![0.0; n * p];
         for (i, r) in x.iter().enumerate() {
@@ -185,102 +203,154 @@ impl LogisticRegression {
                 z[i * p + d] = 1.0;
             }
         }
-        let yv: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-        let c = opts.c;
+        let y = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+        Objective { z, y, sample_weight, c: opts.c, n, d, p }
+    }
 
-        let objective = |theta: &[f64]| -> f64 {
-            let mut f = 0.5 * theta[..d].iter().map(|w| w * w).sum::<f64>();
-            let mut loss = 0.0;
-            for i in 0..n {
-                let eta: f64 = z[i * p..(i + 1) * p].iter().zip(theta).map(|(a, b)| a * b).sum();
-                loss += sw(i) * (softplus(eta) - yv[i] * eta);
-            }
-            f += c * loss;
-            f
-        };
+    #[inline]
+    fn sw(&self, i: usize) -> f64 {
+        self.sample_weight.map_or(1.0, |w| w[i])
+    }
 
-        let mut theta = vec![0.0; p];
-        if opts.fit_intercept {
-            // Start at the weighted log-odds of the base rate.
-            theta[d] = (wpos / wneg).ln();
+    #[inline]
+    fn row(&self, i: usize) -> &[f64] {
+        &self.z[i * self.p..(i + 1) * self.p]
+    }
+
+    /// `½‖w‖² + C Σ s_i [log(1 + e^η_i) − y_i η_i]`.
+    fn value(&self, theta: &[f64]) -> f64 {
+        let mut f = 0.5 * theta[..self.d].iter().map(|w| w * w).sum::<f64>();
+        let mut loss = 0.0;
+        for i in 0..self.n {
+            let eta: f64 = self.row(i).iter().zip(theta).map(|(a, b)| a * b).sum();
+            loss += self.sw(i) * (softplus(eta) - self.y[i] * eta);
         }
-        let mut f_cur = objective(&theta);
+        f += self.c * loss;
+        f
+    }
+
+    /// Gradient and Hessian (row-major `p × p`) at `theta`, written over `grad` and `hess`.
+    fn gradient_hessian(&self, theta: &[f64], grad: &mut [f64], hess: &mut [f64]) {
+        let (p, c) = (self.p, self.c);
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        hess.iter_mut().for_each(|h| *h = 0.0);
+        for i in 0..self.n {
+            let row = self.row(i);
+            let eta: f64 = row.iter().zip(theta).map(|(a, b)| a * b).sum();
+            let mu = sigmoid(eta);
+            let r = c * self.sw(i) * (mu - self.y[i]);
+            let wgt = c * self.sw(i) * mu * (1.0 - mu);
+            // The lower triangle only; mirrored below.
+            for a in 0..p {
+                grad[a] += r * row[a];
+                let wa = wgt * row[a];
+                for b in 0..=a {
+                    hess[a * p + b] += wa * row[b];
+                }
+            }
+        }
+        for a in 0..p {
+            for b in 0..a {
+                hess[b * p + a] = hess[a * p + b];
+            }
+        }
+        for j in 0..self.d {
+            grad[j] += theta[j];
+            hess[j * p + j] += 1.0;
+        }
+    }
+
+    /// Damped Newton from `theta` (updated in place); returns `(iterations, converged)`.
+    fn minimize(&self, theta: &mut [f64], opts: &LogisticOptions) -> Result<(usize, bool)> {
+        let p = self.p;
+        let mut f_cur = self.value(theta);
         let mut converged = false;
         let mut n_iter = 0;
         let mut grad = vec![0.0; p];
         let mut hess = vec![0.0; p * p];
         while n_iter < opts.max_iter {
             n_iter += 1;
-            grad.iter_mut().for_each(|g| *g = 0.0);
-            hess.iter_mut().for_each(|h| *h = 0.0);
-            for i in 0..n {
-                let row = &z[i * p..(i + 1) * p];
-                let eta: f64 = row.iter().zip(&theta).map(|(a, b)| a * b).sum();
-                let mu = sigmoid(eta);
-                let r = c * sw(i) * (mu - yv[i]);
-                let wgt = c * sw(i) * mu * (1.0 - mu);
-                for a in 0..p {
-                    grad[a] += r * row[a];
-                    let wa = wgt * row[a];
-                    for b in 0..=a {
-                        hess[a * p + b] += wa * row[b];
-                    }
-                }
-            }
-            for a in 0..p {
-                for b in 0..a {
-                    hess[b * p + a] = hess[a * p + b];
-                }
-            }
-            for j in 0..d {
-                grad[j] += theta[j];
-                hess[j * p + j] += 1.0;
-            }
-            // Newton direction; add a little ridge if the Hessian is
-            // numerically singular (e.g. saturated intercept).
-            let mut step = None;
-            let mut ridge = 0.0;
-            for _ in 0..8 {
-                let mut h = hess.clone();
-                for a in 0..p {
-                    h[a * p + a] += ridge;
-                }
-                step = cholesky_solve(&h, &grad, p);
-                if step.is_some() {
-                    break;
-                }
-                ridge = if ridge == 0.0 { 1e-10 } else { ridge * 100.0 };
-            }
-            let step = step.ok_or_else(|| EvalError::Optimization("singular Hessian".into()))?;
-            // Armijo backtracking on the objective.
+            self.gradient_hessian(theta, &mut grad, &mut hess);
+            let step = newton_direction(&hess, &grad, p)?;
             let slope: f64 = -grad.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
-            let mut t = 1.0;
-            let mut accepted = false;
-            let mut cand = theta.clone();
-            for _ in 0..60 {
-                for a in 0..p {
-                    cand[a] = theta[a] - t * step[a];
-                }
-                let f_new = objective(&cand);
-                if f_new <= f_cur + 1e-4 * t * slope {
-                    f_cur = f_new;
-                    accepted = true;
-                    break;
-                }
-                t *= 0.5;
-            }
+            let mut cand = theta.to_vec();
+            let (t, accepted) = self.backtrack(theta, &step, slope, f_cur, &mut cand);
             let step_norm = step.iter().fold(0f64, |m, s| m.max((t * s).abs()));
             let theta_norm = theta.iter().fold(0f64, |m, s| m.max(s.abs()));
-            if accepted {
+            if let Some(f_new) = accepted {
+                f_cur = f_new;
                 theta.copy_from_slice(&cand);
             }
-            if step_norm <= opts.tol * (1.0 + theta_norm) || !accepted {
-                // `!accepted`: no decrease representable in f64 — we are at
-                // the optimum to machine precision.
+            if step_norm <= opts.tol * (1.0 + theta_norm) || accepted.is_none() {
+                // Not accepted: no decrease representable in f64 — we are at the optimum to machine precision.
                 converged = true;
                 break;
             }
         }
+        Ok((n_iter, converged))
+    }
+
+    /// Armijo backtracking along `-step` from `theta`: the step length tried last and, when it was accepted,
+    /// the objective there (`cand` then holds the new point).
+    fn backtrack(&self, theta: &[f64], step: &[f64], slope: f64, f_cur: f64, cand: &mut [f64]) -> (f64, Option<f64>) {
+        let mut t = 1.0;
+        for _ in 0..60 {
+            for a in 0..self.p {
+                cand[a] = theta[a] - t * step[a];
+            }
+            let f_new = self.value(cand);
+            if f_new <= f_cur + 1e-4 * t * slope {
+                return (t, Some(f_new));
+            }
+            t *= 0.5;
+        }
+        (t, None)
+    }
+}
+
+/// The Newton step `H⁻¹ g`, with a little ridge added when the Hessian is numerically singular (e.g. a
+/// saturated intercept).
+fn newton_direction(hess: &[f64], grad: &[f64], p: usize) -> Result<Vec<f64>> {
+    let mut step = None;
+    let mut ridge = 0.0;
+    for _ in 0..8 {
+        let mut h = hess.to_vec();
+        for a in 0..p {
+            h[a * p + a] += ridge;
+        }
+        step = cholesky_solve(&h, grad, p);
+        if step.is_some() {
+            break;
+        }
+        ridge = if ridge == 0.0 { 1e-10 } else { ridge * 100.0 };
+    }
+    step.ok_or_else(|| EvalError::Optimization("singular Hessian".into()))
+}
+
+impl LogisticRegression {
+    /// Fits on rows `x` (each of the same length `d`) and labels `y`
+    /// (`true` = machine). Both classes must be present when fitting an
+    /// intercept. Features must be finite.
+    pub fn fit<R: AsRef<[f64]>>(x: &[R], y: &[bool], opts: &LogisticOptions) -> Result<Self> {
+        Self::fit_weighted(x, y, None, opts)
+    }
+
+    /// Like [`fit`](Self::fit) with optional non-negative per-sample weights.
+    pub fn fit_weighted<R: AsRef<[f64]>>(
+        x: &[R],
+        y: &[bool],
+        sample_weight: Option<&[f64]>,
+        opts: &LogisticOptions,
+    ) -> Result<Self> {
+        let (d, wpos, wneg) = check_inputs(x, y, sample_weight, opts)?;
+        let (means, scales) = if opts.standardize { standardization(x, d) } else { (vec![0.0; d], vec![1.0; d]) };
+        let objective = Objective::new(x, y, sample_weight, &means, &scales, opts);
+        let mut theta = vec![0.0; objective.p];
+        if opts.fit_intercept {
+            // Start at the weighted log-odds of the base rate.
+            theta[d] = (wpos / wneg).ln();
+        }
+        let (n_iter, converged) = objective.minimize(&mut theta, opts)?;
         let intercept = if opts.fit_intercept { theta[d] } else { 0.0 };
         theta.truncate(d);
         Ok(LogisticRegression {

@@ -35,17 +35,13 @@ fn parse_f32(s: &str, line: usize) -> Result<f32, LmError> {
     }
 }
 
+fn format_error(line: usize, message: &str) -> LmError {
+    LmError::Format(format!("ARPA line {line}: {message}"))
+}
+
 /// Parse an ARPA model from a buffered reader.
-#[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
 pub(crate) fn read_arpa<R: BufRead>(r: R) -> Result<Estimated, LmError> {
-    let err = |line: usize, m: &str| LmError::Format(format!("ARPA line {line}: {m}"));
-    let mut counts: Vec<usize> = Vec::new();
-    let mut vocab: Vec<String> = Vec::new();
-    let mut id_of: HashMap<String, u32> = HashMap::new();
-    let mut grams: Vec<Grams> = Vec::new();
-    let mut section = 0usize; // 0 = before \data\, usize::MAX = \data\ block, k = k-grams
-    let mut seen_data = false;
-    let mut ended = false;
+    let mut parser = ArpaParser::default();
     let mut line = String::new();
     let mut r = r;
     let mut lineno = 0usize;
@@ -59,56 +55,102 @@ pub(crate) fn read_arpa<R: BufRead>(r: R) -> Result<Estimated, LmError> {
         if t.is_empty() {
             continue;
         }
-        if t == "\\data\\" {
-            seen_data = true;
-            section = usize::MAX;
-            continue;
-        }
         if t == "\\end\\" {
-            ended = true;
+            parser.ended = true;
             break;
         }
+        parser.line(t, lineno)?;
+    }
+    parser.finish()
+}
+
+/// Where the parser is in the file.
+#[derive(Default, Clone, Copy)]
+enum Section {
+    /// Free text before `\data\`.
+    #[default]
+    Preamble,
+    /// The `ngram k=count` lines.
+    Data,
+    /// The `\k-grams:` section.
+    Grams(usize),
+}
+
+/// The model read so far.
+#[derive(Default)]
+struct ArpaParser {
+    /// N-gram count per order, from the `\data\` block.
+    counts: Vec<usize>,
+    vocab: Vec<String>,
+    id_of: HashMap<String, u32>,
+    grams: Vec<Grams>,
+    section: Section,
+    seen_data: bool,
+    ended: bool,
+}
+
+impl ArpaParser {
+    /// One non-blank line (trimmed) before `\end\`.
+    fn line(&mut self, t: &str, lineno: usize) -> Result<(), LmError> {
+        if t == "\\data\\" {
+            self.seen_data = true;
+            self.section = Section::Data;
+            return Ok(());
+        }
         if let Some(rest) = t.strip_prefix('\\') {
-            if let Some(num) = rest.strip_suffix("-grams:") {
-                let k: usize = num.parse().map_err(|_| err(lineno, "bad section header"))?;
-                if k != grams.len() + 1 || k > counts.len() {
-                    return Err(err(lineno, "unexpected section"));
-                }
-                grams.push(Grams { ids: Vec::with_capacity(counts[k - 1] * k), prob: Vec::new(), bo: Vec::new() });
-                section = k;
-                continue;
-            }
-            return Err(err(lineno, "unknown section"));
+            return self.section_header(rest, lineno);
         }
-        if section == usize::MAX {
-            let rest = t.strip_prefix("ngram").ok_or_else(|| err(lineno, "expected 'ngram k=count'"))?;
-            let (k, c) = rest.trim().split_once('=').ok_or_else(|| err(lineno, "expected 'ngram k=count'"))?;
-            let k: usize = k.trim().parse().map_err(|_| err(lineno, "bad order"))?;
-            let c: usize = c.trim().parse().map_err(|_| err(lineno, "bad count"))?;
-            if k != counts.len() + 1 {
-                return Err(err(lineno, "ngram counts out of order"));
-            }
-            counts.push(c);
-            continue;
+        match self.section {
+            Section::Preamble => Ok(()),
+            Section::Data => self.count_line(t, lineno),
+            Section::Grams(k) => self.ngram_line(t, k, lineno),
         }
-        if section == 0 {
-            continue; // preamble text before \data\
+    }
+
+    /// `\k-grams:` (the backslash stripped): sections come in order, each announced in `\data\`.
+    fn section_header(&mut self, rest: &str, lineno: usize) -> Result<(), LmError> {
+        let Some(num) = rest.strip_suffix("-grams:") else {
+            return Err(format_error(lineno, "unknown section"));
+        };
+        let k: usize = num.parse().map_err(|_| format_error(lineno, "bad section header"))?;
+        if k != self.grams.len() + 1 || k > self.counts.len() {
+            return Err(format_error(lineno, "unexpected section"));
         }
-        let k = section;
+        self.grams.push(Grams { ids: Vec::with_capacity(self.counts[k - 1] * k), prob: Vec::new(), bo: Vec::new() });
+        self.section = Section::Grams(k);
+        Ok(())
+    }
+
+    /// `ngram k=count`, in order of `k`.
+    fn count_line(&mut self, t: &str, lineno: usize) -> Result<(), LmError> {
+        let rest = t.strip_prefix("ngram").ok_or_else(|| format_error(lineno, "expected 'ngram k=count'"))?;
+        let (k, c) = rest.trim().split_once('=').ok_or_else(|| format_error(lineno, "expected 'ngram k=count'"))?;
+        let k: usize = k.trim().parse().map_err(|_| format_error(lineno, "bad order"))?;
+        let c: usize = c.trim().parse().map_err(|_| format_error(lineno, "bad count"))?;
+        if k != self.counts.len() + 1 {
+            return Err(format_error(lineno, "ngram counts out of order"));
+        }
+        self.counts.push(c);
+        Ok(())
+    }
+
+    /// `log10prob w1 .. wk [log10backoff]`. The unigrams define the vocabulary; a higher-order n-gram may only
+    /// use its words.
+    fn ngram_line(&mut self, t: &str, k: usize, lineno: usize) -> Result<(), LmError> {
         let mut f = t.split_ascii_whitespace();
-        let p = parse_f32(f.next().ok_or_else(|| err(lineno, "empty"))?, lineno)?;
-        let g = grams.last_mut().expect("section open");
+        let p = parse_f32(f.next().ok_or_else(|| format_error(lineno, "empty"))?, lineno)?;
+        let g = self.grams.last_mut().expect("section open");
         for _ in 0..k {
-            let w = f.next().ok_or_else(|| err(lineno, "too few words"))?;
-            let id = match id_of.get(w) {
+            let w = f.next().ok_or_else(|| format_error(lineno, "too few words"))?;
+            let id = match self.id_of.get(w) {
                 Some(&id) => id,
                 None if k == 1 => {
-                    let id = vocab.len() as u32;
-                    vocab.push(w.to_string());
-                    id_of.insert(w.to_string(), id);
+                    let id = self.vocab.len() as u32;
+                    self.vocab.push(w.to_string());
+                    self.id_of.insert(w.to_string(), id);
                     id
                 }
-                None => return Err(err(lineno, &format!("word {w:?} not in the unigrams"))),
+                None => return Err(format_error(lineno, &format!("word {w:?} not in the unigrams"))),
             };
             g.ids.push(id);
         }
@@ -117,28 +159,34 @@ pub(crate) fn read_arpa<R: BufRead>(r: R) -> Result<Estimated, LmError> {
             None => 0.0,
         };
         if f.next().is_some() {
-            return Err(err(lineno, "too many fields"));
+            return Err(format_error(lineno, "too many fields"));
         }
         g.prob.push(p);
         g.bo.push(b);
+        Ok(())
     }
-    if !seen_data || !ended || grams.len() != counts.len() || grams.is_empty() {
-        return Err(LmError::Format("ARPA: missing \\data\\, a section, or \\end\\".into()));
-    }
-    for (k, g) in grams.iter().enumerate() {
-        if g.prob.len() != counts[k] {
-            return Err(LmError::Format(format!(
-                "ARPA: {}-grams: header says {}, found {}",
-                k + 1,
-                counts[k],
-                g.prob.len()
-            )));
+
+    /// The model, once the whole file is read: every announced section present and as long as announced.
+    fn finish(self) -> Result<Estimated, LmError> {
+        let ArpaParser { counts, vocab, grams, seen_data, ended, .. } = self;
+        if !seen_data || !ended || grams.len() != counts.len() || grams.is_empty() {
+            return Err(LmError::Format("ARPA: missing \\data\\, a section, or \\end\\".into()));
         }
+        for (k, g) in grams.iter().enumerate() {
+            if g.prob.len() != counts[k] {
+                return Err(LmError::Format(format!(
+                    "ARPA: {}-grams: header says {}, found {}",
+                    k + 1,
+                    counts[k],
+                    g.prob.len()
+                )));
+            }
+        }
+        if grams.len() > super::table::MAX_ORDER {
+            return Err(LmError::Format("ARPA: order too large".into()));
+        }
+        Ok(Estimated { vocab, grams })
     }
-    if grams.len() > super::table::MAX_ORDER {
-        return Err(LmError::Format("ARPA: order too large".into()));
-    }
-    Ok(Estimated { vocab, grams })
 }
 
 /// Write `est` as ARPA text.

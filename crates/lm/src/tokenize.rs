@@ -249,7 +249,6 @@ fn alnum_at(text: &str, i: usize) -> bool {
 
 /// Tokenize `text` (see the module docs for the rules), reporting words and
 /// sentence ends to `sink`. Allocation-free when `S::WANTS_TEXT` is false.
-#[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
 pub fn for_each_token<S: TokenSink>(text: &str, sink: &mut S) {
     let bytes = text.as_bytes();
     let mut t = Tok {
@@ -267,99 +266,110 @@ pub fn for_each_token<S: TokenSink>(text: &str, sink: &mut S) {
     while i < n {
         let b = bytes[i];
         if b < 0x80 {
-            match CLASS[b as usize] {
-                Class::Lower => {
-                    if !t.in_word {
-                        t.begin_word(true);
-                    }
-                    t.all_digits = false;
-                    t.push_byte(b);
-                }
-                Class::Upper => {
-                    if !t.in_word {
-                        t.begin_word(false);
-                    }
-                    t.all_digits = false;
-                    t.push_byte(b | 0x20);
-                }
-                Class::Digit => {
-                    if !t.in_word {
-                        t.begin_word(false);
-                    }
-                    t.push_byte(b);
-                }
-                Class::Apos => {
-                    if t.in_word && alnum_at(text, i + 1) {
-                        t.all_digits = false;
-                        t.push_byte(b'\'');
-                    } else {
-                        t.end_word();
-                        t.newlines = 0;
-                    }
-                }
-                Class::Dot | Class::Comma => {
-                    if t.in_word && t.all_digits && bytes.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
-                        t.push_byte(b);
-                    } else {
-                        t.end_word();
-                        t.newlines = 0;
-                        if b == b'.' && t.sent_words > 0 {
-                            t.pending_dot = true;
-                        }
-                    }
-                }
-                Class::Term => {
-                    t.end_sentence();
-                    t.newlines = 0;
-                }
-                Class::Newline => {
-                    t.end_word();
-                    t.newlines += 1;
-                    if t.newlines >= 2 {
-                        t.end_sentence();
-                    }
-                }
-                Class::Space => t.end_word(),
-                Class::Other => {
-                    t.end_word();
-                    t.newlines = 0;
-                }
-            }
+            t.ascii(b, text, i + 1);
             i += 1;
         } else {
             let c = text[i..].chars().next().unwrap_or('\u{FFFD}');
-            let len = c.len_utf8();
-            if c.is_alphanumeric() {
-                if !t.in_word {
-                    t.begin_word(false);
-                }
-                t.all_digits = false;
-                for lc in c.to_lowercase() {
-                    t.push_char(lc);
-                }
-            } else if c == '\u{2019}' {
-                if t.in_word && alnum_at(text, i + len) {
-                    t.all_digits = false;
-                    t.push_byte(b'\'');
-                } else {
-                    t.end_word();
-                    t.newlines = 0;
-                }
-            } else if c == '\u{2026}' || c == '\u{3002}' || c == '\u{FF01}' || c == '\u{FF1F}' {
-                t.end_sentence();
-                t.newlines = 0;
-            } else if c == '\u{2028}' || c == '\u{2029}' {
-                t.end_sentence();
-            } else if c.is_whitespace() {
-                t.end_word();
-            } else {
-                t.end_word();
-                t.newlines = 0;
-            }
-            i += len;
+            i += c.len_utf8();
+            t.non_ascii(c, text, i);
         }
     }
     t.end_sentence();
+}
+
+impl<S: TokenSink> Tok<'_, S> {
+    /// One ASCII byte; `next` is the index of the byte after it in `text`.
+    #[inline(always)]
+    fn ascii(&mut self, b: u8, text: &str, next: usize) {
+        match CLASS[b as usize] {
+            Class::Lower => {
+                if !self.in_word {
+                    self.begin_word(true);
+                }
+                self.all_digits = false;
+                self.push_byte(b);
+            }
+            Class::Upper => {
+                if !self.in_word {
+                    self.begin_word(false);
+                }
+                self.all_digits = false;
+                self.push_byte(b | 0x20);
+            }
+            Class::Digit => {
+                if !self.in_word {
+                    self.begin_word(false);
+                }
+                self.push_byte(b);
+            }
+            Class::Apos => self.apostrophe(text, next),
+            Class::Dot | Class::Comma => {
+                if self.in_word && self.all_digits && text.as_bytes().get(next).is_some_and(u8::is_ascii_digit) {
+                    self.push_byte(b);
+                } else {
+                    self.end_word();
+                    self.newlines = 0;
+                    if b == b'.' && self.sent_words > 0 {
+                        self.pending_dot = true;
+                    }
+                }
+            }
+            Class::Term => {
+                self.end_sentence();
+                self.newlines = 0;
+            }
+            Class::Newline => {
+                self.end_word();
+                self.newlines += 1;
+                if self.newlines >= 2 {
+                    self.end_sentence();
+                }
+            }
+            Class::Space => self.end_word(),
+            Class::Other => {
+                self.end_word();
+                self.newlines = 0;
+            }
+        }
+    }
+
+    /// One non-ASCII character; `next` is the index of the byte after it in `text`.
+    #[inline(always)]
+    fn non_ascii(&mut self, c: char, text: &str, next: usize) {
+        if c.is_alphanumeric() {
+            if !self.in_word {
+                self.begin_word(false);
+            }
+            self.all_digits = false;
+            for lc in c.to_lowercase() {
+                self.push_char(lc);
+            }
+        } else if c == '\u{2019}' {
+            self.apostrophe(text, next);
+        } else if c == '\u{2026}' || c == '\u{3002}' || c == '\u{FF01}' || c == '\u{FF1F}' {
+            self.end_sentence();
+            self.newlines = 0;
+        } else if c == '\u{2028}' || c == '\u{2029}' {
+            self.end_sentence();
+        } else if c.is_whitespace() {
+            self.end_word();
+        } else {
+            self.end_word();
+            self.newlines = 0;
+        }
+    }
+
+    /// `'` or `’`: part of the word (as `'`) between two alphanumeric characters, else a separator.
+    #[inline(always)]
+    fn apostrophe(&mut self, text: &str, next: usize) {
+        if self.in_word && alnum_at(text, next) {
+            self.all_digits = false;
+            self.push_byte(b'\'');
+        } else {
+            self.end_word();
+            self.newlines = 0;
+        }
+    }
 }
 
 /// Convenience wrapper: the sentences of `text` as lists of token strings

@@ -247,7 +247,6 @@ struct Level {
 }
 
 /// Train: tokenize, count, estimate. Returns the estimated model and stats.
-#[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
 pub(crate) fn estimate<I: IntoIterator<Item = String>>(
     texts: I,
     opts: &TrainOptions,
@@ -262,14 +261,24 @@ pub(crate) fn estimate<I: IntoIterator<Item = String>>(
     if words == 0 {
         return Err(LmError::EmptyCorpus);
     }
-    let v = vocab.len();
+    let mut levels = count_levels(&ids, n, bits, vocab.len());
+    drop(ids);
+    let seen: Vec<u64> = levels.iter().map(|l| l.keys.len() as u64).collect();
+    adjust_counts(&mut levels, bits);
+    let discounts = order_discounts(&levels, opts.discount_override);
+    let thresholds = prune_thresholds(&opts.prune, n);
+    let model = interpolate(levels, &discounts, &thresholds, bits);
+    let kept: Vec<u64> = model.keys.iter().map(|k| k.len() as u64).collect();
+    let grams = model.into_log10_grams(bits);
+    Ok((Estimated { vocab, grams }, Stats { docs, sentences, words, unk_words, seen, kept, discounts }))
+}
 
-    // ---- counts
+/// Raw counts of every order. Unigrams are dense (index == id), so that an unseen `<unk>` still gets a row.
+fn count_levels(ids: &[u32], n: usize, bits: usize, v: usize) -> Vec<Level> {
     let mut levels: Vec<Level> = Vec::with_capacity(n);
     for k in 1..=n {
-        let (keys, raw) = count_order(&ids, k, bits);
+        let (keys, raw) = count_order(ids, k, bits);
         if k == 1 {
-            // Dense unigrams: index == id (so unseen <unk> gets a row).
             let mut dense = vec![0u32; v];
             for (key, c) in keys.iter().zip(&raw) {
                 dense[*key as usize] = *c;
@@ -279,35 +288,46 @@ pub(crate) fn estimate<I: IntoIterator<Item = String>>(
             levels.push(Level { keys, raw, adj: Vec::new() });
         }
     }
-    drop(ids);
-    let seen: Vec<u64> = levels.iter().map(|l| l.keys.len() as u64).collect();
+    levels
+}
 
-    // ---- adjusted counts, top-down
+/// Kneser-Ney adjusted counts, top-down: the highest order keeps its raw counts, each lower order takes the
+/// continuation counts from the order above it.
+fn adjust_counts(levels: &mut [Level], bits: usize) {
+    let n = levels.len();
     levels[n - 1].adj = levels[n - 1].raw.clone();
     for k in (1..n).rev() {
-        let mask = (1u128 << (bits * k)) - 1;
-        let mut suf: Vec<u128> = levels[k].keys.par_iter().map(|x| x & mask).collect();
-        suf.par_sort_unstable();
-        let (sk, sc) = rle(&suf);
-        drop(suf);
-        let lv = &levels[k - 1];
-        let shift = bits * (k - 1);
-        let mut adj = Vec::with_capacity(lv.keys.len());
-        let mut p = 0;
-        for (i, &key) in lv.keys.iter().enumerate() {
-            while p < sk.len() && sk[p] < key {
-                p += 1;
-            }
-            let cont = if p < sk.len() && sk[p] == key { sc[p] } else { 0 };
-            adj.push(if (key >> shift) as u32 == BOS_ID { lv.raw[i] } else { cont });
-        }
-        levels[k - 1].adj = adj;
+        levels[k - 1].adj = continuation_counts(&levels[k].keys, &levels[k - 1], k, bits);
     }
+}
 
-    // ---- discounts
-    let mut discounts = Vec::with_capacity(n);
+/// `N1+(• w...)` for each n-gram of `lower` (order `k`), counted over the sorted n-grams of order `k + 1`;
+/// n-grams starting with `<s>` have no left extension and keep their raw counts.
+fn continuation_counts(upper_keys: &[u128], lower: &Level, k: usize, bits: usize) -> Vec<u32> {
+    let mask = (1u128 << (bits * k)) - 1;
+    let mut suf: Vec<u128> = upper_keys.par_iter().map(|x| x & mask).collect();
+    suf.par_sort_unstable();
+    let (sk, sc) = rle(&suf);
+    drop(suf);
+    let shift = bits * (k - 1);
+    let mut adj = Vec::with_capacity(lower.keys.len());
+    let mut p = 0;
+    for (i, &key) in lower.keys.iter().enumerate() {
+        while p < sk.len() && sk[p] < key {
+            p += 1;
+        }
+        let cont = if p < sk.len() && sk[p] == key { sc[p] } else { 0 };
+        adj.push(if (key >> shift) as u32 == BOS_ID { lower.raw[i] } else { cont });
+    }
+    adj
+}
+
+/// Per-order discounts from the count-of-counts of the adjusted counts (`<s>` is never predicted, so its
+/// unigram does not count), unless fixed by the options.
+fn order_discounts(levels: &[Level], fixed: Option<[f64; 3]>) -> Vec<[f64; 3]> {
+    let mut discounts = Vec::with_capacity(levels.len());
     for (k, lv) in levels.iter().enumerate() {
-        if let Some(d) = opts.discount_override {
+        if let Some(d) = fixed {
             discounts.push(d);
             continue;
         }
@@ -322,123 +342,180 @@ pub(crate) fn estimate<I: IntoIterator<Item = String>>(
         }
         discounts.push(kn_discounts(cc));
     }
+    discounts
+}
 
-    // ---- pruning thresholds (non-decreasing)
+/// Raw-count threshold per order (unigrams are never pruned). Non-decreasing with the order, so that every
+/// kept n-gram's prefix and suffix are kept too.
+fn prune_thresholds(prune: &[u32], n: usize) -> Vec<u32> {
     let mut thr = vec![1u32; n];
     let mut run = 1u32;
     for k in 2..=n {
-        let t = if opts.prune.is_empty() { 1 } else { opts.prune[(k - 2).min(opts.prune.len() - 1)] };
+        let t = if prune.is_empty() { 1 } else { prune[(k - 2).min(prune.len() - 1)] };
         run = run.max(t);
         thr[k - 1] = run;
     }
+    thr
+}
 
-    // ---- unigrams
-    let d = discounts[0];
-    let lv = &levels[0];
-    let (mut total, mut nn) = (0f64, [0u64; 4]);
-    for (i, &a) in lv.adj.iter().enumerate() {
-        if i as u32 == BOS_ID {
-            continue;
-        }
+/// `(Σ a, [_, N1, N2, N3+])` of a run of adjusted counts.
+#[inline]
+fn mass_and_count_of_counts(adj: impl Iterator<Item = u32>) -> (f64, [u64; 4]) {
+    let (mut total, mut c) = (0f64, [0u64; 4]);
+    for a in adj {
         total += a as f64;
-        nn[(a as usize).min(3)] += 1;
+        c[(a as usize).min(3)] += 1;
     }
-    let gamma0 = (d[0] * nn[1] as f64 + d[1] * nn[2] as f64 + d[2] * nn[3] as f64) / total;
-    let uniform = gamma0 / (v - 1) as f64;
-    let mut lin: Vec<f64> = lv
-        .adj
+    (total, c)
+}
+
+/// The interpolation weight `γ(h) = (D1 N1(h·) + D2 N2(h·) + D3 N3+(h·)) / Σ a(h·)`.
+#[inline]
+fn interpolation_weight(d: &[f64; 3], c: &[u64; 4], total: f64) -> f64 {
+    (d[0] * c[1] as f64 + d[1] * c[2] as f64 + d[2] * c[3] as f64) / total
+}
+
+/// Unigram probabilities, interpolated with the uniform distribution over the vocabulary but `<s>` (which
+/// gets 0 here, -99 in the log form).
+fn unigram_probs(lv: &Level, d: &[f64; 3]) -> Vec<f64> {
+    let v = lv.adj.len();
+    let counted = lv.adj.iter().enumerate().filter(|&(i, _)| i as u32 != BOS_ID).map(|(_, &a)| a);
+    let (total, nn) = mass_and_count_of_counts(counted);
+    let uniform = interpolation_weight(d, &nn, total) / (v - 1) as f64;
+    lv.adj
         .iter()
         .enumerate()
-        .map(|(i, &a)| if i as u32 == BOS_ID { 0.0 } else { (a as f64 - disc(&d, a)).max(0.0) / total + uniform })
-        .collect();
-    let mut kept_keys: Vec<u128> = lv.keys.clone();
-    let mut out_bo: Vec<Vec<f64>> = vec![vec![1.0; v]];
-    let mut out_keys: Vec<Vec<u128>> = Vec::new();
-    let mut out_p: Vec<Vec<f64>> = Vec::new();
-    let mut kept = vec![v as u64];
+        .map(|(i, &a)| if i as u32 == BOS_ID { 0.0 } else { (a as f64 - disc(d, a)).max(0.0) / total + uniform })
+        .collect()
+}
 
-    // ---- higher orders, bottom-up
-    for k in 2..=n {
-        let d = discounts[k - 1];
-        let lv = std::mem::replace(&mut levels[k - 1], Level { keys: vec![], raw: vec![], adj: vec![] });
-        let mask = (1u128 << (bits * (k - 1))) - 1;
-        let lower_p = |suffix: u128| -> f64 {
-            if k == 2 {
-                lin[suffix as usize]
-            } else {
-                match kept_keys.binary_search(&suffix) {
-                    Ok(i) => lin[i],
-                    Err(_) => 0.0,
-                }
+/// Kept n-grams of every order with their interpolated probabilities and backoff weights (linear, not log).
+struct Interpolated {
+    keys: Vec<Vec<u128>>,
+    p: Vec<Vec<f64>>,
+    bo: Vec<Vec<f64>>,
+}
+
+/// The kept n-grams of the order below the one being estimated, with their probabilities.
+struct LowerOrder<'a> {
+    keys: &'a [u128],
+    p: &'a [f64],
+    /// Unigrams: the key is the index.
+    dense: bool,
+}
+
+impl LowerOrder<'_> {
+    /// Probability of a suffix; 0 when it was pruned.
+    #[inline]
+    fn prob(&self, suffix: u128) -> f64 {
+        if self.dense {
+            self.p[suffix as usize]
+        } else {
+            match self.keys.binary_search(&suffix) {
+                Ok(i) => self.p[i],
+                Err(_) => 0.0,
             }
-        };
-        let mut nk: Vec<u128> = Vec::new();
-        let mut np: Vec<f64> = Vec::new();
-        let ctx_bo = &mut out_bo[k - 2];
-        let mut cptr = 0usize;
-        let mut a = 0usize;
-        while a < lv.keys.len() {
-            let ctx = lv.keys[a] >> bits;
-            let mut b = a;
-            let (mut denom, mut c) = (0f64, [0u64; 4]);
-            while b < lv.keys.len() && lv.keys[b] >> bits == ctx {
-                let x = lv.adj[b];
-                denom += x as f64;
-                c[(x as usize).min(3)] += 1;
-                b += 1;
-            }
-            let gamma = (d[0] * c[1] as f64 + d[1] * c[2] as f64 + d[2] * c[3] as f64) / denom;
-            let (mut pruned, mut low_sum) = (0f64, 0f64);
-            for j in a..b {
-                let x = lv.adj[j];
-                let dm = (x as f64 - disc(&d, x)).max(0.0) / denom;
-                if lv.raw[j] >= thr[k - 1] {
-                    let pl = lower_p(lv.keys[j] & mask);
-                    nk.push(lv.keys[j]);
-                    np.push(dm + gamma * pl);
-                    low_sum += pl;
-                } else {
-                    pruned += dm;
-                }
-            }
-            let rest = 1.0 - low_sum;
-            let bo = if rest > 1e-12 { gamma + pruned / rest } else { gamma };
-            while cptr < kept_keys.len() && kept_keys[cptr] < ctx {
-                cptr += 1;
-            }
-            if cptr < kept_keys.len() && kept_keys[cptr] == ctx {
-                ctx_bo[cptr] = bo;
-            }
-            a = b;
         }
+    }
+}
+
+/// Interpolated probabilities bottom-up, each order on top of the kept n-grams of the one below. Each level's
+/// counts are dropped once its order is estimated.
+fn interpolate(levels: Vec<Level>, discounts: &[[f64; 3]], thresholds: &[u32], bits: usize) -> Interpolated {
+    let mut levels = levels.into_iter();
+    let unigrams = levels.next().expect("order >= 1");
+    let mut lin = unigram_probs(&unigrams, &discounts[0]);
+    let mut kept_keys = unigrams.keys;
+    let mut out = Interpolated { keys: Vec::new(), p: Vec::new(), bo: vec![vec![1.0; kept_keys.len()]] };
+    for (k, lv) in (2..).zip(levels) {
+        let lower = LowerOrder { keys: &kept_keys, p: &lin, dense: k == 2 };
+        let ctx_bo = out.bo.last_mut().expect("one per order below");
+        let (nk, np) = interpolate_order(&lv, &discounts[k - 1], k, bits, thresholds[k - 1], &lower, ctx_bo);
         drop(lv);
-        kept.push(nk.len() as u64);
-        out_bo.push(vec![1.0; nk.len()]);
-        out_keys.push(std::mem::replace(&mut kept_keys, nk));
-        out_p.push(std::mem::replace(&mut lin, np));
+        out.bo.push(vec![1.0; nk.len()]);
+        out.keys.push(std::mem::replace(&mut kept_keys, nk));
+        out.p.push(std::mem::replace(&mut lin, np));
     }
-    out_keys.push(kept_keys);
-    out_p.push(lin);
+    out.keys.push(kept_keys);
+    out.p.push(lin);
+    out
+}
 
-    // ---- to ARPA-like log10 form
-    let mut grams = Vec::with_capacity(n);
-    for k in 1..=n {
-        let keys = &out_keys[k - 1];
-        let wmask = (1u128 << bits) - 1;
-        let mut ids = Vec::with_capacity(keys.len() * k);
-        for &key in keys {
-            for i in (0..k).rev() {
-                ids.push(((key >> (bits * i)) & wmask) as u32);
+/// One order `k >= 2`: the kept n-grams (raw count at least `threshold`) and their interpolated
+/// probabilities. Also writes each context's renormalised backoff into `ctx_bo`, indexed like `lower.keys`.
+fn interpolate_order(
+    lv: &Level,
+    d: &[f64; 3],
+    k: usize,
+    bits: usize,
+    threshold: u32,
+    lower: &LowerOrder<'_>,
+    ctx_bo: &mut [f64],
+) -> (Vec<u128>, Vec<f64>) {
+    let mask = (1u128 << (bits * (k - 1))) - 1;
+    let mut nk: Vec<u128> = Vec::new();
+    let mut np: Vec<f64> = Vec::new();
+    let mut cptr = 0usize;
+    let mut a = 0usize;
+    while a < lv.keys.len() {
+        // The n-grams are sorted, so those sharing a context form a run `a..b`.
+        let ctx = lv.keys[a] >> bits;
+        let b = a + lv.keys[a..].iter().take_while(|&&key| key >> bits == ctx).count();
+        let (denom, c) = mass_and_count_of_counts(lv.adj[a..b].iter().copied());
+        let gamma = interpolation_weight(d, &c, denom);
+        let (mut pruned, mut low_sum) = (0f64, 0f64);
+        for j in a..b {
+            let x = lv.adj[j];
+            let dm = (x as f64 - disc(d, x)).max(0.0) / denom;
+            if lv.raw[j] >= threshold {
+                let pl = lower.prob(lv.keys[j] & mask);
+                nk.push(lv.keys[j]);
+                np.push(dm + gamma * pl);
+                low_sum += pl;
+            } else {
+                pruned += dm;
             }
         }
-        let prob: Vec<f32> = out_p[k - 1]
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| if k == 1 && i as u32 == BOS_ID { -99.0 } else { p.log10() as f32 })
-            .collect();
-        let bo: Vec<f32> =
-            if k == n { vec![0.0; keys.len()] } else { out_bo[k - 1].iter().map(|&b| b.log10() as f32).collect() };
-        grams.push(Grams { ids, prob, bo });
+        // The pruned n-grams' discounted mass moves to the backoff, spread over what the lower order gives
+        // to the words not kept here.
+        let rest = 1.0 - low_sum;
+        let bo = if rest > 1e-12 { gamma + pruned / rest } else { gamma };
+        // Contexts ascend like the lower order's keys: one forward pointer finds each context's row.
+        while cptr < lower.keys.len() && lower.keys[cptr] < ctx {
+            cptr += 1;
+        }
+        if cptr < lower.keys.len() && lower.keys[cptr] == ctx {
+            ctx_bo[cptr] = bo;
+        }
+        a = b;
     }
-    Ok((Estimated { vocab, grams }, Stats { docs, sentences, words, unk_words, seen, kept, discounts }))
+    (nk, np)
+}
+
+impl Interpolated {
+    /// The ARPA-like form: word ids unpacked from the keys, log10 probabilities and backoffs (the highest
+    /// order has none; `<s>` gets -99 like KenLM).
+    fn into_log10_grams(self, bits: usize) -> Vec<Grams> {
+        let n = self.keys.len();
+        let mut grams = Vec::with_capacity(n);
+        for k in 1..=n {
+            let keys = &self.keys[k - 1];
+            let wmask = (1u128 << bits) - 1;
+            let mut ids = Vec::with_capacity(keys.len() * k);
+            for &key in keys {
+                for i in (0..k).rev() {
+                    ids.push(((key >> (bits * i)) & wmask) as u32);
+                }
+            }
+            let prob: Vec<f32> = self.p[k - 1]
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| if k == 1 && i as u32 == BOS_ID { -99.0 } else { p.log10() as f32 })
+                .collect();
+            let bo: Vec<f32> =
+                if k == n { vec![0.0; keys.len()] } else { self.bo[k - 1].iter().map(|&b| b.log10() as f32).collect() };
+            grams.push(Grams { ids, prob, bo });
+        }
+        grams
+    }
 }

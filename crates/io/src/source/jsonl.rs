@@ -353,38 +353,16 @@ impl Iterator for JsonlSource {
 }
 
 impl JsonlSource {
-    #[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
     fn decode(&mut self, chunk: Chunk) -> DocBatch {
         let data = chunk.bytes.as_slice();
-        // Line boundaries: (start, end) without the newline.
-        let mut lines = Vec::new();
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', data) {
-            lines.push((start, nl));
-            start = nl + 1;
-        }
-        if start < data.len() {
-            lines.push((start, data.len()));
-        }
-        let damaged_tail = chunk.damage.is_some() && start < data.len();
-        let cfg = &self.config;
-        // Once the cap is reached, values of new keys are not even encoded.
-        let known = (self.keys.len() >= cfg.max_passthrough_keys).then_some(&self.key_index);
-        let parsed: Vec<Parsed> = lines
-            .par_iter()
-            .with_min_len(64)
-            .map_init(simd_json::Buffers::default, |buffers, &(s, e)| parse_line(&data[s..e], buffers, cfg, known))
-            .collect();
-
+        let (lines, unterminated) = line_ranges(data);
+        let damaged_tail = chunk.damage.is_some() && unterminated;
+        let parsed = self.parse_lines(data, &lines);
         let first_line = self.next_line;
         self.next_line += lines.len() as u64;
-        let mut ids = StringBuilder::new();
-        let mut texts = StringBuilder::with_capacity(parsed.len(), data.len());
-        let mut extra_cols: Vec<StringBuilder> = self.keys.iter().map(|_| StringBuilder::new()).collect();
+        let mut columns = DocColumns::new(self.keys.len(), parsed.len(), data.len());
         let mut quarantined = Vec::new();
         let mut blank_lines = 0;
-        let mut n_docs = 0usize;
-        let mut filled: Vec<bool> = Vec::new();
         let last = parsed.len().saturating_sub(1);
         for (i, p) in parsed.into_iter().enumerate() {
             let line_no = first_line + i as u64;
@@ -403,48 +381,88 @@ impl JsonlSource {
                     self.config.max_doc_bytes,
                     &data[s..e],
                 )),
-                Parsed::Doc { id, text, extra } => {
-                    match id {
-                        Some(id) => ids.append_value(id),
-                        None => ids.append_value(format!("{}:{line_no}", self.file_name)),
-                    }
-                    texts.append_value(text.as_str());
-                    drop(text);
-                    filled.clear();
-                    filled.resize(extra_cols.len(), false);
-                    for (k, v) in extra {
-                        let idx = match self.key_index.get(&k) {
-                            Some(&idx) => idx,
-                            None if self.keys.len() >= self.config.max_passthrough_keys => {
-                                self.dropped_keys.insert(k);
-                                continue;
-                            }
-                            None => {
-                                let idx = self.keys.len();
-                                self.key_index.insert(k.clone(), idx);
-                                self.keys.push(k);
-                                let mut b = StringBuilder::new();
-                                b.append_nulls(n_docs);
-                                extra_cols.push(b);
-                                filled.push(false);
-                                idx
-                            }
-                        };
-                        if !filled[idx] {
-                            extra_cols[idx].append_option(v);
-                            filled[idx] = true;
-                        }
-                    }
-                    for (b, f) in extra_cols.iter_mut().zip(&filled) {
-                        if !f {
-                            b.append_null();
-                        }
-                    }
-                    n_docs += 1;
-                }
+                Parsed::Doc { id, text, extra } => self.append_doc(&mut columns, line_no, id, text, extra),
             }
         }
-        let mut bytes = data.len() as u64;
+        let bytes = self.quarantine_chunk_end(&chunk, damaged_tail, &mut quarantined);
+        let docs = self.record_batch(columns);
+        DocBatch { input: self.index, docs, quarantined, bytes, blank_lines, damage: chunk.damage }
+    }
+
+    /// Each line parsed on its own, in parallel.
+    fn parse_lines(&self, data: &[u8], lines: &[(usize, usize)]) -> Vec<Parsed> {
+        let cfg = &self.config;
+        // Once the cap is reached, values of new keys are not even encoded.
+        let known = (self.keys.len() >= cfg.max_passthrough_keys).then_some(&self.key_index);
+        lines
+            .par_iter()
+            .with_min_len(64)
+            .map_init(simd_json::Buffers::default, |buffers, &(s, e)| parse_line(&data[s..e], buffers, cfg, known))
+            .collect()
+    }
+
+    /// One document's row: its id (the file name and line number when it has none), its text, and a value or
+    /// null in every passthrough column.
+    #[inline]
+    fn append_doc(
+        &mut self,
+        columns: &mut DocColumns,
+        line_no: u64,
+        id: Option<String>,
+        text: DocText,
+        extra: Vec<(String, Option<String>)>,
+    ) {
+        match id {
+            Some(id) => columns.ids.append_value(id),
+            None => columns.ids.append_value(format!("{}:{line_no}", self.file_name)),
+        }
+        columns.texts.append_value(text.as_str());
+        drop(text);
+        columns.filled.clear();
+        columns.filled.resize(columns.extra.len(), false);
+        for (k, v) in extra {
+            let Some(idx) = self.passthrough_column(columns, k) else { continue };
+            // A key repeated in a record keeps its first value.
+            if !columns.filled[idx] {
+                columns.extra[idx].append_option(v);
+                columns.filled[idx] = true;
+            }
+        }
+        for (b, f) in columns.extra.iter_mut().zip(&columns.filled) {
+            if !f {
+                b.append_null();
+            }
+        }
+        columns.n_docs += 1;
+    }
+
+    /// The column of passthrough key `k`. A new key gets a column, null for the documents before, until
+    /// `input.max_passthrough_keys`; beyond it the key is only counted, for the warning at the end.
+    #[inline]
+    fn passthrough_column(&mut self, columns: &mut DocColumns, k: String) -> Option<usize> {
+        match self.key_index.get(&k) {
+            Some(&idx) => Some(idx),
+            None if self.keys.len() >= self.config.max_passthrough_keys => {
+                self.dropped_keys.insert(k);
+                None
+            }
+            None => {
+                let idx = self.keys.len();
+                self.key_index.insert(k.clone(), idx);
+                self.keys.push(k);
+                let mut b = StringBuilder::new();
+                b.append_nulls(columns.n_docs);
+                columns.extra.push(b);
+                columns.filled.push(false);
+                Some(idx)
+            }
+        }
+    }
+
+    /// The rows for what follows the chunk's lines: a skipped oversize line, or the damage after the last whole
+    /// line. Returns the input bytes the chunk covers.
+    fn quarantine_chunk_end(&mut self, chunk: &Chunk, damaged_tail: bool, quarantined: &mut Vec<Quarantined>) -> u64 {
+        let mut bytes = chunk.bytes.len() as u64;
         if let Some(o) = &chunk.oversize {
             quarantined.push(Quarantined::oversize(
                 format!("line {}", self.next_line),
@@ -457,20 +475,63 @@ impl JsonlSource {
         } else if let (Some(damage), false) = (&chunk.damage, damaged_tail) {
             // The input broke off after a whole line (or before any): the unread rest is one row.
             quarantined.push(Quarantined::new(
-                format!("byte {}", chunk.offset + data.len() as u64),
+                format!("byte {}", chunk.offset + chunk.bytes.len() as u64),
                 damage.clone(),
                 &[],
             ));
         }
+        bytes
+    }
+
+    /// The batch: id, text, then the passthrough columns in order of first appearance in this input.
+    fn record_batch(&self, mut columns: DocColumns) -> RecordBatch {
         let schema = doc_schema(
             &self.config.id_field,
             &self.config.text_field,
             self.keys.iter().map(|k| Field::new(k, DataType::Utf8, true)),
         );
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(ids.finish()), Arc::new(texts.finish())];
-        columns.extend(extra_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        let docs = RecordBatch::try_new(schema, columns).expect("columns match the schema");
-        DocBatch { input: self.index, docs, quarantined, bytes, blank_lines, damage: chunk.damage }
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(columns.ids.finish()), Arc::new(columns.texts.finish())];
+        arrays.extend(columns.extra.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        RecordBatch::try_new(schema, arrays).expect("columns match the schema")
+    }
+}
+
+/// The lines of a chunk as `(start, end)` without the newline, and whether the last one lacks its newline.
+fn line_ranges(data: &[u8]) -> (Vec<(usize, usize)>, bool) {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', data) {
+        lines.push((start, nl));
+        start = nl + 1;
+    }
+    let unterminated = start < data.len();
+    if unterminated {
+        lines.push((start, data.len()));
+    }
+    (lines, unterminated)
+}
+
+/// The Arrow columns of one batch, filled a document at a time.
+struct DocColumns {
+    ids: StringBuilder,
+    texts: StringBuilder,
+    /// One per passthrough key known so far.
+    extra: Vec<StringBuilder>,
+    /// Which of `extra` the current document has filled.
+    filled: Vec<bool>,
+    n_docs: usize,
+}
+
+impl DocColumns {
+    /// Columns for up to `lines` documents from `bytes` bytes of input, with `keys` passthrough columns.
+    fn new(keys: usize, lines: usize, bytes: usize) -> Self {
+        DocColumns {
+            ids: StringBuilder::new(),
+            texts: StringBuilder::with_capacity(lines, bytes),
+            extra: (0..keys).map(|_| StringBuilder::new()).collect(),
+            filled: Vec::new(),
+            n_docs: 0,
+        }
     }
 }
 

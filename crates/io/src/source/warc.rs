@@ -408,99 +408,19 @@ impl<R: BufRead> WarcReader<R> {
         Some(Err(WarcRecordError::BadBoundary { offset, message }))
     }
 
-    #[expect(clippy::too_many_lines, reason = "predates the lint; to be split into its steps")]
-    fn next_record(&mut self) -> Option<Result<WarcRecord, WarcRecordError>> {
-        // 1. Find the version line, skipping blank lines (and, when resynchronising, anything
-        //    that is not a `WARC/1.` line).
-        let (offset, version) = loop {
-            if let Some(p) = self.pending.take() {
-                break p;
-            }
-            let start = self.pos;
-            let line = match self.read_line(MAX_HEADER_LINE) {
-                Ok(Line::Eof) => {
-                    self.done = true;
-                    return None;
-                }
-                Ok(Line::Line(l, _)) => l,
-                Err(e) => return self.fatal_io(e),
-            };
-            if self.resync {
-                if line.starts_with(b"WARC/1.") {
-                    self.resync = false;
-                    break (start, line);
-                }
-                continue;
-            }
-            if line.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            break (start, line);
+    fn next_record(&mut self) -> NextRecord {
+        let (offset, version) = match self.version_line() {
+            Ok(found) => found,
+            Err(out) => return out,
         };
         if !version.starts_with(b"WARC/") {
             let shown = String::from_utf8_lossy(&version[..version.len().min(60)]).into_owned();
             return self.malformed(offset, format!("expected a WARC/1.x version line, found {shown:?}"));
         }
-
-        // 2. Header fields up to the blank line.
-        let mut headers: Vec<(String, String)> = Vec::new();
-        let mut block = version.len();
-        loop {
-            let line_start = self.pos;
-            let (line, cut) = match self.read_line(MAX_HEADER_LINE) {
-                Ok(Line::Eof) => {
-                    self.done = true;
-                    return Some(Err(WarcRecordError::Truncated {
-                        offset,
-                        message: "stream ended inside the header block".into(),
-                    }));
-                }
-                Ok(Line::Line(l, cut)) => (l, cut),
-                Err(e) => return self.fatal_io(e),
-            };
-            if line.is_empty() {
-                break;
-            }
-            if cut {
-                return self.malformed(
-                    offset,
-                    format!("header line at offset {line_start} longer than {MAX_HEADER_LINE} bytes"),
-                );
-            }
-            block += line.len();
-            if block > MAX_HEADER_BLOCK {
-                return self.malformed(offset, format!("header block longer than {MAX_HEADER_BLOCK} bytes"));
-            }
-            if line.starts_with(b"WARC/1.") {
-                // A new record started before this one's header ended: resume there.
-                self.pending = Some((line_start, line));
-                return Some(Err(WarcRecordError::MalformedHeader {
-                    offset,
-                    message: "header block not terminated by a blank line".into(),
-                }));
-            }
-            let text = String::from_utf8_lossy(&line);
-            if (line[0] == b' ' || line[0] == b'\t') && !headers.is_empty() {
-                // Obsolete line folding: continuation of the previous value.
-                let last = headers.last_mut().expect("non-empty");
-                last.1.push(' ');
-                last.1.push_str(text.trim());
-                continue;
-            }
-            match text.split_once(':') {
-                Some((name, value)) if !name.trim().is_empty() && !name.contains(char::is_whitespace) => {
-                    headers.push((name.to_string(), value.trim().to_string()));
-                }
-                _ => {
-                    let shown: String = text.chars().take(60).collect();
-                    return self.malformed(
-                        offset,
-                        format!("header line at offset {line_start} is not `Name: value`: {shown:?}"),
-                    );
-                }
-            }
-        }
-
+        let headers = match self.header_fields(offset, version.len()) {
+            Ok(headers) => headers,
+            Err(out) => return out,
+        };
         let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
         let length: u64 = match find("Content-Length").map(|v| v.trim().parse::<u64>()) {
             Some(Ok(n)) => n,
@@ -508,38 +428,130 @@ impl<R: BufRead> WarcReader<R> {
             None => return self.malformed(offset, "missing Content-Length"),
         };
         let record_type = find("WARC-Type").unwrap_or("").to_string();
-
-        // 3. Body.
         if length > self.max_body {
-            match self.skip_body(length) {
-                Ok(n) if n == length => {
-                    return match self.at_record_boundary() {
-                        Ok(true) => Some(Err(WarcRecordError::TooLarge { offset, length, max: self.max_body })),
-                        Ok(false) => {
-                            // What was skipped is gone: resume at the next `WARC/1.` line after it.
-                            self.resync = true;
-                            Some(Err(WarcRecordError::BadBoundary {
-                                offset,
-                                message: format!(
-                                    "Content-Length {length} (over the {}-byte cap, skipped) does not end at a \
-                                     record boundary",
-                                    self.max_body
-                                ),
-                            }))
-                        }
-                        Err(e) => self.fatal_io(e),
-                    };
-                }
-                Ok(n) => {
+            return self.skip_oversized_block(offset, length);
+        }
+        self.read_block(offset, length, record_type, headers)
+    }
+
+    /// The record's version line and its offset, skipping blank lines (and, when resynchronising, anything
+    /// that is not a `WARC/1.` line). `Err` is what [`Self::next_record`] returns instead: the end, or a fatal
+    /// error.
+    #[inline]
+    fn version_line(&mut self) -> Result<(u64, Vec<u8>), NextRecord> {
+        loop {
+            if let Some(p) = self.pending.take() {
+                return Ok(p);
+            }
+            let start = self.pos;
+            let line = match self.read_line(MAX_HEADER_LINE) {
+                Ok(Line::Eof) => {
                     self.done = true;
-                    return Some(Err(WarcRecordError::Truncated {
-                        offset,
-                        message: format!("oversized body cut short: {n} of {length} bytes"),
-                    }));
+                    return Err(None);
                 }
-                Err(e) => return self.fatal_io(e),
+                Ok(Line::Line(l, _)) => l,
+                Err(e) => return Err(self.fatal_io(e)),
+            };
+            if self.resync {
+                if line.starts_with(b"WARC/1.") {
+                    self.resync = false;
+                    return Ok((start, line));
+                }
+                continue;
+            }
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            return Ok((start, line));
+        }
+    }
+
+    /// The header fields after the version line (`version_len` bytes, counted in the header block's cap), up
+    /// to the blank line. `Err` is what [`Self::next_record`] returns instead.
+    #[inline]
+    fn header_fields(&mut self, offset: u64, version_len: usize) -> Result<Vec<(String, String)>, NextRecord> {
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let mut block = version_len;
+        loop {
+            let line_start = self.pos;
+            let (line, cut) = match self.read_line(MAX_HEADER_LINE) {
+                Ok(Line::Eof) => {
+                    self.done = true;
+                    return Err(Some(Err(WarcRecordError::Truncated {
+                        offset,
+                        message: "stream ended inside the header block".into(),
+                    })));
+                }
+                Ok(Line::Line(l, cut)) => (l, cut),
+                Err(e) => return Err(self.fatal_io(e)),
+            };
+            if line.is_empty() {
+                return Ok(headers);
+            }
+            if cut {
+                return Err(self.malformed(
+                    offset,
+                    format!("header line at offset {line_start} longer than {MAX_HEADER_LINE} bytes"),
+                ));
+            }
+            block += line.len();
+            if block > MAX_HEADER_BLOCK {
+                return Err(self.malformed(offset, format!("header block longer than {MAX_HEADER_BLOCK} bytes")));
+            }
+            if line.starts_with(b"WARC/1.") {
+                // A new record started before this one's header ended: resume there.
+                self.pending = Some((line_start, line));
+                return Err(Some(Err(WarcRecordError::MalformedHeader {
+                    offset,
+                    message: "header block not terminated by a blank line".into(),
+                })));
+            }
+            if let Err(shown) = push_header_line(&mut headers, &line) {
+                let message = format!("header line at offset {line_start} is not `Name: value`: {shown:?}");
+                return Err(self.malformed(offset, message));
             }
         }
+    }
+
+    /// A block over the body cap: skipped without being buffered, then reported.
+    fn skip_oversized_block(&mut self, offset: u64, length: u64) -> NextRecord {
+        match self.skip_body(length) {
+            Ok(n) if n == length => match self.at_record_boundary() {
+                Ok(true) => Some(Err(WarcRecordError::TooLarge { offset, length, max: self.max_body })),
+                Ok(false) => {
+                    // What was skipped is gone: resume at the next `WARC/1.` line after it.
+                    self.resync = true;
+                    Some(Err(WarcRecordError::BadBoundary {
+                        offset,
+                        message: format!(
+                            "Content-Length {length} (over the {}-byte cap, skipped) does not end at a record \
+                             boundary",
+                            self.max_body
+                        ),
+                    }))
+                }
+                Err(e) => self.fatal_io(e),
+            },
+            Ok(n) => {
+                self.done = true;
+                Some(Err(WarcRecordError::Truncated {
+                    offset,
+                    message: format!("oversized body cut short: {n} of {length} bytes"),
+                }))
+            }
+            Err(e) => self.fatal_io(e),
+        }
+    }
+
+    /// The block, which must end at a record boundary: the record, or why its length is wrong.
+    #[inline(always)]
+    fn read_block(
+        &mut self,
+        offset: u64,
+        length: u64,
+        record_type: String,
+        headers: Vec<(String, String)>,
+    ) -> NextRecord {
         match self.read_body(length) {
             Ok((body, true)) => match self.at_record_boundary() {
                 Ok(true) => Some(Ok(WarcRecord { record_type, headers, body, offset })),
@@ -566,6 +578,29 @@ impl<R: BufRead> WarcReader<R> {
         }
     }
 }
+
+/// Adds a header line to `headers`: a `Name: value` field, or (obsolete line folding) the continuation of the
+/// previous value. `Err` holds the start of a line that is neither, to show in the error.
+#[inline]
+fn push_header_line(headers: &mut Vec<(String, String)>, line: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(line);
+    if (line[0] == b' ' || line[0] == b'\t') && !headers.is_empty() {
+        let last = headers.last_mut().expect("non-empty");
+        last.1.push(' ');
+        last.1.push_str(text.trim());
+        return Ok(());
+    }
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() && !name.contains(char::is_whitespace) => {
+            headers.push((name.to_string(), value.trim().to_string()));
+            Ok(())
+        }
+        _ => Err(text.chars().take(60).collect()),
+    }
+}
+
+/// What reading the next record gives: a record, an error, or the end of the stream.
+type NextRecord = Option<Result<WarcRecord, WarcRecordError>>;
 
 impl<R: BufRead> Iterator for WarcReader<R> {
     type Item = Result<WarcRecord, WarcRecordError>;
