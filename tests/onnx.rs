@@ -18,6 +18,7 @@ fn edited_fixture(name: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDi
     common::edited_model(Path::new(&fixture(name)), edit)
 }
 
+/// A classifier run by ONNX Runtime (the default, `native = false`: these tests are about the ONNX path).
 fn classifier(model: &str, device: Device) -> svalbard::Result<Classifier> {
     let config = ClassifierConfig { model: model.into(), device, batch_size: 3, ..Default::default() };
     Classifier::new(&config, None, 2)
@@ -172,19 +173,21 @@ fn cli_missing_library_and_classifier_column() {
     let input = d.path().join("in.jsonl");
     common::write_jsonl(&input, &common::good_docs(3));
     let cfg = d.path().join("c.toml");
-    std::fs::write(&cfg, "[onnx]\nlibrary = \"/nonexistent/libonnxruntime.so\"\n").unwrap();
-    let out = std::process::Command::new(bin)
-        .args([
-            "filter",
-            input.to_str().unwrap(),
-            "-o",
-            d.path().join("o").to_str().unwrap(),
-            "-c",
-            cfg.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let filter = |config: &str, out: &str| {
+        std::fs::write(&cfg, config).unwrap();
+        let o = d.path().join(out);
+        std::process::Command::new(bin)
+            .args(["filter", input.to_str().unwrap(), "-o", o.to_str().unwrap(), "-c", cfg.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap()
+    };
+    // A model run by ONNX Runtime needs the library, and its absence is exit 6 with a way to install it.
+    let library = "[onnx]\nlibrary = \"/nonexistent/libonnxruntime.so\"\n";
+    let out = filter(library, "o");
     assert_eq!(out.status.code(), Some(6));
+    // Evaluated in Rust (native), the built-in fast model does not load ONNX Runtime at all.
+    let native = filter(&format!("{library}[[signals.classifiers]]\nmodel = \"builtin:fast\"\nnative = true\n"), "o0");
+    assert_eq!(native.status.code(), Some(0), "{}", String::from_utf8_lossy(&native.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/libonnxruntime.so") && err.contains("setup_ort.sh"), "{err}");
 
@@ -200,4 +203,49 @@ fn cli_missing_library_and_classifier_column() {
     let rejected = common::read_category(&o, "rejected");
     assert_eq!(common::strings(&rejected, "reasons"), vec!["fast.machine"; 3]);
     assert!(rejected[0].schema().index_of("fast_p_machine").is_ok());
+}
+
+/// Both columns of a two-output classifier over `texts`.
+fn score_two(c: &Classifier, texts: &[&str]) -> [Vec<f32>; 2] {
+    let mut cols = vec![vec![f32::NAN; texts.len()]; 2];
+    let mut fired = vec![0u64; texts.len()];
+    c.score_batch(texts, &mut cols, &mut fired).unwrap();
+    [cols.remove(0), cols.remove(0)]
+}
+
+/// The built-in `fast` model evaluated in Rust (its graph is a sparse linear model) gives ONNX Runtime's
+/// scores within 1e-6, on the shipped sample, edge cases and, where ../shared is present, detect/dev.jsonl.
+#[test]
+fn native_fast_matches_onnx_runtime() {
+    let native = Classifier::new(&ClassifierConfig { native: true, ..Default::default() }, None, 2).unwrap();
+    assert!(native.is_native(), "the built-in fast graph is recognised as a sparse linear model");
+    let ort = Classifier::new(&ClassifierConfig::default(), None, 2).unwrap();
+    assert!(!ort.is_native());
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample/web_sample.jsonl");
+    // Read lossily: the sample holds a line of invalid UTF-8 on purpose (a quarantine row in the demo).
+    let mut texts: Vec<String> = String::from_utf8_lossy(&std::fs::read(sample).unwrap())
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["text"].as_str().map(str::to_string))
+        .collect();
+    texts.extend(["", "a", "Ünïcödé — “quotes” … and 日本語", &"word ".repeat(5000)].map(str::to_string));
+    match common::shared_data() {
+        Some(data) => {
+            let dev = String::from_utf8_lossy(&std::fs::read(data.join("detect/dev.jsonl")).unwrap()).into_owned();
+            texts.extend(dev.lines().filter_map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).ok()?["text"].as_str().map(str::to_string)
+            }));
+        }
+        None => eprintln!("skipped the detect/dev.jsonl part: ../shared/data is absent"),
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (a, b) = (score_two(&native, &refs), score_two(&ort, &refs));
+    for (column, (x, y)) in ["p_machine", "p_machine_short"].iter().zip(a.iter().zip(&b)) {
+        let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+        eprintln!(
+            "{column}: largest difference {worst:e}, bit-identical {} of {}",
+            x.iter().zip(y).filter(|(p, q)| p.to_bits() == q.to_bits()).count(),
+            refs.len()
+        );
+        assert!(worst <= 1e-6, "{column}: largest difference {worst:e} over {} texts", refs.len());
+    }
 }

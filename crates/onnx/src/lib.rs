@@ -11,6 +11,7 @@ pub(crate) use svalbard_eval as eval;
 pub mod batch;
 pub mod encode;
 pub mod model_card;
+pub mod sparse_linear;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};

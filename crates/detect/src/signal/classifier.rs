@@ -4,6 +4,10 @@
 //! pipeline), encoded (svalbard's hashed n-grams, or a HF tokenizer), sorted by length so batches carry
 //! little padding, and run in batches of `batch_size` on a pool of sessions, one per worker. The score column
 //! is `<model>_p_machine`; the rule `<model>.machine` fires at p_machine >= the threshold.
+//!
+//! A hashed-n-gram model whose graph is a sparse linear model (the built-in `fast`) is evaluated in Rust
+//! instead when the config says `native = true` ([`crate::onnx::sparse_linear`]): the same function, one pass
+//! over each document's features, no padded batch, no session call and no ONNX Runtime library.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +21,7 @@ use crate::check;
 use crate::error::{Error, Result};
 use crate::onnx::encode::{hash_v1, prefix, HashScratch};
 use crate::onnx::model_card::{InputKind, ModelCard, OutputKind};
+use crate::onnx::sparse_linear::SparseLinear;
 use crate::onnx::{self, batch, Device, SessionPool};
 
 /// The default model, compiled into the binary so that only the ONNX Runtime library is needed beside it.
@@ -35,6 +40,10 @@ pub struct ClassifierConfig {
     pub device: Device,
     /// Documents per ONNX run.
     pub batch_size: usize,
+    /// Evaluate a hashed-n-gram model whose graph is a sparse linear model in Rust, without ONNX Runtime (its
+    /// scores agree with ONNX Runtime's within 1e-6, not bit for bit); off by default, so that the shipped
+    /// policy sees the scores it was fitted on.
+    pub native: bool,
 }
 
 impl Default for ClassifierConfig {
@@ -45,6 +54,7 @@ impl Default for ClassifierConfig {
             threshold: None,
             device: Device::Auto,
             batch_size: 64,
+            native: false,
         }
     }
 }
@@ -92,13 +102,66 @@ fn mean_window_probability(p: &[f32], tokens: impl Iterator<Item = usize>) -> f3
     (1.0 / (1.0 + (-mean).exp())) as f32
 }
 
+/// The model as a sparse linear graph evaluated in Rust, when the config allows it (`native`, a CPU device)
+/// and the card and graph are one: hashed n-grams in, probabilities out, every output of that shape.
+fn native_model(config: &ClassifierConfig, card: &ModelCard, model: &[u8]) -> Option<SparseLinear> {
+    if !config.native
+        || !matches!(config.device, Device::Auto | Device::Cpu)
+        || card.input.kind != InputKind::HashedNgrams
+        || card.onnx.output_kind != OutputKind::Probability
+    {
+        return None;
+    }
+    let [ids, weights] = card.onnx.inputs.as_slice() else { return None };
+    let outputs: Vec<&str> =
+        std::iter::once(&card.onnx.output).chain(&card.onnx.extra_outputs).map(String::as_str).collect();
+    let model = SparseLinear::from_onnx(model, ids, weights, &outputs, card.input.buckets? as usize)?;
+    tracing::debug!(model = %card.name, "evaluated in Rust: a sparse linear graph");
+    Some(model)
+}
+
+/// Sessions for the model, checked to have the inputs and outputs its card names.
+fn checked_pool(
+    config: &ClassifierConfig,
+    card: &ModelCard,
+    model: &[u8],
+    library: Option<&std::path::Path>,
+    workers: usize,
+) -> Result<SessionPool> {
+    let rt = onnx::runtime(library)?;
+    let pool = onnx::session_pool(rt, model, config.device, workers)?;
+    for name in card.onnx.inputs.iter() {
+        if !pool.input_names.contains(name) {
+            return Err(Error::Model(format!(
+                "model {}: the card names input {name:?} but the graph's inputs are {:?}",
+                card.name, pool.input_names
+            )));
+        }
+    }
+    for name in std::iter::once(&card.onnx.output).chain(&card.onnx.extra_outputs) {
+        if !pool.output_names.contains(name) {
+            return Err(Error::Model(format!(
+                "model {}: the card names output {name:?} but the graph's outputs are {:?}",
+                card.name, pool.output_names
+            )));
+        }
+    }
+    Ok(pool)
+}
+
 pub struct Classifier {
     card: ModelCard,
     threshold: f32,
     batch_size: usize,
     encoder: Encoder,
-    pool: Arc<SessionPool>,
+    /// How the graph runs: in Rust (a sparse linear model) or on ONNX Runtime's sessions.
+    runner: Runner,
     spec: SignalSpec,
+}
+
+enum Runner {
+    Native(SparseLinear),
+    OnnxRuntime(Arc<SessionPool>),
 }
 
 impl Classifier {
@@ -138,24 +201,10 @@ impl Classifier {
                 Encoder::Tokens { tokenizer: Box::new(tokenizer), max_bytes, windows }
             }
         };
-        let rt = onnx::runtime(library)?;
-        let pool = onnx::session_pool(rt, &model_bytes, config.device, workers)?;
-        for name in card.onnx.inputs.iter() {
-            if !pool.input_names.contains(name) {
-                return Err(Error::Model(format!(
-                    "model {}: the card names input {name:?} but the graph's inputs are {:?}",
-                    card.name, pool.input_names
-                )));
-            }
-        }
-        for name in std::iter::once(&card.onnx.output).chain(&card.onnx.extra_outputs) {
-            if !pool.output_names.contains(name) {
-                return Err(Error::Model(format!(
-                    "model {}: the card names output {name:?} but the graph's outputs are {:?}",
-                    card.name, pool.output_names
-                )));
-            }
-        }
+        let runner = match native_model(config, &card, &model_bytes) {
+            Some(model) => Runner::Native(model),
+            None => Runner::OnnxRuntime(Arc::new(checked_pool(config, &card, &model_bytes, library, workers)?)),
+        };
         let id: &'static str = Box::leak(card.name.clone().into_boxed_str());
         let columns: Vec<&str> =
             std::iter::once("p_machine").chain(card.onnx.extra_outputs.iter().map(String::as_str)).collect();
@@ -167,7 +216,7 @@ impl Classifier {
             batch_size: config.batch_size,
             card,
             encoder,
-            pool: Arc::new(pool),
+            runner,
             spec,
         })
     }
@@ -176,8 +225,17 @@ impl Classifier {
         &self.card
     }
 
+    /// Where the model runs; a natively evaluated model runs on the CPU.
     pub fn provider(&self) -> onnx::Provider {
-        self.pool.provider
+        match &self.runner {
+            Runner::Native(_) => onnx::Provider::Cpu,
+            Runner::OnnxRuntime(pool) => pool.provider,
+        }
+    }
+
+    /// Whether the graph is evaluated in Rust rather than by ONNX Runtime.
+    pub fn is_native(&self) -> bool {
+        matches!(self.runner, Runner::Native(_))
     }
 
     /// Encode documents into model input rows, in document order (a document's windows are adjacent).
@@ -215,8 +273,27 @@ impl Classifier {
         }
     }
 
+    /// Per row, one value per output (`output`, then `extra_outputs`).
+    fn run_rows(&self, rows: &[Row]) -> Result<Vec<Vec<f32>>> {
+        match &self.runner {
+            Runner::Native(model) => Ok(rows
+                .par_iter()
+                .with_min_len(64)
+                .map(|r| {
+                    let mut out = vec![0f32; model.outputs()];
+                    model.eval(&r.ids, &r.values, &mut out);
+                    out
+                })
+                .collect()),
+            Runner::OnnxRuntime(pool) => {
+                let rows_per_run = batch::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
+                batch::run_by_length(rows, |r| r.ids.len(), rows_per_run, |run| self.run_chunk(pool, run))
+            }
+        }
+    }
+
     /// Run one length-sorted chunk; per row, one value per output (`output`, then `extra_outputs`).
-    fn run_chunk(&self, rows: &[&Row]) -> Result<Vec<Vec<f32>>> {
+    fn run_chunk(&self, pool: &SessionPool, rows: &[&Row]) -> Result<Vec<Vec<f32>>> {
         let b = rows.len();
         let (ids, shape) = batch::padded(&rows.iter().map(|r| r.ids.as_slice()).collect::<Vec<_>>());
         let (second, _) = batch::padded(&rows.iter().map(|r| r.values.as_slice()).collect::<Vec<_>>());
@@ -243,7 +320,7 @@ impl Classifier {
         let machine = self.card.onnx.machine_index;
         let outputs: Vec<&str> =
             std::iter::once(&self.card.onnx.output).chain(&self.card.onnx.extra_outputs).map(String::as_str).collect();
-        self.pool.with_session(|s| {
+        pool.with_session(|s| {
             let out = s.run(inputs).map_err(err)?;
             let per_output: Vec<Vec<f32>> = outputs
                 .iter()
@@ -285,8 +362,7 @@ impl BatchSignal for Classifier {
 
     fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()> {
         let rows = self.encode(texts)?;
-        let rows_per_run = batch::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
-        let per_row = batch::run_by_length(&rows, |r| r.ids.len(), rows_per_run, |run| self.run_chunk(run))?;
+        let per_row = self.run_rows(&rows)?;
         let per_output: Vec<Vec<f32>> =
             (0..columns.len()).map(|o| per_row.iter().map(|outputs| outputs[o]).collect()).collect();
         let mut start = 0;
