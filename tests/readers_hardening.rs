@@ -462,3 +462,23 @@ fn reader_peak_rss() {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     eprintln!("{} docs, {} quarantined, peak RSS {} MiB", t.texts.len(), t.quarantined.len(), usage.ru_maxrss / 1024);
 }
+
+/// A Parquet file whose footer gives a column chunk a negative offset: the parquet crate asserts on it while
+/// reading a row group (found by the fuzzer, kept as a seed of fuzz/corpus/parquet_reader). The reader catches
+/// the panic: the input either fails at open or its rows end as quarantine rows with the damage said, and
+/// nothing unwinds out of the reader.
+#[test]
+fn parquet_metadata_that_panics_the_parquet_crate_is_damage_not_a_crash() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parquet_reader/negative-column-chunk-offset");
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("bad.parquet");
+    std::fs::copy(&seed, &path).unwrap();
+    let read = std::panic::catch_unwind(|| {
+        source::open(0, &input(&path), &InputConfig::default()).map(|it| it.collect::<Vec<DocBatch>>())
+    });
+    let Ok(opened) = read else { panic!("a panic escaped the Parquet reader") };
+    if let Ok(batches) = opened {
+        let t = tally(&batches);
+        assert!(!t.quarantined.is_empty() || !t.damage.is_empty(), "{t:?}");
+    }
+}
