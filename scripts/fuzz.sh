@@ -27,16 +27,29 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz from crates.io"
   cargo install cargo-fuzz --locked
 fi
-cargo "${toolchain[@]}" fuzz build --sanitizer "$sanitizer" 2>&1 | tail -n 3
+build_log=$(mktemp)
+if ! cargo "${toolchain[@]}" fuzz build --sanitizer "$sanitizer" >"$build_log" 2>&1; then
+  # cargo-fuzz ends a failed build with its own backtrace; the cause is in cargo's error lines above it.
+  echo "fuzz: the fuzz targets did not build; cargo's errors:" >&2
+  grep -E -m 40 -A 6 "^error|panicked|No space left" "$build_log" >&2 || tail -n 60 "$build_log" >&2
+  df -h . >&2
+  exit 1
+fi
+tail -n 1 "$build_log"
+rm -f "$build_log"
 status=0
 for t in "${targets[@]}"; do
   scratch=$(mktemp -d)
   mkdir -p "fuzz/corpus/$t"
   echo "fuzz: $t for ${secs}s"
+  run_log=$(mktemp)
   if ! cargo "${toolchain[@]}" fuzz run --sanitizer "$sanitizer" "$t" "$scratch" "fuzz/corpus/$t" -- \
-      -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12; then
+      -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 >"$run_log" 2>&1; then
     status=1
+    echo "fuzz: $t failed; the panic or libFuzzer's report:" >&2
+    grep -E -m 20 -A 4 "panicked|ERROR: libFuzzer|Test unit written|out-of-memory|timeout" "$run_log" >&2 || true
   fi
-  rm -rf "$scratch"
+  tail -n 12 "$run_log"
+  rm -rf "$scratch" "$run_log"
 done
 exit $status

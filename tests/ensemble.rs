@@ -126,24 +126,30 @@ fn calibrate_names_what_is_missing() {
 }
 
 /// A model whose every column comes from `--train-column` is not run on the training data, and the fields stand for
-/// its columns there; a model with a column no field stands for still runs.
+/// its columns there; a model with a column no field stands for still runs. `--holdout-column` does the same for
+/// the holdout data.
 #[test]
 fn calibrate_does_not_run_a_model_whose_columns_come_from_fields() {
     let d = tempfile::tempdir().unwrap();
     let data = d.path().join("labeled.jsonl");
     labeled(&data, 200);
     let data_s = data.to_str().unwrap();
-    let fit = |replace: &[&str], name: &str| {
+    let fit_with = |flag: &'static str, replace: &[&'static str], name: &str| {
         let out = d.path().join(name);
         let mut args = vec!["calibrate", "--train", data_s, "--holdout", data_s, "--target-fpr", "0.05"];
         for r in replace {
-            args.extend(["--train-column", r]);
+            args.extend([flag, r]);
         }
         args.extend(["--out", out.to_str().unwrap()]);
         let o = svalbard(&args);
         let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         (String::from_utf8_lossy(&o.stderr).to_string(), p)
     };
+    let fit = |replace: &[&'static str], name: &str| fit_with("--train-column", replace, name);
+    let (err, _) =
+        fit_with("--holdout-column", &["fast_p_machine=fast_oof", "fast_p_machine_short=fast_oof"], "h.json");
+    assert!(err.contains("fast does not score the holdout data"), "{err}");
+    assert!(!err.contains("does not score the training data"), "{err}");
     let (err, both) = fit(&["fast_p_machine=fast_oof", "fast_p_machine_short=fast_oof"], "both.json");
     assert!(err.contains("fast does not score the training data"), "{err}");
     let (err, one) = fit(&["fast_p_machine=fast_oof"], "one.json");

@@ -608,3 +608,27 @@ fn detectors_skip_what_a_quality_rule_rejected() {
     assert_eq!(on_disk["scored"]["fast"], docs - skipped as u64);
     assert_eq!(on_disk["inputs"][0]["scored"]["fast"], docs - skipped as u64);
 }
+
+/// `filter --score-all` is `[signals] score_all = true` from the command line: the detectors score the documents
+/// a quality rule rejected too.
+#[test]
+fn score_all_flag_scores_every_document() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample/web_sample.jsonl");
+    let d = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = d.path().join(name);
+        let mut args = vec!["filter", sample.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q", "--json"];
+        args.extend(extra);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_svalbard")).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let stats: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (stats, read_category(&out, "rejected"))
+    };
+    let (all, all_rejected) = run("all", &["--score-all"]);
+    let (early, early_rejected) = run("early", &[]);
+    let docs = all["totals"]["clean"].as_u64().unwrap() + all["totals"]["rejected"].as_u64().unwrap();
+    assert_eq!(all["scored"]["fast"].as_u64(), Some(docs));
+    assert!(early["scored"]["fast"].as_u64().unwrap() < docs, "the sample has documents a quality rule rejects");
+    assert!(nulls(&all_rejected, "fast_p_machine").iter().all(|&n| !n));
+    assert!(nulls(&early_rejected, "fast_p_machine").iter().any(|&n| n));
+}

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::eval::BoostingOptions;
 use crate::labeled::{Dataset, LabeledSpec};
 use crate::pipeline::labeled::score_inputs;
-use crate::signal::Scorer;
 use crate::spec::SignalSpec;
 
 const EXAMPLES: &str = "\
@@ -93,7 +92,8 @@ pub struct CalibrateArgs {
     pub learning_rate: f64,
     /// Read a score column of the --train data from an input field instead of scoring it, COLUMN=FIELD
     /// (repeatable): out-of-fold scores of a model that was trained on those documents (svalbard_train.fast.train). A
-    /// model whose every column is given so does not run on the --train data.
+    /// model whose every column is given so does not run on the --train data (the same for --holdout-column and
+    /// --reference-column).
     #[arg(long, value_parser = parse_pair)]
     pub train_column: Vec<(String, String)>,
     /// The same for the --reference data, COLUMN=FIELD (repeatable): when the reference humans are training
@@ -101,6 +101,10 @@ pub struct CalibrateArgs {
     /// text from sources it never saw, which is what the threshold must hold on.
     #[arg(long, value_parser = parse_pair)]
     pub reference_column: Vec<(String, String)>,
+    /// The same for the --holdout data, COLUMN=FIELD (repeatable): scores computed once beforehand, e.g. an
+    /// expensive model's columns from an earlier `svalbard filter` run, so that refits do not rerun it.
+    #[arg(long, value_parser = parse_pair)]
+    pub holdout_column: Vec<(String, String)>,
     /// Boolean field of the --train data marking the documents the expensive signals' models never trained
     /// on: only they fit the full stage, with every
     /// row of a class and --balance-field group that has none of them. A model's scores of its own training
@@ -176,14 +180,25 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
             groups.push(f.clone());
         }
     }
-    let no_fields: Vec<String> = Vec::new();
-    let train_fields: Vec<String> = a.train_column.iter().map(|(_, f)| f.clone()).collect();
-    let score = |scorer: &Scorer, inputs: &[String], what: &str, fields: &[String]| -> Result<Dataset> {
-        let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: fields };
-        let d = pool.install(|| score_inputs(&config, scorer, inputs, &spec))?;
+    let score = |inputs: &[String], what: &str, given: &[(String, String)]| -> Result<Dataset> {
+        // A model whose every column comes from a field is not run on this data.
+        let from_fields = |spec: &SignalSpec| spec.columns.iter().all(|c| given.iter().any(|(t, _)| t == c));
+        let skipped: Vec<&'static str> = scorer.batch_specs().filter(|s| from_fields(s)).map(|s| s.id).collect();
+        for id in &skipped {
+            eprintln!("svalbard: {id} does not score the {what} data: every column it writes comes from a field");
+        }
+        // Each data set gets its own scorer (the models load again): dropping signals consumes one.
+        let this_scorer =
+            config.scorer()?.scoring_all().without_batch_signals(|s| skipped.contains(&s.id), &config.rules)?;
+        let fields: Vec<String> = given.iter().map(|(_, f)| f.clone()).collect();
+        let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: &fields };
+        let mut d = pool.install(|| score_inputs(&config, &this_scorer, inputs, &spec))?;
         tracing::info!(docs = d.len(), seconds = d.score_time.as_secs_f64(), "scored the {what} data");
         if d.is_empty() {
             return Err(Error::Config(format!("the {what} data holds no documents")));
+        }
+        for (column, field) in given {
+            d.set_column_from_field(column, field)?;
         }
         Ok(d)
     };
@@ -195,38 +210,21 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         .train_column
         .iter()
         .map(|c| ("--train-column", c))
+        .chain(a.holdout_column.iter().map(|c| ("--holdout-column", c)))
         .chain(a.reference_column.iter().map(|c| ("--reference-column", c)));
     for (flag, (column, _)) in given {
         if !all_columns.contains(column) {
             return Err(Error::Config(format!("{flag} {column}: no enabled signal writes that column")));
         }
     }
-    let holdout = score(&scorer, &a.holdout, "holdout", &no_fields)?;
-    let reference_fields: Vec<String> = a.reference_column.iter().map(|(_, f)| f.clone()).collect();
-    let reference = if a.reference.is_empty() {
-        holdout.clone()
-    } else {
-        let mut r = score(&scorer, &a.reference, "reference", &reference_fields)?;
-        for (column, field) in &a.reference_column {
-            r.set_column_from_field(column, field)?;
-        }
-        r
-    };
+    let holdout = score(&a.holdout, "holdout", &a.holdout_column)?;
+    let reference =
+        if a.reference.is_empty() { holdout.clone() } else { score(&a.reference, "reference", &a.reference_column)? };
     if let Some(f) = &a.reference_group_field {
         // Before the long part: a field the reference lacks is a mistake to name now.
         fit::reference_groups(&reference, f)?;
     }
-    // A model whose every column comes from --train-column is not run on the training data.
-    let from_fields = |spec: &SignalSpec| spec.columns.iter().all(|c| a.train_column.iter().any(|(t, _)| t == c));
-    let skipped: Vec<&'static str> = scorer.batch_specs().filter(|s| from_fields(s)).map(|s| s.id).collect();
-    for id in &skipped {
-        eprintln!("svalbard: {id} does not score the training data: every column it writes comes from --train-column");
-    }
-    let train_scorer = scorer.without_batch_signals(|s| skipped.contains(&s.id), &config.rules)?;
-    let mut train = score(&train_scorer, &a.train, "training", &train_fields)?;
-    for (column, field) in &a.train_column {
-        train.set_column_from_field(column, field)?;
-    }
+    let train = score(&a.train, "training", &a.train_column)?;
     let (cheap_columns, expensive_columns) = fit::split_columns(&authorship_columns, &a.expensive);
     if let (Some(f), true) = (&a.full_fit_field, expensive_columns.is_empty()) {
         tracing::warn!(

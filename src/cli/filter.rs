@@ -51,6 +51,10 @@ pub struct FilterArgs {
     /// Field holding the document id (overrides input.id_field).
     #[arg(long)]
     pub id_field: Option<String>,
+    /// Score every document with every signal, also those a quality rule already rejected (overrides
+    /// signals.score_all): for benchmarks and analyses that want every column.
+    #[arg(long)]
+    pub score_all: bool,
     /// Process only shard I of N (0-based): inputs whose plan index is I modulo N.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -105,6 +109,9 @@ fn build_job(a: &FilterArgs) -> Result<Job> {
     }
     if let Some(f) = &a.id_field {
         config.input.id_field = f.clone();
+    }
+    if a.score_all {
+        config.signals.score_all = true;
     }
     config.validate()?;
     let inputs = plan_inputs(&a.inputs)?;

@@ -72,14 +72,9 @@ pub fn score_inputs(config: &Config, scorer: &Scorer, inputs: &[String], spec: &
                 }
             }
             for (k, f) in spec.score_fields.iter().enumerate() {
-                let a = strings(f).ok_or_else(|| Error::input(&input.path, format!("no score field {f:?}")))?;
-                data.values[n_scorer + k].extend((0..a.len()).map(|i| {
-                    if a.is_valid(i) {
-                        a.value(i).trim().parse::<f32>().unwrap_or(f32::NAN)
-                    } else {
-                        f32::NAN
-                    }
-                }));
+                let values =
+                    score_field(docs, f).ok_or_else(|| Error::input(&input.path, format!("no score field {f:?}")))?;
+                data.values[n_scorer + k].extend(values);
             }
             let texts = batch.texts();
             let started = Instant::now();
@@ -95,6 +90,24 @@ pub fn score_inputs(config: &Config, scorer: &Scorer, inputs: &[String], spec: &
         }
     }
     Ok(data)
+}
+
+/// A score field's values: JSON gives text (parsed; not a number is NaN), Parquet and Arrow inputs numbers (an
+/// earlier `svalbard filter` run's score columns, say). Null is NaN. None when the field is absent or of
+/// another type.
+fn score_field(docs: &arrow::array::RecordBatch, field: &str) -> Option<Vec<f32>> {
+    use arrow::array::Float32Array;
+    let column = docs.column_by_name(field)?;
+    if let Some(a) = column.as_any().downcast_ref::<StringArray>() {
+        let parse = |i| if a.is_valid(i) { a.value(i).trim().parse::<f32>().unwrap_or(f32::NAN) } else { f32::NAN };
+        return Some((0..a.len()).map(parse).collect());
+    }
+    if !column.data_type().is_numeric() {
+        return None;
+    }
+    let cast = arrow::compute::cast(column, &arrow::datatypes::DataType::Float32).ok()?;
+    let a = cast.as_any().downcast_ref::<Float32Array>()?;
+    Some((0..a.len()).map(|i| if a.is_valid(i) { a.value(i) } else { f32::NAN }).collect())
 }
 
 fn add_timing(timings: &mut Vec<(String, Duration)>, key: &str, t: Duration) {
@@ -140,5 +153,29 @@ mod tests {
         std::fs::write(&path, r#"{"text":"x","label":"unsure"}"#).unwrap();
         let err = score_inputs(&config, &scorer, &[path.display().to_string()], &spec).unwrap_err().to_string();
         assert!(err.contains("neither human nor machine"), "{err}");
+    }
+
+    /// Score fields of Parquet and Arrow inputs are numbers (a `svalbard filter` output's score columns): any
+    /// numeric type is read, null is NaN; text is parsed as in JSON; another type is no score field.
+    #[test]
+    fn score_fields_are_text_or_numbers() {
+        use arrow::array::{BooleanArray, Float32Array, Float64Array, Int64Array};
+        use std::sync::Arc;
+        let batch = arrow::array::RecordBatch::try_from_iter([
+            ("f32", Arc::new(Float32Array::from(vec![Some(0.5), None])) as arrow::array::ArrayRef),
+            ("f64", Arc::new(Float64Array::from(vec![0.25, 2.0])) as _),
+            ("i64", Arc::new(Int64Array::from(vec![3, -1])) as _),
+            ("text", Arc::new(StringArray::from(vec![" 0.75", "n/a"])) as _),
+            ("flag", Arc::new(BooleanArray::from(vec![true, false])) as _),
+        ])
+        .unwrap();
+        let read = |f: &str| score_field(&batch, f).map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        let bits = |v: &[f32]| Some(v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        assert_eq!(read("f32"), bits(&[0.5, f32::NAN]));
+        assert_eq!(read("f64"), bits(&[0.25, 2.0]));
+        assert_eq!(read("i64"), bits(&[3.0, -1.0]));
+        assert_eq!(read("text"), bits(&[0.75, f32::NAN]));
+        assert_eq!(read("flag"), None);
+        assert_eq!(read("absent"), None);
     }
 }

@@ -61,10 +61,11 @@ impl Dataset {
     /// ones to fit on (a model scoring its own training documents), its out-of-fold scores are. Every document
     /// must have a finite value.
     pub fn set_column_from_field(&mut self, column: &str, field: &str) -> Result<()> {
+        // Fields come after the scorer's columns: the last of a name is the field where both share it.
         let from = self
             .columns
             .iter()
-            .position(|c| c == field)
+            .rposition(|c| c == field)
             .ok_or_else(|| Error::Config(format!("no field {field:?} was read from the labeled data")))?;
         if let Some(d) = self.values[from].iter().position(|v| !v.is_finite()) {
             return Err(Error::Config(format!(
@@ -74,6 +75,8 @@ impl Dataset {
             )));
         }
         match self.columns.iter().position(|c| c == column) {
+            // The field has the column's name, and no signal wrote that column: it is the column already.
+            Some(to) if to == from => {}
             Some(to) => {
                 self.values.swap(from, to);
                 self.values.remove(from);
@@ -129,6 +132,16 @@ mod tests {
         d.set_column_from_field("m_p", "oof").unwrap();
         assert_eq!(d.columns, ["a", "m_p"]);
         assert_eq!(d.column("m_p").unwrap(), &[0.1, 0.2]);
+        // A field of the column's own name: it is the column, whether a signal wrote one (the field, read after
+        // the scorer's columns, wins) or not.
+        let mut d = dataset(&["a", "m_p", "m_p"], vec![vec![1.0, 2.0], vec![0.9, 0.8], vec![0.1, 0.2]]);
+        d.set_column_from_field("m_p", "m_p").unwrap();
+        assert_eq!(d.columns, ["a", "m_p"]);
+        assert_eq!(d.values, [vec![1.0, 2.0], vec![0.1, 0.2]]);
+        let mut d = dataset(&["a", "m_p"], vec![vec![1.0, 2.0], vec![0.1, 0.2]]);
+        d.set_column_from_field("m_p", "m_p").unwrap();
+        assert_eq!(d.columns, ["a", "m_p"]);
+        assert_eq!(d.values, [vec![1.0, 2.0], vec![0.1, 0.2]]);
         // A document without a number, or no such field, is an error.
         let mut d = dataset(&["a", "oof"], vec![vec![1.0, 2.0], vec![0.1, f32::NAN]]);
         let err = d.set_column_from_field("m_p", "oof").unwrap_err().to_string();

@@ -1,0 +1,38 @@
+"""svalbard_train.smollm.cascade: the stratified sample and what counts as flagged (stdlib only)."""
+import collections
+import unittest
+
+from svalbard_train.smollm import cascade
+
+
+def rows():
+    out = []
+    for source, label, family, n in [("a", "human", "human", 50), ("a", "machine", "openai", 3),
+                                     ("b", "machine", "openai", 20), ("b", "machine", "google", 20)]:
+        out += [{"source": source, "label": label, "family": family, "i": i} for i in range(n)]
+    return out
+
+
+class SampleTest(unittest.TestCase):
+    def test_caps_every_stratum_and_keeps_small_ones_whole(self):
+        picked, taken = cascade.stratified(rows(), 10)
+        counts = collections.Counter((r["source"], r["label"], r["family"]) for r in picked)
+        self.assertEqual(counts, {("a", "human", "human"): 10, ("a", "machine", "openai"): 3,
+                                  ("b", "machine", "openai"): 10, ("b", "machine", "google"): 10})
+        self.assertEqual(taken, counts)
+
+    def test_the_same_seed_draws_the_same_rows(self):
+        self.assertEqual(cascade.stratified(rows(), 7)[0], cascade.stratified(rows(), 7)[0])
+        self.assertNotEqual(cascade.stratified(rows(), 7, seed=1)[0], cascade.stratified(rows(), 7)[0])
+
+
+class FlaggedTest(unittest.TestCase):
+    def test_the_ensemble_rule_among_the_reasons(self):
+        self.assertTrue(cascade.flagged({"reasons": "c4.too_few_sentences,ensemble.machine(fast_p_machine=+2.1)"}))
+        self.assertFalse(cascade.flagged({"reasons": "fineweb.short_lines"}))
+        self.assertFalse(cascade.flagged({"reasons": None}))
+        self.assertTrue(cascade.flagged({"reasons": ["ensemble.machine(x=+1)"]}))
+
+
+if __name__ == "__main__":
+    unittest.main()
