@@ -14,36 +14,38 @@
 //! is skipped; the outputs of any other input are deleted and redone, which is what makes a killed run,
 //! re-run, produce exactly the outputs of an uninterrupted one.
 //!
-//! [`labeled`] runs the first two stages over labeled data, for `calibrate` and `bench`.
+//! [`Scoring`] is the scoring stage's work on one batch (signals, decision, the output columns); [`labeled`] runs
+//! the first two stages over labeled data, for `calibrate` and `bench`; [`records`] scores Arrow record batches
+//! handed over in memory (the Python package) with the same [`Scoring`].
 
 pub mod labeled;
+pub mod records;
+mod scoring;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, BooleanArray, Float32Array, RecordBatch, StringArray};
+use arrow::array::RecordBatch;
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::{DataType, Field, Schema};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::batch::{DocBatch, Quarantined};
 use crate::config::Config;
-use crate::decide::protection::Protection;
-use crate::decide::verdict::{Decider, VERDICT_CLEAN, VERDICT_REJECTED};
 use crate::error::{Error, Result};
 use crate::signal::Scorer;
 use crate::sink::output_dir::{OutputDir, OutputOptions};
 use crate::sink::{self, PartitionWriter, CLEAN, QUARANTINE, REJECTED};
 use crate::source::{self, InputFile};
-use crate::spec::RuleMask;
 use crate::stats::{
     add_rules, add_scored, Counts, InputStats, RuleCount, RuleCounts, RunStats, ScoredCounts, Throughput,
 };
 
 pub use crate::sink::output_dir::PROGRESS_DIR;
+pub use records::{score_records, ERROR_COLUMN, VERDICT_QUARANTINE};
+pub use scoring::{Annotated, Scoring};
 pub const STATS_FILE: &str = "stats.json";
 
 /// Everything a run needs, validated.
@@ -167,18 +169,11 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
     debug_assert_eq!(output.path(), job.output.as_path());
     let started = Instant::now();
     let config = &job.config;
-    config.validate()?;
-    let scorer = config.checked_scorer()?;
-    let stages = Stages {
-        decider: scorer.decider(),
-        protection: Protection::new(&config.vintage, &config.trust)?,
-        fingerprint: config_fingerprint(config),
-        scorer,
-    };
+    let stages = Stages { scoring: Scoring::new(config)?, fingerprint: config_fingerprint(config) };
     let (done, todo) = resume(job, &stages.fingerprint)?;
     let threads = config.pipeline.workers();
     let processed = run_stages(job, &stages, &todo, threads)?;
-    let stats = run_stats(job, &stages.scorer, started.elapsed().as_secs_f64(), threads, done, processed);
+    let stats = run_stats(job, stages.scoring.scorer(), started.elapsed().as_secs_f64(), threads, done, processed);
     debug_assert!(stats.totals.balanced());
     let json = serde_json::to_vec_pretty(&stats).expect("stats serialize");
     sink::write_atomic(&job.output.join(&job.stats_file), &json)?;
@@ -187,9 +182,7 @@ pub fn run_in(job: &Job, output: &OutputDir) -> Result<RunStats> {
 
 /// What the scoring stage applies to every batch, built once per run.
 struct Stages {
-    scorer: Scorer,
-    decider: Decider,
-    protection: Protection,
+    scoring: Scoring,
     /// The config's fingerprint, which a finished input's marker must match to be skipped.
     fingerprint: String,
 }
@@ -236,13 +229,13 @@ fn run_stages(job: &Job, stages: &Stages, todo: &[usize], threads: usize) -> Res
         };
         let writer = {
             let bar = bar.clone();
-            let rule_codes: Vec<String> = stages.scorer.rules().iter().map(|r| r.code.clone()).collect();
+            let rule_codes: Vec<String> = stages.scoring.scorer().rules().iter().map(|r| r.code.clone()).collect();
             std::thread::Builder::new()
                 .name("svalbard-writer".into())
                 .spawn_scoped(s, move || write_stage(job, &stages.fingerprint, &rule_codes, &bar, scored_rx))
                 .map_err(Error::Io)?
         };
-        let scored = score_stage(&stages.scorer, &stages.decider, &stages.protection, &pool, read_rx, scored_tx);
+        let scored = score_stage(&stages.scoring, &pool, read_rx, scored_tx);
         let written = writer.join().map_err(|_| Error::Other("writer thread panicked".into()))?;
         reader.join().map_err(|_| Error::Other("reader thread panicked".into()))?;
         // The writer's error is the root cause when it stopped first (the scorer then only sees a closed channel).
@@ -355,17 +348,10 @@ fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Re
     }
 }
 
-fn score_stage(
-    scorer: &Scorer,
-    decider: &Decider,
-    protection: &Protection,
-    pool: &rayon::ThreadPool,
-    rx: Receiver<Read>,
-    tx: Sender<Scored>,
-) -> Result<()> {
+fn score_stage(scoring: &Scoring, pool: &rayon::ThreadPool, rx: Receiver<Read>, tx: Sender<Scored>) -> Result<()> {
     for msg in rx {
         let out = match msg {
-            Read::Batch(b) => pool.install(|| score_batch(scorer, decider, protection, b))?,
+            Read::Batch(b) => pool.install(|| score_batch(scoring, b))?,
             Read::InputEnd(i) => Scored::InputEnd(i),
             Read::InputFailed(i, e) => Scored::InputFailed(i, e),
         };
@@ -377,72 +363,13 @@ fn score_stage(
 }
 
 /// Score one batch, decide, and split it into clean and rejected rows with the score and decision columns.
-fn score_batch(scorer: &Scorer, decider: &Decider, protection: &Protection, batch: DocBatch) -> Result<Scored> {
-    let texts = batch.texts();
-    let scores = scorer.score(&texts)?;
-    let signed = protection.signed(&batch.docs, &texts);
-    drop(texts);
-    let is_vintage = protection.of(&batch.docs);
-    let keep_vintage = protection.keep_vintage;
-    let protected: Option<Vec<bool>> = (signed.is_some() || (keep_vintage && is_vintage.is_some())).then(|| {
-        (0..batch.len())
-            .map(|i| {
-                signed.as_ref().is_some_and(|s| s[i])
-                    || (keep_vintage && is_vintage.as_ref().is_some_and(|v| v[i] == Some(true)))
-            })
-            .collect()
-    });
-    let decisions = decider.decide(&scores.fired, protected.as_deref(), Some(&scores.ensemble_drivers));
-    let mut rules = vec![RuleCount::default(); scorer.rules().len()];
-    let reject_mask = decider.reject_mask();
-    for (mask, &rejected) in scores.fired.iter().zip(&decisions.rejected) {
-        let mut m: RuleMask = *mask;
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            rules[i].fired += 1;
-            if rejected && (reject_mask >> i) & 1 == 1 {
-                rules[i].rejected += 1;
-            }
-            m &= m - 1;
-        }
-    }
-    let n_rejected = decisions.rejected.iter().filter(|&&r| r).count() as u64;
+fn score_batch(scoring: &Scoring, batch: DocBatch) -> Result<Scored> {
+    let annotated = scoring.annotate(&batch)?;
     let n = batch.len() as u64;
-
-    let docs = &batch.docs;
-    let mut fields: Vec<Field> = docs.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-    let mut columns: Vec<ArrayRef> = docs.columns().to_vec();
-    let skipped = scores.not_scored.iter().any(|&s| s);
-    for ((name, values), &detector) in scorer.columns().iter().zip(scores.columns).zip(scorer.detector_columns_mask()) {
-        fields.push(Field::new(name, DataType::Float32, true));
-        columns.push(Arc::new(if detector && skipped {
-            // Not computed (a quality rule rejected the document first) is null; NaN stays "computed, undefined".
-            Float32Array::from_iter(values.iter().zip(&scores.not_scored).map(|(&v, &s)| (!s).then_some(v)))
-        } else {
-            Float32Array::from(values)
-        }));
-    }
-    if let Some(v) = &is_vintage {
-        fields.push(Field::new("vintage", DataType::Boolean, true));
-        columns.push(Arc::new(BooleanArray::from(v.clone())));
-    }
-    if let Some(s) = &signed {
-        fields.push(Field::new("signed_human", DataType::Boolean, false));
-        columns.push(Arc::new(BooleanArray::from(s.clone())));
-    }
-    let verdict =
-        StringArray::from_iter_values(
-            decisions.rejected.iter().map(|&r| if r { VERDICT_REJECTED } else { VERDICT_CLEAN }),
-        );
-    for (name, col) in [("verdict", verdict), ("reasons", decisions.reasons), ("flags", decisions.flags)] {
-        fields.push(Field::new(name, DataType::Utf8, false));
-        columns.push(Arc::new(col));
-    }
-    let annotated = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-    let rejected_mask = BooleanArray::from(decisions.rejected);
-    let clean_mask = arrow::compute::not(&rejected_mask)?;
-    let clean = (n - n_rejected > 0).then(|| filter_record_batch(&annotated, &clean_mask)).transpose()?;
-    let rejected = (n_rejected > 0).then(|| filter_record_batch(&annotated, &rejected_mask)).transpose()?;
+    let n_rejected = annotated.rejected.true_count() as u64;
+    let clean_mask = arrow::compute::not(&annotated.rejected)?;
+    let clean = (n - n_rejected > 0).then(|| filter_record_batch(&annotated.batch, &clean_mask)).transpose()?;
+    let rejected = (n_rejected > 0).then(|| filter_record_batch(&annotated.batch, &annotated.rejected)).transpose()?;
     let q = batch.quarantined.len() as u64;
     let counts = Counts {
         docs_in: n + q,
@@ -458,8 +385,8 @@ fn score_batch(scorer: &Scorer, decider: &Decider, protection: &Protection, batc
         rejected,
         quarantined: batch.quarantined,
         counts,
-        rules,
-        scored: scores.scored,
+        rules: annotated.rules,
+        scored: annotated.scored,
         damage: batch.damage,
     })
 }
