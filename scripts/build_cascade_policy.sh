@@ -28,12 +28,15 @@ lm=(neural_lm_perplexity neural_lm_burstiness neural_lm_curvature)
 given() { for c in "${lm[@]}"; do echo "--$1-column" "$c=$c"; done; }
 parts() { ls "$1"/clean/*.parquet "$1"/rejected/*.parquet 2>/dev/null; }
 # 2. The policy: fitted as scripts/build_policy.sh fits the default one (out-of-fold `fast` scores on the training
-# rows, the threshold held on each training human source), with the LM's columns from step 1.
+# rows, the threshold held on each training human source), with the LM's columns from step 1; each source's
+# reference humans scored by the stage refitted without that source (--cross-fit-reference), since the reference
+# rows are the training rows. (The first run, docs/results/2026-12-06-cascade.md, held it on in-sample scores.)
 oof=(fast_p_machine=fast_p_machine_oof fast_p_machine_short=fast_p_machine_short_oof)
 "$bin" calibrate -c scripts/cascade.toml --train $(parts $d/lm-train) $(given train) \
   "${oof[@]/#/--train-column=}" --holdout $(parts $d/lm-dev) $(given holdout) \
   --reference $(parts $d/lm-train) $(given reference) "${oof[@]/#/--reference-column=}" \
-  --reference-group-field source --fpr-confidence 0 --balance-field group --combiner "${COMBINER:-boosted}" \
+  --reference-group-field source --cross-fit-reference --fpr-confidence 0 --balance-field group \
+  --combiner "${COMBINER:-boosted}" \
   --description "fitted by scripts/build_cascade_policy.sh: the full stage reads the neural LM" \
   --out $d/policy.json > $d/calibrate.json
 # 3. Held out: the test sample (and dev) under the default and the thorough profile, every document scored.

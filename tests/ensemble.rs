@@ -118,6 +118,10 @@ fn calibrate_names_what_is_missing() {
     let (code, err) = run(&["--train-column", "fats_p_machine=fast_oof"]);
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("fats_p_machine") && err.contains("no enabled signal writes"), "{err}");
+    // Cross-fitting is by the reference's groups: without them there is nothing to leave out.
+    let (code, err) = run(&["--cross-fit-reference"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--reference-group-field"), "{err}");
     // 20 human documents cannot show a 1 % FPR with 90 % confidence.
     let (code, err) = run(&[]);
     assert_eq!(code, Some(3), "{err}");

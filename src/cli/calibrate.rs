@@ -73,6 +73,12 @@ pub struct CalibrateArgs {
     /// the threshold fitted without each group, measured on that group (loso_threshold).
     #[arg(long)]
     pub reference_group_field: Option<String>,
+    /// With --reference-group-field: score each group's human reference documents with the stage refitted
+    /// without that group's training documents (one refit per group), and hold the threshold on those scores,
+    /// so that each group counts as a source the policy never saw. Without it, reference documents that are
+    /// also training documents get the scores of a combiner fitted on them, which new sources do not get.
+    #[arg(long, requires = "reference_group_field")]
+    pub cross_fit_reference: bool,
     #[arg(long, value_enum, default_value = "platt")]
     pub method: Method,
     /// The stages' model: gradient-boosted trees, or a logistic regression (one weight per column).
@@ -187,9 +193,7 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
         for id in &skipped {
             eprintln!("svalbard: {id} does not score the {what} data: every column it writes comes from a field");
         }
-        // Each data set gets its own scorer (the models load again): dropping signals consumes one.
-        let this_scorer =
-            config.scorer()?.scoring_all().without_batch_signals(|s| skipped.contains(&s.id), &config.rules)?;
+        let this_scorer = scorer.without_batch_signals(|s| skipped.contains(&s.id), &config.rules)?;
         let fields: Vec<String> = given.iter().map(|(_, f)| f.clone()).collect();
         let spec = LabeledSpec { label_field: &a.label_field, group_fields: &groups, score_fields: &fields };
         let mut d = pool.install(|| score_inputs(&config, &this_scorer, inputs, &spec))?;
@@ -262,6 +266,7 @@ fn fit_options(
         band,
         balance_field: a.balance_field.clone(),
         loso_field: a.loso_field.clone(),
+        cross_fit_reference: a.cross_fit_reference,
         full_fit_field: a.full_fit_field.clone(),
         description: a.description.clone(),
     }

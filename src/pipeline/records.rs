@@ -11,8 +11,9 @@ use arrow::compute::{cast_with_options, filter, take, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::Scoring;
-use crate::batch::{doc_schema, oversize_error, DocBatch};
+use crate::batch::{doc_schema, DocBatch};
 use crate::error::{Error, Result};
+use crate::source::parquet::{holds_text, text_as_utf8, text_row_quarantine};
 use crate::source::InputConfig;
 
 /// The verdict of a row that could not be scored (the word of the `quarantine/` partition).
@@ -32,27 +33,21 @@ pub fn score_records(scoring: &Scoring, input: &InputConfig, source: &str, batch
     let text_idx =
         schema.index_of(text_field).map_err(|_| Error::input(source, format!("no column {text_field:?}")))?;
     let raw_text = batch.column(text_idx);
-    if !is_text(raw_text.data_type()) {
+    if !holds_text(raw_text.data_type()) {
         let t = raw_text.data_type();
         return Err(Error::input(source, format!("column {text_field:?} is {t}, not a string")));
     }
-    // A cast that makes null what is not UTF-8, rather than failing the batch (as the Parquet reader does).
-    let lenient = CastOptions { safe: true, ..Default::default() };
-    let text = cast_with_options(raw_text, &DataType::Utf8, &lenient)?;
-    let text = text.as_string::<i32>();
+    // The Parquet reader's conversion and row checks: a row that is null, not UTF-8 or oversize is marked rather
+    // than failing the batch.
+    let (text, not_utf8) = text_as_utf8(raw_text).map_err(|e| Error::input(source, e))?;
+    let mut not_utf8 = not_utf8.into_iter().peekable();
     let errors: Vec<Option<String>> = (0..batch.num_rows())
         .map(|i| {
-            if raw_text.is_null(i) {
-                Some("text is null".to_string())
-            } else if text.is_null(i) {
-                Some("text is not valid UTF-8".to_string())
-            } else if text.value(i).len() > input.max_doc_bytes {
-                Some(oversize_error(text.value(i).len() as u64, input.max_doc_bytes))
-            } else {
-                None
-            }
+            let bytes = not_utf8.next_if_eq(&i).map(|_| &[][..]);
+            text_row_quarantine(&text, i, String::new, bytes, input.max_doc_bytes).map(|q| q.error)
         })
         .collect();
+    let lenient = CastOptions { safe: true, ..Default::default() };
     let ids = ids(batch, &input.id_field, source, &lenient)?;
     let passthrough: Vec<usize> =
         (0..schema.fields().len()).filter(|&i| input.passes_through(schema.field(i).name())).collect();
@@ -105,16 +100,6 @@ pub fn score_records(scoring: &Scoring, input: &InputConfig, source: &str, batch
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), out)?)
 }
 
-/// A text column must hold strings: Utf8 of any width, bytes (Parquet from Spark), or a dictionary of either.
-fn is_text(t: &DataType) -> bool {
-    match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => true,
-        DataType::Dictionary(_, values) => is_text(values),
-        _ => false,
-    }
-}
-
 /// The id of every row, as Utf8: the id column cast (numbers too), or `<source>:<row>` where it is missing, null
 /// or not UTF-8.
 fn ids(batch: &RecordBatch, id_field: &str, source: &str, lenient: &CastOptions) -> Result<StringArray> {
@@ -141,6 +126,7 @@ mod tests {
     use arrow::array::{BinaryArray, Int64Array};
 
     use super::*;
+    use crate::batch::oversize_error;
     use crate::config::Config;
 
     #[test]

@@ -26,6 +26,27 @@ class SampleTest(unittest.TestCase):
         self.assertNotEqual(cascade.stratified(rows(), 7, seed=1)[0], cascade.stratified(rows(), 7)[0])
 
 
+    def test_a_larger_cap_draws_a_superset(self):
+        # `more` writes only what the larger draw adds: the smaller draw must be inside it.
+        small = {r["i"] for r in cascade.stratified(rows(), 7)[0] if r["label"] == "human"}
+        large = {r["i"] for r in cascade.stratified(rows(), 30)[0] if r["label"] == "human"}
+        self.assertEqual(len(small), 7)
+        self.assertEqual(len(large), 30)
+        self.assertTrue(small < large)
+
+
+class PerSourceThresholdTest(unittest.TestCase):
+    def test_each_human_source_holds_its_budget(self):
+        scored = [{"label": "human", "source": "a", "x": float(v)} for v in range(100)]
+        scored += [{"label": "human", "source": "b", "x": float(v)} for v in range(10)]
+        scored += [{"label": "machine", "source": "m", "x": 1000.0}]
+        # a (100 documents) may have one flagged: above 98; b (10) none: above 9. The stricter wins.
+        self.assertEqual(cascade.per_source_threshold(scored, "x", 1), 98.0)
+        self.assertEqual(cascade.per_source_threshold(scored[:100], "x", 1), 98.0)
+        # Lower = machine: the sign turns the scale.
+        self.assertEqual(cascade.per_source_threshold(scored[:100], "x", -1), -1.0)
+
+
 class FlaggedTest(unittest.TestCase):
     def test_the_ensemble_rule_among_the_reasons(self):
         self.assertTrue(cascade.flagged({"reasons": "c4.too_few_sentences,ensemble.machine(fast_p_machine=+2.1)"}))

@@ -15,6 +15,7 @@
 pub mod classifier;
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -193,8 +194,9 @@ pub struct ScoreTable {
 
 /// All enabled signals, in a fixed order, with their columns and rules laid end to end.
 pub struct Scorer {
-    doc_signals: Vec<Box<dyn DocSignal>>,
-    batch_signals: Vec<Box<dyn BatchSignal>>,
+    // Shared, so that a scorer with fewer signals reuses the loaded models (`without_batch_signals`).
+    doc_signals: Vec<Arc<dyn DocSignal>>,
+    batch_signals: Vec<Arc<dyn BatchSignal>>,
     columns: Vec<String>,
     rules: Vec<RuleSpec>,
     rule_actions: Vec<Action>,
@@ -241,19 +243,22 @@ impl Scorer {
                 Built::Batch(signal) => batch.push(signal),
             }
         }
+        let doc = doc.into_iter().map(Arc::from).collect();
+        let batch = batch.into_iter().map(Arc::from).collect();
         Self::build(doc, batch, rules, Some(ensemble), s.score_all)
     }
 
     /// The same signals less the batch signals (classifiers, language models) that `drop` picks, without the
     /// ensemble: `calibrate` does not run a model on the training data when every column it writes is read
     /// from the input instead (an expensive model on tens of thousands of documents costs minutes to hours).
+    /// The models are shared with `self`, not loaded again.
     pub fn without_batch_signals(
-        self,
+        &self,
         drop: impl Fn(&SignalSpec) -> bool,
         overrides: &std::collections::BTreeMap<String, Action>,
     ) -> Result<Self> {
-        let kept = self.batch_signals.into_iter().filter(|s| !drop(s.spec())).collect();
-        Self::new(self.doc_signals, kept, overrides)
+        let kept = self.batch_signals.iter().filter(|s| !drop(s.spec())).cloned().collect();
+        Self::build(self.doc_signals.clone(), kept, overrides, None, true)
     }
 
     pub fn new(
@@ -261,6 +266,8 @@ impl Scorer {
         batch_signals: Vec<Box<dyn BatchSignal>>,
         overrides: &std::collections::BTreeMap<String, Action>,
     ) -> Result<Self> {
+        let doc_signals = doc_signals.into_iter().map(Arc::from).collect();
+        let batch_signals = batch_signals.into_iter().map(Arc::from).collect();
         Self::build(doc_signals, batch_signals, overrides, None, true)
     }
 
@@ -272,8 +279,8 @@ impl Scorer {
     }
 
     fn build(
-        doc_signals: Vec<Box<dyn DocSignal>>,
-        batch_signals: Vec<Box<dyn BatchSignal>>,
+        doc_signals: Vec<Arc<dyn DocSignal>>,
+        batch_signals: Vec<Arc<dyn BatchSignal>>,
         overrides: &std::collections::BTreeMap<String, Action>,
         ensemble: Option<&EnsembleConfig>,
         score_all: bool,

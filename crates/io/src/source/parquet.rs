@@ -49,6 +49,43 @@ enum TextKind {
     Bytes,
 }
 
+/// Whether a column of this type can be a text or id column: strings of any width, bytes without the UTF8
+/// annotation (as Spark writes them), or a dictionary of either.
+pub fn holds_text(t: &DataType) -> bool {
+    kind_of(t).is_some()
+}
+
+/// A text column as Utf8 and the rows whose bytes are not UTF-8 (null in the result), as the reader converts
+/// each batch; an error for a column that [`holds_text`] refuses.
+pub fn text_as_utf8(a: &ArrayRef) -> std::result::Result<(StringArray, Vec<usize>), String> {
+    match kind_of(a.data_type()) {
+        Some(kind) => to_utf8(a, kind),
+        None => Err(format!("a {} column holds no text", a.data_type())),
+    }
+}
+
+/// Why row `i` of a text column (converted by [`text_as_utf8`]) cannot be a document, as the quarantine record
+/// the reader writes for it at `location`: `not_utf8` holds the row's bytes when they are not UTF-8; a null
+/// text and one over `max_doc_bytes` are the other cases. None for a row that can be scored.
+pub fn text_row_quarantine(
+    text: &StringArray,
+    i: usize,
+    location: impl FnOnce() -> String,
+    not_utf8: Option<&[u8]>,
+    max_doc_bytes: usize,
+) -> Option<Quarantined> {
+    if let Some(raw) = not_utf8 {
+        Some(Quarantined::new(location(), "text is not valid UTF-8", raw))
+    } else if text.is_null(i) {
+        Some(Quarantined::new(location(), "text is null", &[]))
+    } else if text.value(i).len() > max_doc_bytes {
+        let t = text.value(i);
+        Some(Quarantined::oversize(location(), t.len() as u64, max_doc_bytes, t.as_bytes()))
+    } else {
+        None
+    }
+}
+
 fn kind_of(t: &DataType) -> Option<TextKind> {
     match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(TextKind::Strings),
@@ -342,29 +379,20 @@ impl ParquetSource {
         let mut bytes = 0u64;
         for i in 0..text.len() {
             let row = first_row + i as u64;
-            let ok = if invalid_text.next_if_eq(&i).is_some() {
-                let raw = raw_text.expect("cast above").value(i);
-                quarantined.push(Quarantined::new(format!("row {row}"), "text is not valid UTF-8", raw));
-                false
-            } else if text.is_null(i) {
-                quarantined.push(Quarantined::new(format!("row {row}"), "text is null", &[]));
-                false
-            } else if text.value(i).len() > self.config.max_doc_bytes {
-                quarantined.push(Quarantined::oversize(
-                    format!("row {row}"),
-                    text.value(i).len() as u64,
-                    self.config.max_doc_bytes,
-                    text.value(i).as_bytes(),
-                ));
-                false
-            } else {
-                bytes += text.value(i).len() as u64;
-                match ids {
-                    Some(ids) if ids.is_valid(i) => id_out.append_value(ids.value(i)),
-                    _ => id_out.append_value(format!("{}:{row}", self.file_name)),
+            let not_utf8 = invalid_text.next_if_eq(&i).map(|_| raw_text.expect("cast above").value(i));
+            let location = || format!("row {row}");
+            let problem = text_row_quarantine(text, i, location, not_utf8, self.config.max_doc_bytes);
+            let ok = problem.is_none();
+            match problem {
+                Some(q) => quarantined.push(q),
+                None => {
+                    bytes += text.value(i).len() as u64;
+                    match ids {
+                        Some(ids) if ids.is_valid(i) => id_out.append_value(ids.value(i)),
+                        _ => id_out.append_value(format!("{}:{row}", self.file_name)),
+                    }
                 }
-                true
-            };
+            }
             keep.push(ok);
         }
         let keep = arrow::array::BooleanArray::from(keep);

@@ -3,6 +3,8 @@
 
   python -m svalbard_train.smollm.cascade sample [--authorship bench-data/authorship] [--out bench-data/cascade]
   python -m svalbard_train.smollm.cascade report NAME=DIR... [--out REPORT.json]
+  python -m svalbard_train.smollm.cascade more --human-cap N [--authorship ...] [--out bench-data/cascade]
+  python -m svalbard_train.smollm.cascade columns --train DIR --test DIR [--out COLUMNS.json]
 
 The neural LM costs about a CPU-second per document, so the full stage is fitted and judged on samples of
 the authorship splits (svalbard_train.fast.train writes them; whole sources are the unit of every split):
@@ -11,6 +13,17 @@ fixed seed, so that small sources and families weigh as much as large ones and e
 has enough documents for a false-positive rate with a useful upper bound. Rows keep every field of the split
 (the training rows their out-of-fold `fast` scores). Each split is written in parts of PART_DOCS documents, so
 that a killed `svalbard filter` run over them redoes one part, not the split.
+
+`more` widens the training sample's human strata to `--human-cap` documents each, for a threshold that each
+training source holds with a budget of more than zero documents: the stratified draw is the same (seed and
+order), so the larger sample contains the smaller one, and only the documents `train/` lacks are written, to
+`train-more/`, for the LM to score once.
+
+`columns` judges each neural LM column alone, zero-shot, as the policy's threshold rule would use it: oriented so
+that higher means machine, its threshold the lowest at which no training human source (the `--train` output)
+has more than 1% flagged; then, on the held-out `--test` output, AUROC, the share flagged of every held-out human
+source with its 95% upper bound, the share caught of every held-out machine source, native against non-native
+essays, and each held-out human source's AUROC against the held-out machine text.
 
 `report` reads `svalbard filter` outputs (Parquet, every document scored: `[signals] score_all = true`) of the
 same documents under several configurations and gives, per configuration, AUROC and TPR at 1% FPR of
@@ -24,7 +37,7 @@ import json
 import os
 import random
 
-from svalbard_train.metrics import auroc, clopper_pearson_upper, tpr_at_fpr
+from svalbard_train.metrics import auroc, auroc_ranks, clopper_pearson_upper, tpr_at_fpr
 
 # Documents per (source, label, family) stratum, per split. Test strata are larger: the per-source
 # false-positive bound is what the held-out figures are judged by.
@@ -55,16 +68,32 @@ def sample(authorship, out, caps=CAPS):
             rows = [json.loads(line) for line in f]
         picked, taken = stratified(rows, cap)
         folder = os.path.join(out, split)
-        os.makedirs(folder, exist_ok=True)
-        for k in range(0, len(picked), PART_DOCS):
-            path = os.path.join(folder, f"part-{k // PART_DOCS:03d}.jsonl")
-            with open(path + ".tmp", "w", encoding="utf-8") as f:
-                for r in picked[k:k + PART_DOCS]:
-                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            os.replace(path + ".tmp", path)
+        write_parts(picked, folder)
         labels = collections.Counter(r["label"] for r in picked)
         print(f"{split}: {len(picked)} of {len(rows)} documents ({labels['human']} human, {labels['machine']} machine) "
               f"from {len(taken)} strata -> {folder}/")
+
+
+def write_parts(rows, folder):
+    os.makedirs(folder, exist_ok=True)
+    for k in range(0, len(rows), PART_DOCS):
+        path = os.path.join(folder, f"part-{k // PART_DOCS:03d}.jsonl")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            for r in rows[k:k + PART_DOCS]:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        os.replace(path + ".tmp", path)
+
+
+def more(authorship, out, human_cap, cap=CAPS["train"]):
+    """The human training documents of a `human_cap` stratified draw that the `cap` draw (train/) lacks."""
+    with open(os.path.join(authorship, "train.jsonl"), encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    have = {id(r) for r in stratified(rows, cap)[0]}
+    wider = stratified(rows, human_cap)[0]
+    extra = [r for r in wider if r["label"] == "human" and id(r) not in have]
+    write_parts(extra, os.path.join(out, "train-more"))
+    per_source = collections.Counter(r["source"] for r in extra)
+    print(f"train-more: {len(extra)} human documents beyond train/ ({dict(sorted(per_source.items()))})")
 
 
 def read_scored(folder):
@@ -113,6 +142,72 @@ def summarise(rows):
     return out
 
 
+# Higher means machine for every column after multiplying by its sign.
+LM_COLUMNS = {"neural_lm_perplexity": -1, "neural_lm_curvature": 1, "neural_lm_burstiness": 1}
+
+
+def per_source_threshold(rows, column, sign, target=0.01):
+    """The lowest threshold (on sign * column) that flags at most `target` of every human source in `rows`."""
+    import math
+
+    by = collections.defaultdict(list)
+    for r in rows:
+        if r["label"] == "human" and r.get(column) is not None and not math.isnan(r[column]):
+            by[r["source"]].append(sign * r[column])
+    t = -math.inf
+    for scores in by.values():
+        scores.sort(reverse=True)
+        k = int(math.floor(target * len(scores)))  # documents this source may have flagged
+        t = max(t, scores[k])  # flagging needs strictly more than the (k+1)-th highest
+    return t
+
+
+def judge_columns(train_rows, test_rows, columns=LM_COLUMNS):
+    import math
+
+    out = {}
+    for column, sign in columns.items():
+        if not any(column in r for r in test_rows):
+            continue
+        ok = [r for r in test_rows if r.get(column) is not None and not math.isnan(r[column])]
+        score = {id(r): sign * r[column] for r in ok}
+        t = per_source_threshold(train_rows, column, sign)
+        hit = lambda r: score[id(r)] > t  # noqa: E731
+        y = [1 if r["label"] == "machine" else 0 for r in ok]
+        col = {"threshold": t * sign, "direction": "higher = machine" if sign > 0 else "lower = machine",
+               "unscored": len(test_rows) - len(ok), "auroc": round(auroc(y, [score[id(r)] for r in ok]), 4),
+               "tpr_at_1pct_fpr": round(tpr_at_fpr(y, [score[id(r)] for r in ok], 0.01), 4)}
+        by = collections.defaultdict(list)
+        for r in ok:
+            by[(r["label"], r["source"])].append(r)
+        machine = [score[id(r)] for r in ok if r["label"] == "machine"]
+
+        def rate(rows):
+            k, n = sum(hit(r) for r in rows), len(rows)
+            return {"n": n, "flagged": k, "rate": round(k / n, 4), "upper95": round(clopper_pearson_upper(k, n), 4)}
+
+        col["human_sources"] = {
+            s: {**rate(v), "auroc_vs_heldout_machine": round(auroc_ranks(machine, [score[id(r)] for r in v]), 4)}
+            for (lab, s), v in sorted(by.items()) if lab == "human"}
+        col["machine_sources"] = {s: rate(v) for (lab, s), v in sorted(by.items()) if lab == "machine"}
+        col["max_human_source_rate"] = max(v["rate"] for v in col["human_sources"].values())
+        for w in ("native", "non-native"):
+            sel = [r for r in ok if r["label"] == "human" and r.get("writer") == w]
+            if sel:
+                col[f"essays_{w}"] = rate(sel)
+        out[column] = col
+    return out
+
+
+def columns_report(train_dir, test_dir, out_path=None):
+    res = judge_columns(read_scored(train_dir), read_scored(test_dir))
+    text = json.dumps(res, indent=1, sort_keys=True)
+    if out_path:
+        with open(out_path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    print(text)
+
+
 def report(named_dirs, out_path=None):
     res = {}
     for spec in named_dirs:
@@ -134,9 +229,21 @@ def main(argv=None):
     r = sub.add_parser("report", help="held-out figures of `svalbard filter` outputs")
     r.add_argument("dirs", nargs="+", metavar="NAME=DIR")
     r.add_argument("--out")
+    m = sub.add_parser("more", help="more human training documents per source, beyond train/")
+    m.add_argument("--authorship", default="bench-data/authorship")
+    m.add_argument("--out", default="bench-data/cascade")
+    m.add_argument("--human-cap", type=int, required=True)
+    c = sub.add_parser("columns", help="each neural LM column alone, zero-shot, on held-out sources")
+    c.add_argument("--train", required=True, help="`svalbard filter` output of the training sample (thresholds)")
+    c.add_argument("--test", required=True, help="`svalbard filter` output of the held-out sample")
+    c.add_argument("--out")
     args = ap.parse_args(argv)
     if args.cmd == "sample":
         sample(args.authorship, args.out)
+    elif args.cmd == "more":
+        more(args.authorship, args.out, args.human_cap)
+    elif args.cmd == "columns":
+        columns_report(args.train, args.test, args.out)
     else:
         report(args.dirs, args.out)
 

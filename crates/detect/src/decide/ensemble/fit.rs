@@ -56,6 +56,9 @@ pub struct FitOptions {
     pub band: Option<[f64; 2]>,
     /// Field whose values weigh the same within each class (see [`sample_weights`]); None = classes only.
     pub balance_field: Option<String>,
+    /// Threshold each human reference row on a stage fitted without its `reference_group_field` group's
+    /// training rows (see [`cross_fitted_reference`]), so that every group is judged as a new source would be.
+    pub cross_fit_reference: bool,
     /// Group field for the leave-one-group-out table.
     pub loso_field: Option<String>,
     /// Boolean field marking the training rows the expensive signals' models never trained on; only they
@@ -220,13 +223,14 @@ pub fn reference_groups<'a>(reference: &'a Dataset, field: &str) -> Result<Vec<&
     Ok(human)
 }
 
-fn fit_stage(
+/// The combiner of one stage fitted on `train` (classes weighted equally) and calibrated on `holdout`, its
+/// threshold not yet set (1.0); and its probabilities on the holdout rows.
+fn fit_calibrated(
     train: &Dataset,
     holdout: &Dataset,
-    reference: &Dataset,
     columns: &[String],
     opts: &FitOptions,
-) -> Result<Fitted> {
+) -> Result<(Stage, Vec<f64>)> {
     let (transforms, fill) = prepare(train, columns)?;
     let x = rows(train, columns, &transforms, &fill)?;
     let weights = sample_weights(train, opts.balance_field.as_deref())?;
@@ -254,8 +258,66 @@ fn fit_stage(
         Method::Isotonic => Calibrator::Isotonic(IsotonicRegression::fit(&held, &holdout.labels)?),
     };
     let p_holdout: Vec<f64> = held.iter().map(|&z| calibration.apply(z)).collect();
-    let mut stage = Stage { features: columns.to_vec(), transforms, fill, model, calibration, threshold: 1.0 };
-    let p_reference = stage_probabilities(&stage, reference)?;
+    Ok((Stage { features: columns.to_vec(), transforms, fill, model, calibration, threshold: 1.0 }, p_holdout))
+}
+
+/// The stage's probabilities on the reference rows, each human row scored by the same combiner fitted without the
+/// training rows of its own group (`field`, e.g. its source) and mapped through `stage`'s calibration: what a
+/// source the policy never saw gets. A
+/// threshold held on in-sample scores holds on the documents the combiner was fitted on, which new sources do
+/// not resemble (docs/results/2026-12-06-cascade.md). Machine rows keep `stage`'s probabilities.
+fn cross_fitted_reference(
+    train: &Dataset,
+    holdout: &Dataset,
+    reference: &Dataset,
+    columns: &[String],
+    field: &str,
+    opts: &FitOptions,
+    stage: &Stage,
+) -> Result<Vec<f64>> {
+    let mut p = stage_probabilities(stage, reference)?;
+    let train_groups = train.groups.get(field).ok_or_else(|| {
+        Error::Config(format!("--cross-fit-reference: the training data was not read with the field {field:?}"))
+    })?;
+    let reference_groups = reference.groups.get(field).ok_or_else(|| {
+        Error::Config(format!("--cross-fit-reference: the reference data was not read with the field {field:?}"))
+    })?;
+    let human_groups: BTreeSet<&String> =
+        reference_groups.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(g, _)| g).collect();
+    for g in human_groups {
+        let rows: Vec<bool> = reference_groups.iter().zip(&reference.labels).map(|(x, &l)| !l && x == g).collect();
+        let without: Vec<bool> = train_groups.iter().map(|x| x != g).collect();
+        let sub = train.select(&without);
+        if sub.labels.iter().all(|&l| l) {
+            return Err(Error::Config(format!(
+                "--cross-fit-reference: without {field} {g:?} the training data has no human document"
+            )));
+        }
+        let (mut refit, _) = fit_calibrated(&sub, holdout, columns, opts)?;
+        // The refit's log-odds on the stage's own probability scale: a calibration fitted per refit would
+        // rescale each group differently, and the threshold is one number on one scale.
+        refit.calibration = stage.calibration.clone();
+        let scored = stage_probabilities(&refit, &reference.select(&rows))?;
+        let places = rows.iter().enumerate().filter(|(_, &r)| r).map(|(i, _)| i);
+        for (i, q) in places.zip(scored) {
+            p[i] = q;
+        }
+    }
+    Ok(p)
+}
+
+fn fit_stage(
+    train: &Dataset,
+    holdout: &Dataset,
+    reference: &Dataset,
+    columns: &[String],
+    opts: &FitOptions,
+) -> Result<Fitted> {
+    let (mut stage, p_holdout) = fit_calibrated(train, holdout, columns, opts)?;
+    let p_reference = match (&opts.reference_group_field, opts.cross_fit_reference) {
+        (Some(field), true) => cross_fitted_reference(train, holdout, reference, columns, field, opts, &stage)?,
+        _ => stage_probabilities(&stage, reference)?,
+    };
     let human: Vec<f64> = p_reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
     let n = human.len();
     if let Some(field) = &opts.reference_group_field {
@@ -589,6 +651,7 @@ mod tests {
             band: None,
             balance_field: None,
             loso_field: Some("source".into()),
+            cross_fit_reference: false,
             full_fit_field: None,
             description: "test".into(),
         }
@@ -631,6 +694,45 @@ mod tests {
         std::fs::write(&path, p.to_json()).unwrap();
         let e = check_binds(&path, &train.columns).unwrap();
         assert_eq!(e.expensive_columns(), vec![1]);
+    }
+
+    /// Human source z writes like the machine text in `style`; the combiner fitted with z's documents learns to
+    /// excuse them, one fitted without them does not. Cross-fitted, z's reference humans get the scores a new
+    /// source like z would get, and the threshold rises to hold the target on them; the model is the same.
+    #[test]
+    fn cross_fitted_reference_scores_each_group_as_a_new_source() {
+        let mut rng = Rng::new(7);
+        let mut d = Dataset {
+            columns: vec!["a_score".into(), "style".into()],
+            values: vec![Vec::new(), Vec::new()],
+            ..Default::default()
+        };
+        let mut source = Vec::new();
+        for i in 0..4000 {
+            let (machine, s, style) = match i % 4 {
+                0 | 1 => (true, "m", 3.0),
+                2 => (false, "x", 0.0),
+                _ => (false, "z", 3.0),
+            };
+            d.values[0].push((rng.normal() + if machine { 1.5 } else { 0.0 }) as f32);
+            d.values[1].push((rng.normal() + style) as f32);
+            d.labels.push(machine);
+            source.push(s.to_string());
+        }
+        d.groups.insert("source".into(), source);
+        let mut o = options(false);
+        o.cheap_columns = vec!["a_score".into(), "style".into()];
+        o.loso_field = None;
+        o.reference_group_field = Some("source".into());
+        let in_sample = fit_policy(&d, &d, &d, &o).unwrap();
+        o.cross_fit_reference = true;
+        let cross = fit_policy(&d, &d, &d, &o).unwrap();
+        let (Combiner::Logistic(a), Combiner::Logistic(b)) = (&in_sample.cheap.model, &cross.cheap.model) else {
+            panic!("asked for a regression")
+        };
+        assert_eq!(a.coef, b.coef, "cross-fitting moves the threshold only");
+        let (t_in, t_cross) = (in_sample.cheap.threshold, cross.cheap.threshold);
+        assert!(t_cross > t_in + 0.1, "in-sample threshold {t_in}, cross-fitted {t_cross}");
     }
 
     #[test]
