@@ -20,7 +20,7 @@ Steps, in order:
    soft hyphens, byte-order marks, bidirectional marks and control characters removed; `*` (Markdown
    emphasis) removed.
 4. Per line: Markdown and list prefixes removed (`#` headings, `>` quotes, `-`/`+` bullets, `1.`/`1)` numbering),
-   fence lines (```` ``` ````, `~~~`) and rule lines (`---`, `===`, table separators) dropped, backticks
+   fence lines (```` ``` ````, `~~~`, with at most a one-word info string such as a language) and rule lines (`---`, `===`, table separators) dropped, backticks
    removed, `[text](url)`
    links reduced to their text, `_` emphasis removed (an underscore run beside a non-word character), `|`
    to a space, dash runs to one `-`, a dash standing alone between spaces removed, and so are the other list
@@ -175,9 +175,18 @@ def _underscores(line: str) -> str:
     return _UNDERSCORES.sub(keep_inside_word, line) if "_" in line else line
 
 
+def _is_fence(line: str) -> bool:
+    """Three or more backticks or tildes, then at most a one-word info string: a line that goes on with text
+    is text (an extractor may have joined a whole document onto the fence's line)."""
+    if not line or line[0] not in "`~":
+        return False
+    run = len(line) - len(line.lstrip(line[0]))
+    return run >= 3 and " " not in line[run:].strip(" ")
+
+
 def _line(line: str) -> str:
     line = _strip_prefixes(line)
-    if line.startswith("```") or line.startswith("~~~") or _is_rule(line):
+    if _is_fence(line) or _is_rule(line):
         return ""
     line = _LINK.sub(r"\1", line.replace("`", ""))
     line = _underscores(line)

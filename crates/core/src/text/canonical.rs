@@ -334,6 +334,16 @@ fn is_lone_mark(token: &str) -> bool {
     }
 }
 
+/// A code fence: three or more backticks or tildes, then at most an info string of one word (` ```python `).
+/// A line that goes on with text after the run is text, not a fence: dropping it would hide the whole of a
+/// document whose line breaks an extractor removed, and let anyone hide text from the detectors by putting
+/// ` ``` ` before it.
+fn is_fence(line: &str) -> bool {
+    let Some(mark) = line.bytes().next().filter(|&c| c == b'`' || c == b'~') else { return false };
+    let run = line.bytes().take_while(|&c| c == mark).count();
+    run >= 3 && !line[run..].trim_matches(' ').contains(' ')
+}
+
 /// A horizontal rule, setext underline or table separator: only rule characters, at least three of them.
 fn is_rule(line: &str) -> bool {
     line.bytes().filter(|&c| c != b' ').count() >= 3 && line.bytes().all(|c| b"-_=#~|:+ ".contains(&c))
@@ -435,7 +445,7 @@ fn replace_dashes(line: &str) -> Cow<'_, str> {
 /// Step 4 for one line, appended to `out` (nothing for a line that is dropped).
 fn canonical_line(line: &str, out: &mut String) {
     let line = strip_prefixes(line);
-    if line.starts_with("```") || line.starts_with("~~~") || is_rule(line) {
+    if is_fence(line) || is_rule(line) {
         return;
     }
     let unticked: Cow<'_, str> =
@@ -539,6 +549,18 @@ mod tests {
             "Sure, this is it: see the docs and code. First point is this. Second point is that. \
              Third, snake_case stays. Quoted line here."
         );
+    }
+
+    #[test]
+    fn a_fence_mark_before_text_does_not_hide_the_text() {
+        let poem = "One night of lust. One night of sin. Don't make me hate you.";
+        // A fence line holds the mark and at most a language; its code is text a reader sees.
+        assert_eq!(canonical(&format!("```python\n{poem}\n```")), poem);
+        assert_eq!(canonical(&format!("~~~\n{poem}\n~~~~")), poem);
+        // A document joined onto one line after a decoration, or text put after a fence on purpose, stays.
+        assert_eq!(canonical(&format!("~~~~~~ Unclean ~~~~~~ {poem}")), format!("~~~~~~ Unclean ~~~~~~ {poem}"));
+        assert_eq!(canonical(&format!("```{poem}")), poem);
+        assert_eq!(canonical(&format!("``` {poem}")), poem);
     }
 
     #[test]
