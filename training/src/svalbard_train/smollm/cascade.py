@@ -116,9 +116,29 @@ def flagged(r):
     return "ensemble.machine" in (reasons if isinstance(reasons, str) else " ".join(reasons))
 
 
-def rate_row(rows):
-    k, n = sum(flagged(r) for r in rows), len(rows)
+def rate_row(rows, hit=flagged):
+    """How many of `rows` are flagged (by `hit`), the share and its 95% Clopper-Pearson upper bound."""
+    k, n = sum(hit(r) for r in rows), len(rows)
     return {"n": n, "flagged": k, "rate": round(k / n, 4), "upper95": round(clopper_pearson_upper(k, n), 4)}
+
+
+def essay_rates(rows, hit=flagged):
+    """`rate_row` of the human essays by native and by non-native writers (those the rows hold)."""
+    out = {}
+    for w in ("native", "non-native"):
+        sel = [r for r in rows if r["label"] == "human" and r.get("writer") == w]
+        if sel:
+            out[f"essays_{w}"] = rate_row(sel, hit)
+    return out
+
+
+def emit(result, out_path=None):
+    """Print a report as JSON, and write it to `out_path` too when given."""
+    text = json.dumps(result, indent=1, sort_keys=True)
+    if out_path:
+        with open(out_path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    print(text)
 
 
 def summarise(rows):
@@ -135,10 +155,7 @@ def summarise(rows):
     out["human_sources"] = {s: rate_row(v) for (lab, s), v in sorted(by.items()) if lab == "human"}
     out["machine_sources"] = {s: rate_row(v) for (lab, s), v in sorted(by.items()) if lab == "machine"}
     out["max_human_source_rate"] = max((v["rate"] for v in out["human_sources"].values()), default=None)
-    for w in ("native", "non-native"):
-        sel = [r for r in rows if r["label"] == "human" and r.get("writer") == w]
-        if sel:
-            out[f"essays_{w}"] = rate_row(sel)
+    out.update(essay_rates(rows))
     return out
 
 
@@ -170,42 +187,34 @@ def judge_columns(train_rows, test_rows, columns=LM_COLUMNS):
         if not any(column in r for r in test_rows):
             continue
         ok = [r for r in test_rows if r.get(column) is not None and not math.isnan(r[column])]
-        score = {id(r): sign * r[column] for r in ok}
         t = per_source_threshold(train_rows, column, sign)
-        hit = lambda r: score[id(r)] > t  # noqa: E731
+
+        def score(r):
+            return sign * r[column]
+
+        def hit(r):
+            return score(r) > t
+
         y = [1 if r["label"] == "machine" else 0 for r in ok]
         col = {"threshold": t * sign, "direction": "higher = machine" if sign > 0 else "lower = machine",
-               "unscored": len(test_rows) - len(ok), "auroc": round(auroc(y, [score[id(r)] for r in ok]), 4),
-               "tpr_at_1pct_fpr": round(tpr_at_fpr(y, [score[id(r)] for r in ok], 0.01), 4)}
+               "unscored": len(test_rows) - len(ok), "auroc": round(auroc(y, [score(r) for r in ok]), 4),
+               "tpr_at_1pct_fpr": round(tpr_at_fpr(y, [score(r) for r in ok], 0.01), 4)}
         by = collections.defaultdict(list)
         for r in ok:
             by[(r["label"], r["source"])].append(r)
-        machine = [score[id(r)] for r in ok if r["label"] == "machine"]
-
-        def rate(rows):
-            k, n = sum(hit(r) for r in rows), len(rows)
-            return {"n": n, "flagged": k, "rate": round(k / n, 4), "upper95": round(clopper_pearson_upper(k, n), 4)}
-
+        machine = [score(r) for r in ok if r["label"] == "machine"]
         col["human_sources"] = {
-            s: {**rate(v), "auroc_vs_heldout_machine": round(auroc_ranks(machine, [score[id(r)] for r in v]), 4)}
+            s: {**rate_row(v, hit), "auroc_vs_heldout_machine": round(auroc_ranks(machine, [score(r) for r in v]), 4)}
             for (lab, s), v in sorted(by.items()) if lab == "human"}
-        col["machine_sources"] = {s: rate(v) for (lab, s), v in sorted(by.items()) if lab == "machine"}
+        col["machine_sources"] = {s: rate_row(v, hit) for (lab, s), v in sorted(by.items()) if lab == "machine"}
         col["max_human_source_rate"] = max(v["rate"] for v in col["human_sources"].values())
-        for w in ("native", "non-native"):
-            sel = [r for r in ok if r["label"] == "human" and r.get("writer") == w]
-            if sel:
-                col[f"essays_{w}"] = rate(sel)
+        col.update(essay_rates(ok, hit))
         out[column] = col
     return out
 
 
 def columns_report(train_dir, test_dir, out_path=None):
-    res = judge_columns(read_scored(train_dir), read_scored(test_dir))
-    text = json.dumps(res, indent=1, sort_keys=True)
-    if out_path:
-        with open(out_path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(text)
+    emit(judge_columns(read_scored(train_dir), read_scored(test_dir)), out_path)
 
 
 def report(named_dirs, out_path=None):
@@ -213,11 +222,7 @@ def report(named_dirs, out_path=None):
     for spec in named_dirs:
         name, _, folder = spec.partition("=")
         res[name] = summarise(read_scored(folder))
-    text = json.dumps(res, indent=1, sort_keys=True)
-    if out_path:
-        with open(out_path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(text)
+    emit(res, out_path)
 
 
 def main(argv=None):

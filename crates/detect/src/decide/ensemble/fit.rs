@@ -263,9 +263,9 @@ fn fit_calibrated(
 
 /// The stage's probabilities on the reference rows, each human row scored by the same combiner fitted without the
 /// training rows of its own group (`field`, e.g. its source) and mapped through `stage`'s calibration: what a
-/// source the policy never saw gets. A
-/// threshold held on in-sample scores holds on the documents the combiner was fitted on, which new sources do
-/// not resemble (docs/results/2026-12-06-cascade.md). Machine rows keep `stage`'s probabilities.
+/// source the policy never saw gets. A threshold held on in-sample scores holds on the documents the combiner was
+/// fitted on, which new sources do not resemble (docs/results/2026-12-06-cascade.md). Machine rows keep
+/// `stage`'s probabilities.
 fn cross_fitted_reference(
     train: &Dataset,
     holdout: &Dataset,
