@@ -66,6 +66,36 @@ fn builtin_policy_reads_the_authorship_columns_of_the_default_signals() {
     }
 }
 
+/// The thorough profile (svalbard.thorough.toml) ships its policy: a cascade whose cheap stage reads the default
+/// detectors' columns and whose full stage adds the neural LM's, with a band, and whose threshold the QA-dataset
+/// answers do not set (they are reported). Checked without the LM's graph, which is built locally.
+#[test]
+fn thorough_profile_policy_binds_to_the_default_detectors_and_the_neural_lm() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = Config::from_toml_str(&std::fs::read_to_string(root.join("svalbard.thorough.toml")).unwrap()).unwrap();
+    assert!(config.signals.neural_lm.enabled && config.ensemble.cascade);
+    let mut ensemble_config = config.ensemble.clone();
+    ensemble_config.policy = root.join(&config.ensemble.policy).display().to_string();
+    let mut columns = Config::default().scorer().unwrap().detector_columns();
+    let lm = ["neural_lm_perplexity", "neural_lm_burstiness", "neural_lm_curvature"].map(String::from);
+    columns.extend(lm.iter().cloned());
+    let ensemble = svalbard::decide::ensemble::Ensemble::new(&ensemble_config, &columns).unwrap();
+    let policy = ensemble.policy();
+    let full = policy.full.as_ref().expect("two stages");
+    assert_eq!(&full.features[..policy.cheap.features.len()], &policy.cheap.features[..]);
+    assert_eq!(&full.features[policy.cheap.features.len()..], &lm[..]);
+    let [lo, hi] = policy.band.expect("a band");
+    assert!(0.0 < lo && lo < hi && hi <= 1.0, "{lo} {hi}");
+    let groups = policy.metrics["reference_groups"]["full"]["groups"].as_object().unwrap();
+    let mut report_only: Vec<&str> =
+        groups.iter().filter(|(_, g)| g["holds_threshold"] == false).map(|(k, _)| k.as_str()).collect();
+    report_only.sort_unstable();
+    assert_eq!(report_only, ["dolly15k_partial", "hc3-plus-si-en", "medquad"]);
+    for (name, g) in groups.iter().filter(|(_, g)| g["holds_threshold"] == true) {
+        assert!(g["flagged"].as_u64() <= g["budget"].as_u64(), "{name} over its budget: {g}");
+    }
+}
+
 /// Labeled documents: human prose, and machine prose heavy with the words LLMs over-use.
 fn labeled(path: &Path, n: usize) {
     let human = [
@@ -122,6 +152,10 @@ fn calibrate_names_what_is_missing() {
     let (code, err) = run(&["--cross-fit-reference"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--reference-group-field"), "{err}");
+    // A report-only group the reference lacks is a typo, named before any fitting.
+    let (code, err) = run(&["--reference-group-field", "source", "--reference-group-report-only", "a,c"]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("--reference-group-report-only c") && err.contains("source \"c\""), "{err}");
     // 20 human documents cannot show a 1 % FPR with 90 % confidence.
     let (code, err) = run(&[]);
     assert_eq!(code, Some(3), "{err}");

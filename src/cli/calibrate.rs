@@ -79,6 +79,11 @@ pub struct CalibrateArgs {
     /// also training documents get the scores of a combiner fitted on them, which new sources do not get.
     #[arg(long, requires = "reference_group_field")]
     pub cross_fit_reference: bool,
+    /// With --reference-group-field: these groups (comma-separated) are measured and reported at the threshold
+    /// (their FPR and its bound, holds_threshold = false) but neither set it nor the cascade's band. For human
+    /// text outside what the filter is for, e.g. answers written for an instruction dataset in a web filter.
+    #[arg(long, value_delimiter = ',', requires = "reference_group_field")]
+    pub reference_group_report_only: Vec<String>,
     #[arg(long, value_enum, default_value = "platt")]
     pub method: Method,
     /// The stages' model: gradient-boosted trees, or a logistic regression (one weight per column).
@@ -225,8 +230,14 @@ pub fn run(a: CalibrateArgs) -> Result<i32> {
     let reference =
         if a.reference.is_empty() { holdout.clone() } else { score(&a.reference, "reference", &a.reference_column)? };
     if let Some(f) = &a.reference_group_field {
-        // Before the long part: a field the reference lacks is a mistake to name now.
-        fit::reference_groups(&reference, f)?;
+        // Before the long part: a field the reference lacks, or a report-only group it lacks, is a mistake to
+        // name now.
+        let groups = fit::reference_groups(&reference, f)?;
+        if let Some(g) = a.reference_group_report_only.iter().find(|g| !groups.contains(&g.as_str())) {
+            return Err(Error::Config(format!(
+                "--reference-group-report-only {g}: no human document of the reference data has {f} {g:?}"
+            )));
+        }
     }
     let train = score(&a.train, "training", &a.train_column)?;
     let (cheap_columns, expensive_columns) = fit::split_columns(&authorship_columns, &a.expensive);
@@ -267,6 +278,7 @@ fn fit_options(
         balance_field: a.balance_field.clone(),
         loso_field: a.loso_field.clone(),
         cross_fit_reference: a.cross_fit_reference,
+        report_only_groups: a.reference_group_report_only.clone(),
         full_fit_field: a.full_fit_field.clone(),
         description: a.description.clone(),
     }

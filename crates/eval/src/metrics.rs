@@ -591,12 +591,21 @@ pub struct GroupThreshold {
     pub enough: bool,
     /// The lowest threshold that flags at most `budget` of the group (`-inf` when it may flag them all).
     pub threshold: f64,
+    /// False for a group that is measured and reported but does not set the threshold
+    /// ([`PerGroupThreshold::report_only`]).
+    #[serde(default = "holds_by_default")]
+    pub holds: bool,
+}
+
+fn holds_by_default() -> bool {
+    true
 }
 
 /// Result of [`threshold_per_group`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PerGroupThreshold {
-    /// The lowest threshold at which every group is within its budget: the largest group threshold.
+    /// The lowest threshold at which every group that holds it is within its budget: the largest of their
+    /// thresholds.
     pub threshold: f64,
     /// Every group, sorted by key.
     pub groups: Vec<GroupThreshold>,
@@ -606,7 +615,25 @@ impl PerGroupThreshold {
     /// The threshold the same rule gives without `group` (leave one group out); `None` when no other group
     /// is left.
     pub fn without(&self, group: &str) -> Option<f64> {
-        self.groups.iter().filter(|g| g.group != group).map(|g| g.threshold).reduce(f64::max)
+        self.groups.iter().filter(|g| g.holds && g.group != group).map(|g| g.threshold).reduce(f64::max)
+    }
+
+    /// The same groups with `report_only` of them no longer setting the threshold: the threshold is the largest
+    /// of the others' own, and the named groups are only measured at it. A web filter's threshold, say, need
+    /// not be held on human answers written for an instruction dataset, but what it flags of them is reported.
+    /// Every named group must be one of the groups, and at least one group must still hold the threshold.
+    pub fn report_only<S: AsRef<str>>(mut self, report_only: &[S]) -> Result<Self> {
+        for name in report_only.iter().map(AsRef::as_ref) {
+            let group = self.groups.iter_mut().find(|g| g.group == name).ok_or_else(|| {
+                EvalError::InvalidArgument(format!("report-only group {name:?} has no human document"))
+            })?;
+            group.holds = false;
+        }
+        self.threshold =
+            self.groups.iter().filter(|g| g.holds).map(|g| g.threshold).reduce(f64::max).ok_or_else(|| {
+                EvalError::InvalidArgument("every group is report-only: none is left to set the threshold".into())
+            })?;
+        Ok(self)
     }
 }
 
@@ -658,6 +685,7 @@ pub fn threshold_per_group<S: AsRef<str>>(
             budget: budget as u64,
             enough,
             threshold: budget_threshold(&h, budget)?,
+            holds: true,
         });
     }
     let threshold = out.iter().map(|g| g.threshold).fold(f64::NEG_INFINITY, f64::max);
@@ -759,6 +787,16 @@ mod fp_budget_tests {
         assert_eq!(r.without("b"), Some(a.threshold));
         assert_eq!(r.without("a"), Some(b.threshold));
         assert_eq!(r.without("nope"), Some(r.threshold));
+        // b only reported: a's own threshold holds, b is measured at it (and flags more than its budget).
+        let a_only = r.clone().report_only(&["b"]).unwrap();
+        assert_eq!(a_only.threshold, a.threshold);
+        assert!(!a_only.groups[1].holds && a_only.groups[0].holds);
+        assert!(flagged(&scores, &groups, "b", a_only.threshold) > 1);
+        assert_eq!(a_only.without("a"), None, "b sets no threshold, with a left out none is left");
+        assert_eq!(a_only.without("b"), Some(a.threshold));
+        assert!(r.clone().report_only(&["a", "b"]).unwrap_err().to_string().contains("every group is report-only"));
+        assert!(r.clone().report_only(&["c"]).unwrap_err().to_string().contains("\"c\""));
+        assert_eq!(r.clone().report_only::<&str>(&[]).unwrap(), r);
     }
 
     #[test]

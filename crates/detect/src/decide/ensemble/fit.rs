@@ -59,6 +59,9 @@ pub struct FitOptions {
     /// Threshold each human reference row on a stage fitted without its `reference_group_field` group's
     /// training rows (see [`cross_fitted_reference`]), so that every group is judged as a new source would be.
     pub cross_fit_reference: bool,
+    /// Groups of `reference_group_field` that are measured and reported at the threshold but do not set it
+    /// (nor the cascade's band): see [`PerGroupThreshold::report_only`].
+    pub report_only_groups: Vec<String>,
     /// Group field for the leave-one-group-out table.
     pub loso_field: Option<String>,
     /// Boolean field marking the training rows the expensive signals' models never trained on; only they
@@ -322,7 +325,8 @@ fn fit_stage(
     let n = human.len();
     if let Some(field) = &opts.reference_group_field {
         let groups = reference_groups(reference, field)?;
-        let per_group = threshold_per_group(&human, &groups, opts.target_fpr, opts.fpr_confidence)?;
+        let per_group = threshold_per_group(&human, &groups, opts.target_fpr, opts.fpr_confidence)?
+            .report_only(&opts.report_only_groups)?;
         stage.threshold = per_group.threshold.min(1.0);
         return Ok(Fitted { stage, holdout: p_holdout, reference: p_reference, groups: Some(per_group) });
     }
@@ -364,6 +368,7 @@ fn reference_group_metrics(fitted: &Fitted, reference: &Dataset, field: &str) ->
                 "budget": g.budget,
                 "enough_for_confidence": g.enough,
                 "own_threshold": g.threshold,
+                "holds_threshold": g.holds,
                 "flagged": flagged,
                 "fpr": fpr,
                 "upper95": upper,
@@ -411,6 +416,16 @@ fn rate(flags: impl Iterator<Item = bool>) -> f64 {
     }
 }
 
+/// The human rows of `reference` that hold the threshold: all of them, less those of the report-only groups.
+fn guarded_humans(reference: &Dataset, opts: &FitOptions) -> Vec<bool> {
+    let groups = opts.reference_group_field.as_ref().and_then(|f| reference.groups.get(f));
+    (0..reference.labels.len())
+        .map(|i| {
+            !reference.labels[i] && groups.is_none_or(|values| !opts.report_only_groups.iter().any(|g| *g == values[i]))
+        })
+        .collect()
+}
+
 /// Fit a policy. `reference` holds the human text the threshold is chosen on (its machine rows are ignored).
 pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts: &FitOptions) -> Result<PolicyFile> {
     let cheap = fit_stage(train, holdout, reference, &opts.cheap_columns, opts)?;
@@ -454,8 +469,9 @@ pub fn fit_policy(train: &Dataset, holdout: &Dataset, reference: &Dataset, opts:
                     cheap.holdout.iter().zip(&holdout.labels).filter(|(_, &l)| l).map(|(&p, _)| p).collect();
                 machine.sort_by(f64::total_cmp);
                 let lo = machine.get(machine.len() / 50).copied().unwrap_or(0.0);
+                let guarded = guarded_humans(reference, opts);
                 let human: Vec<f64> =
-                    cheap.reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
+                    cheap.reference.iter().zip(&guarded).filter(|(_, &g)| g).map(|(&p, _)| p).collect();
                 let hi = threshold_for_fpr(&human, opts.target_fpr / 10.0)?.threshold.min(1.0);
                 [lo.min(hi), hi]
             }
@@ -652,6 +668,7 @@ mod tests {
             balance_field: None,
             loso_field: Some("source".into()),
             cross_fit_reference: false,
+            report_only_groups: Vec::new(),
             full_fit_field: None,
             description: "test".into(),
         }
@@ -733,6 +750,20 @@ mod tests {
         assert_eq!(a.coef, b.coef, "cross-fitting moves the threshold only");
         let (t_in, t_cross) = (in_sample.cheap.threshold, cross.cheap.threshold);
         assert!(t_cross > t_in + 0.1, "in-sample threshold {t_in}, cross-fitted {t_cross}");
+        // z only reported: x alone sets the threshold, and what it flags of z is in the metrics.
+        o.report_only_groups = vec!["z".into()];
+        let x_only = fit_policy(&d, &d, &d, &o).unwrap();
+        let groups = &x_only.metrics["reference_groups"]["cheap"]["groups"];
+        assert_eq!(x_only.cheap.threshold, groups["x"]["own_threshold"].as_f64().unwrap());
+        assert!(x_only.cheap.threshold < t_cross - 0.1, "{} vs {t_cross}", x_only.cheap.threshold);
+        assert_eq!(
+            (groups["x"]["holds_threshold"].as_bool(), groups["z"]["holds_threshold"].as_bool()),
+            (Some(true), Some(false))
+        );
+        assert!(groups["z"]["flagged"].as_u64().unwrap() > groups["z"]["budget"].as_u64().unwrap());
+        o.report_only_groups = vec!["y".into()];
+        let e = fit_policy(&d, &d, &d, &o).unwrap_err().to_string();
+        assert!(e.contains("\"y\"") && e.contains("no human document"), "{e}");
     }
 
     #[test]
