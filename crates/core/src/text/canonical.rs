@@ -250,6 +250,24 @@ fn decode_entities_repeatedly(text: &str) -> Cow<'_, str> {
     current
 }
 
+/// How many of the 8 bytes of `v` (little-endian) come before the first one that step 3 may change: a byte
+/// below 0x20, 0x7F and above, or `*`. Each test marks the high bit of the bytes it finds; a carry or borrow
+/// can only mark bytes above the first such byte, so the lowest mark is exact.
+#[inline]
+fn kept_ascii_prefix(v: u64) -> usize {
+    use super::{HIGH, ONES};
+    let control = v.wrapping_sub(ONES * 0x20) & !v;
+    let high = v.wrapping_add(ONES) | v;
+    let x = v ^ (ONES * u64::from(b'*'));
+    let star = x.wrapping_sub(ONES) & !x;
+    let stop = (control | high | star) & HIGH;
+    if stop == 0 {
+        8
+    } else {
+        stop.trailing_zeros() as usize / 8
+    }
+}
+
 /// Steps 1-3 into `out`: entities, NFKC, characters mapped; lines separated by `\n`.
 fn normalize_chars(text: &str, out: &mut String) {
     let decoded = decode_entities_repeatedly(text);
@@ -258,10 +276,18 @@ fn normalize_chars(text: &str, out: &mut String) {
     } else {
         Cow::Owned(decoded.nfkc().collect())
     };
-    // Printable ASCII other than `*` is kept as it is: copied in spans, the rest mapped a character at a time.
+    // Printable ASCII other than `*` is kept as it is: copied in spans (found 8 bytes at a time), the rest
+    // mapped a character at a time.
     let (text, bytes) = (nfkc.as_ref(), nfkc.as_bytes());
     let (mut i, mut span) = (0, 0);
     while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let k = kept_ascii_prefix(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+            i += k;
+            if k == 8 {
+                continue;
+            }
+        }
         let b = bytes[i];
         if (0x20..0x7F).contains(&b) && b != b'*' {
             i += 1;
@@ -346,7 +372,7 @@ fn is_fence(line: &str) -> bool {
 
 /// A horizontal rule, setext underline or table separator: only rule characters, at least three of them.
 fn is_rule(line: &str) -> bool {
-    line.bytes().filter(|&c| c != b' ').count() >= 3 && line.bytes().all(|c| b"-_=#~|:+ ".contains(&c))
+    line.bytes().all(|c| b"-_=#~|:+ ".contains(&c)) && line.bytes().filter(|&c| c != b' ').count() >= 3
 }
 
 /// `[text](url)` (or `![text](url)`) at the start of `s`: the text and the length of the whole link.
@@ -356,23 +382,23 @@ fn link_at(s: &str) -> Option<(&str, usize)> {
         return None;
     }
     let text_start = open + 1;
-    let close = text_start + s[text_start..].find([']', '['])?;
+    let close = text_start + memchr::memchr2(b']', b'[', &s.as_bytes()[text_start..])?;
     if s.as_bytes()[close] != b']' || s.as_bytes().get(close + 1) != Some(&b'(') {
         return None;
     }
     let url_start = close + 2;
-    let end = url_start + s[url_start..].find(['(', ')', ' '])?;
+    let end = url_start + memchr::memchr3(b'(', b')', b' ', &s.as_bytes()[url_start..])?;
     (s.as_bytes()[end] == b')').then(|| (&s[text_start..close], end + 1))
 }
 
 /// `[text](url)` and `![text](url)` reduced to `text`.
 fn replace_links(line: &str) -> Cow<'_, str> {
-    if !line.contains('[') {
+    if memchr::memchr(b'[', line.as_bytes()).is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len());
     let (mut copied, mut i) = (0, 0);
-    while let Some(k) = line[i..].find('[') {
+    while let Some(k) = memchr::memchr(b'[', &line.as_bytes()[i..]) {
         let pos = i + k;
         // With a `!` before it, the link starts there (unless an earlier link took the `!`); a failed `![`
         // link fails without it too, its brackets being the same.
@@ -394,13 +420,13 @@ fn replace_links(line: &str) -> Cow<'_, str> {
 /// An underscore run beside a non-word character removed (emphasis), kept inside a word (snake_case); `|` a
 /// space.
 fn replace_underscores_and_pipes(line: &str) -> Cow<'_, str> {
-    if !line.contains(['_', '|']) {
+    let b = line.as_bytes();
+    if memchr::memchr2(b'_', b'|', b).is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len());
-    let b = line.as_bytes();
     let (mut copied, mut i) = (0, 0);
-    while let Some(k) = line[i..].find(['_', '|']) {
+    while let Some(k) = memchr::memchr2(b'_', b'|', &b[i..]) {
         let pos = i + k;
         out.push_str(&line[copied..pos]);
         if b[pos] == b'|' {
@@ -423,11 +449,11 @@ fn replace_underscores_and_pipes(line: &str) -> Cow<'_, str> {
 
 /// A dash run becomes one dash, or a space when it stands alone between spaces (or a line end).
 fn replace_dashes(line: &str) -> Cow<'_, str> {
-    if !line.contains('-') {
+    let b = line.as_bytes();
+    if memchr::memchr(b'-', b).is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len());
-    let b = line.as_bytes();
     let (mut copied, mut i) = (0, 0);
     while let Some(k) = memchr::memchr(b'-', &b[i..]) {
         let pos = i + k;
@@ -448,8 +474,11 @@ fn canonical_line(line: &str, out: &mut String) {
     if is_fence(line) || is_rule(line) {
         return;
     }
-    let unticked: Cow<'_, str> =
-        if line.contains('`') { Cow::Owned(line.replace('`', "")) } else { Cow::Borrowed(line) };
+    let unticked: Cow<'_, str> = if memchr::memchr(b'`', line.as_bytes()).is_some() {
+        Cow::Owned(line.replace('`', ""))
+    } else {
+        Cow::Borrowed(line)
+    };
     let line = unticked.as_ref();
     // Three passes, as the reference applies them: links; then underscores and `|`, which look at the
     // neighbours that the links left; then dash runs and lone dashes. Each copies untouched spans whole and is
@@ -459,12 +488,24 @@ fn canonical_line(line: &str, out: &mut String) {
     let dashed = replace_dashes(&piped);
     // Words joined by one space, lone marks left out.
     let start = out.len();
-    for token in dashed.split(' ').filter(|t| !t.is_empty() && !is_lone_mark(t)) {
+    for token in split_bytes(&dashed, b' ').filter(|t| !t.is_empty() && !is_lone_mark(t)) {
         if out.len() > start {
             out.push(' ');
         }
         out.push_str(token);
     }
+}
+
+/// `text.split(sep as char)` for an ASCII `sep`, found with the memchr crate's vectorised search.
+fn split_bytes(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(sep.is_ascii());
+    let ends = memchr::memchr_iter(sep, text.as_bytes()).chain(std::iter::once(text.len()));
+    let mut start = 0;
+    ends.map(move |end| {
+        let piece = &text[start..end];
+        start = end + 1;
+        piece
+    })
 }
 
 fn ends_sentence(line: &str) -> bool {
@@ -492,7 +533,7 @@ impl Canonicalizer {
         self.lines.clear();
         self.bounds.clear();
         normalize_chars(text, &mut self.mapped);
-        for line in self.mapped.split('\n') {
+        for line in split_bytes(&self.mapped, b'\n') {
             let start = self.lines.len();
             canonical_line(line, &mut self.lines);
             if self.lines.len() > start {
@@ -561,6 +602,35 @@ mod tests {
         assert_eq!(canonical(&format!("~~~~~~ Unclean ~~~~~~ {poem}")), format!("~~~~~~ Unclean ~~~~~~ {poem}"));
         assert_eq!(canonical(&format!("```{poem}")), poem);
         assert_eq!(canonical(&format!("``` {poem}")), poem);
+    }
+
+    #[test]
+    fn kept_ascii_prefix_finds_the_first_byte_to_map() {
+        // Every byte value at every position of an otherwise kept word, against the byte-by-byte rule.
+        let kept = |b: u8| (0x20..0x7F).contains(&b) && b != b'*';
+        for pos in 0..8 {
+            for byte in 0..=255u8 {
+                let mut w = *b"abcdefgh";
+                w[pos] = byte;
+                let want = w.iter().position(|&b| !kept(b)).unwrap_or(8);
+                assert_eq!(super::kept_ascii_prefix(u64::from_le_bytes(w)), want, "{byte:#x} at {pos}");
+            }
+        }
+        // After a byte to map, anything may follow (carries and borrows only run upwards).
+        for w in [*b"\xffabcdefg", *b"\x00\xff*\x7f\x1f  ~", *b"~~~~~~~*", *b"        "] {
+            let want = w.iter().position(|&b| !kept(b)).unwrap_or(8);
+            assert_eq!(super::kept_ascii_prefix(u64::from_le_bytes(w)), want, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn split_bytes_splits_like_str_split() {
+        for text in ["", " ", "a", "a b", " a  b ", "\n\nx\n", "é ü  ß"] {
+            for sep in [b' ', b'\n'] {
+                let got: Vec<&str> = super::split_bytes(text, sep).collect();
+                assert_eq!(got, text.split(sep as char).collect::<Vec<_>>(), "{text:?}");
+            }
+        }
     }
 
     #[test]
