@@ -13,7 +13,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use super::Scoring;
 use crate::batch::{doc_schema, DocBatch};
 use crate::error::{Error, Result};
-use crate::source::parquet::{holds_text, text_as_utf8, text_row_quarantine};
+use crate::source::parquet::{holds_text, text_as_utf8, TextRowProblem};
 use crate::source::InputConfig;
 
 /// The verdict of a row that could not be scored (the word of the `quarantine/` partition).
@@ -43,8 +43,8 @@ pub fn score_records(scoring: &Scoring, input: &InputConfig, source: &str, batch
     let mut not_utf8 = not_utf8.into_iter().peekable();
     let errors: Vec<Option<String>> = (0..batch.num_rows())
         .map(|i| {
-            let bytes = not_utf8.next_if_eq(&i).map(|_| &[][..]);
-            text_row_quarantine(&text, i, String::new, bytes, input.max_doc_bytes).map(|q| q.error)
+            let bad_bytes = not_utf8.next_if_eq(&i).is_some();
+            TextRowProblem::of(&text, i, bad_bytes, input.max_doc_bytes).map(|p| p.message(input.max_doc_bytes))
         })
         .collect();
     let lenient = CastOptions { safe: true, ..Default::default() };

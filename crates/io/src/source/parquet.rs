@@ -24,7 +24,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 
 use super::{BatchIter, FileStamp, InputFile};
-use crate::batch::{doc_schema, DocBatch, Quarantined};
+use crate::batch::{doc_schema, oversize_error, DocBatch, Quarantined};
 use crate::error::{Error, Result};
 use crate::source::InputConfig;
 
@@ -64,25 +64,37 @@ pub fn text_as_utf8(a: &ArrayRef) -> std::result::Result<(StringArray, Vec<usize
     }
 }
 
-/// Why row `i` of a text column (converted by [`text_as_utf8`]) cannot be a document, as the quarantine record
-/// the reader writes for it at `location`: `not_utf8` holds the row's bytes when they are not UTF-8; a null
-/// text and one over `max_doc_bytes` are the other cases. None for a row that can be scored.
-pub fn text_row_quarantine(
-    text: &StringArray,
-    i: usize,
-    location: impl FnOnce() -> String,
-    not_utf8: Option<&[u8]>,
-    max_doc_bytes: usize,
-) -> Option<Quarantined> {
-    if let Some(raw) = not_utf8 {
-        Some(Quarantined::new(location(), "text is not valid UTF-8", raw))
-    } else if text.is_null(i) {
-        Some(Quarantined::new(location(), "text is null", &[]))
-    } else if text.value(i).len() > max_doc_bytes {
-        let t = text.value(i);
-        Some(Quarantined::oversize(location(), t.len() as u64, max_doc_bytes, t.as_bytes()))
-    } else {
-        None
+/// Why a row of a text column cannot be a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextRowProblem {
+    NotUtf8,
+    Null,
+    /// Over `max_doc_bytes`: the text's length.
+    Oversize(u64),
+}
+
+impl TextRowProblem {
+    /// The problem of row `i` of a text column (converted by [`text_as_utf8`]), if any: `not_utf8` is whether
+    /// its bytes were not UTF-8 (the conversion made it null).
+    pub fn of(text: &StringArray, i: usize, not_utf8: bool, max_doc_bytes: usize) -> Option<Self> {
+        if not_utf8 {
+            Some(TextRowProblem::NotUtf8)
+        } else if text.is_null(i) {
+            Some(TextRowProblem::Null)
+        } else if text.value(i).len() > max_doc_bytes {
+            Some(TextRowProblem::Oversize(text.value(i).len() as u64))
+        } else {
+            None
+        }
+    }
+
+    /// What the quarantine record says, the same for every reader.
+    pub fn message(self, max_doc_bytes: usize) -> String {
+        match self {
+            TextRowProblem::NotUtf8 => "text is not valid UTF-8".into(),
+            TextRowProblem::Null => "text is null".into(),
+            TextRowProblem::Oversize(length) => oversize_error(length, max_doc_bytes),
+        }
     }
 }
 
@@ -379,12 +391,23 @@ impl ParquetSource {
         let mut bytes = 0u64;
         for i in 0..text.len() {
             let row = first_row + i as u64;
-            let not_utf8 = invalid_text.next_if_eq(&i).map(|_| raw_text.expect("cast above").value(i));
-            let location = || format!("row {row}");
-            let problem = text_row_quarantine(text, i, location, not_utf8, self.config.max_doc_bytes);
+            let not_utf8 = invalid_text.next_if_eq(&i).is_some();
+            let max = self.config.max_doc_bytes;
+            let problem = TextRowProblem::of(text, i, not_utf8, max);
             let ok = problem.is_none();
             match problem {
-                Some(q) => quarantined.push(q),
+                Some(problem) => {
+                    let location = format!("row {row}");
+                    quarantined.push(match problem {
+                        TextRowProblem::NotUtf8 => {
+                            Quarantined::new(location, problem.message(max), raw_text.expect("cast above").value(i))
+                        }
+                        TextRowProblem::Null => Quarantined::new(location, problem.message(max), &[]),
+                        TextRowProblem::Oversize(length) => {
+                            Quarantined::oversize(location, length, max, text.value(i).as_bytes())
+                        }
+                    })
+                }
                 None => {
                     bytes += text.value(i).len() as u64;
                     match ids {

@@ -226,14 +226,9 @@ pub fn reference_groups<'a>(reference: &'a Dataset, field: &str) -> Result<Vec<&
     Ok(human)
 }
 
-/// The combiner of one stage fitted on `train` (classes weighted equally) and calibrated on `holdout`, its
-/// threshold not yet set (1.0); and its probabilities on the holdout rows.
-fn fit_calibrated(
-    train: &Dataset,
-    holdout: &Dataset,
-    columns: &[String],
-    opts: &FitOptions,
-) -> Result<(Stage, Vec<f64>)> {
+/// The combiner of one stage fitted on `train` (classes weighted equally), not yet calibrated (identity) nor
+/// thresholded (1.0).
+fn fit_combiner(train: &Dataset, columns: &[String], opts: &FitOptions) -> Result<Stage> {
     let (transforms, fill) = prepare(train, columns)?;
     let x = rows(train, columns, &transforms, &fill)?;
     let weights = sample_weights(train, opts.balance_field.as_deref())?;
@@ -252,16 +247,28 @@ fn fit_calibrated(
                 .with_feature_names(columns.to_vec()),
         ),
     };
-    let raw = |d: &Dataset| -> Result<Vec<f64>> {
-        Ok(rows(d, columns, &transforms, &fill)?.iter().map(|r| model.decision_function(r)).collect())
-    };
-    let held = raw(holdout)?;
-    let calibration = match opts.method {
+    Ok(Stage { features: columns.to_vec(), transforms, fill, model, calibration: Calibrator::Identity, threshold: 1.0 })
+}
+
+/// The combiner of one stage fitted on `train` and calibrated on `holdout`, its threshold not yet set (1.0); and
+/// its probabilities on the holdout rows.
+fn fit_calibrated(
+    train: &Dataset,
+    holdout: &Dataset,
+    columns: &[String],
+    opts: &FitOptions,
+) -> Result<(Stage, Vec<f64>)> {
+    let mut stage = fit_combiner(train, columns, opts)?;
+    let held: Vec<f64> = rows(holdout, columns, &stage.transforms, &stage.fill)?
+        .iter()
+        .map(|r| stage.model.decision_function(r))
+        .collect();
+    stage.calibration = match opts.method {
         Method::Platt => Calibrator::Platt(PlattScaling::fit(&held, &holdout.labels)?),
         Method::Isotonic => Calibrator::Isotonic(IsotonicRegression::fit(&held, &holdout.labels)?),
     };
-    let p_holdout: Vec<f64> = held.iter().map(|&z| calibration.apply(z)).collect();
-    Ok((Stage { features: columns.to_vec(), transforms, fill, model, calibration, threshold: 1.0 }, p_holdout))
+    let p_holdout: Vec<f64> = held.iter().map(|&z| stage.calibration.apply(z)).collect();
+    Ok((stage, p_holdout))
 }
 
 /// The stage's probabilities on the reference rows, each human row scored by the same combiner fitted without the
@@ -271,7 +278,6 @@ fn fit_calibrated(
 /// `stage`'s probabilities.
 fn cross_fitted_reference(
     train: &Dataset,
-    holdout: &Dataset,
     reference: &Dataset,
     columns: &[String],
     field: &str,
@@ -296,7 +302,7 @@ fn cross_fitted_reference(
                 "--cross-fit-reference: without {field} {g:?} the training data has no human document"
             )));
         }
-        let (mut refit, _) = fit_calibrated(&sub, holdout, columns, opts)?;
+        let mut refit = fit_combiner(&sub, columns, opts)?;
         // The refit's log-odds on the stage's own probability scale: a calibration fitted per refit would
         // rescale each group differently, and the threshold is one number on one scale.
         refit.calibration = stage.calibration.clone();
@@ -318,7 +324,7 @@ fn fit_stage(
 ) -> Result<Fitted> {
     let (mut stage, p_holdout) = fit_calibrated(train, holdout, columns, opts)?;
     let p_reference = match (&opts.reference_group_field, opts.cross_fit_reference) {
-        (Some(field), true) => cross_fitted_reference(train, holdout, reference, columns, field, opts, &stage)?,
+        (Some(field), true) => cross_fitted_reference(train, reference, columns, field, opts, &stage)?,
         _ => stage_probabilities(&stage, reference)?,
     };
     let human: Vec<f64> = p_reference.iter().zip(&reference.labels).filter(|(_, &l)| !l).map(|(&p, _)| p).collect();
