@@ -286,7 +286,8 @@ fn filter_thread_flag_is_bounded() {
 /// Two signals writing one column make an ambiguous schema: the Scorer refuses to be built.
 #[test]
 fn two_signals_cannot_write_one_column() {
-    let vocab = || -> Box<dyn DocSignal> { Box::new(Vocab::new(VocabConfig::default()).unwrap()) };
+    let vocab =
+        || -> std::sync::Arc<dyn DocSignal> { std::sync::Arc::new(Vocab::new(VocabConfig::default()).unwrap()) };
     let e = match Scorer::new(vec![vocab(), vocab()], Vec::new(), &Default::default()) {
         Ok(_) => panic!("a scorer with the same signal twice was built"),
         Err(e) => e.to_string(),

@@ -65,7 +65,7 @@ impl SignalConfig for C4Config {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(C4::new(self.clone()))))
+        Ok(Built::Doc(std::sync::Arc::new(C4::new(self.clone()))))
     }
 }
 

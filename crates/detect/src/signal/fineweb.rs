@@ -54,7 +54,7 @@ impl SignalConfig for FineWebConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(FineWeb::new(self.clone()))))
+        Ok(Built::Doc(std::sync::Arc::new(FineWeb::new(self.clone()))))
     }
 }
 

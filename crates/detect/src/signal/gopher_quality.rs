@@ -77,7 +77,7 @@ impl SignalConfig for GopherQualityConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(GopherQuality::new(self.clone()))))
+        Ok(Built::Doc(std::sync::Arc::new(GopherQuality::new(self.clone()))))
     }
 }
 

@@ -71,7 +71,7 @@ impl SignalConfig for GopherRepetitionConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(GopherRepetition::new(self.clone()))))
+        Ok(Built::Doc(std::sync::Arc::new(GopherRepetition::new(self.clone()))))
     }
 }
 

@@ -41,8 +41,8 @@ pub trait SignalConfig {
 
 /// A signal of either kind, as its configuration builds it.
 pub enum Built {
-    Doc(Box<dyn DocSignal>),
-    Batch(Box<dyn BatchSignal>),
+    Doc(Arc<dyn DocSignal>),
+    Batch(Arc<dyn BatchSignal>),
 }
 
 /// Declares the registered signals: each line `id: ConfigType` declares the signal's module (`signal/<id>.rs`)
@@ -232,10 +232,10 @@ impl Scorer {
         ensemble: &EnsembleConfig,
         settings: &ResolvedSettings,
     ) -> Result<Self> {
-        let mut doc: Vec<Box<dyn DocSignal>> = Vec::new();
-        let mut batch: Vec<Box<dyn BatchSignal>> = Vec::new();
+        let mut doc: Vec<Arc<dyn DocSignal>> = Vec::new();
+        let mut batch: Vec<Arc<dyn BatchSignal>> = Vec::new();
         for c in &s.classifiers {
-            batch.push(Box::new(classifier::Classifier::new(c, settings.onnx_library.as_deref(), settings.workers)?));
+            batch.push(Arc::new(classifier::Classifier::new(c, settings.onnx_library.as_deref(), settings.workers)?));
         }
         for section in s.registered().into_iter().filter(|c| c.enabled()) {
             match section.build(settings)? {
@@ -243,8 +243,6 @@ impl Scorer {
                 Built::Batch(signal) => batch.push(signal),
             }
         }
-        let doc = doc.into_iter().map(Arc::from).collect();
-        let batch = batch.into_iter().map(Arc::from).collect();
         Self::build(doc, batch, rules, Some(ensemble), s.score_all)
     }
 
@@ -262,12 +260,10 @@ impl Scorer {
     }
 
     pub fn new(
-        doc_signals: Vec<Box<dyn DocSignal>>,
-        batch_signals: Vec<Box<dyn BatchSignal>>,
+        doc_signals: Vec<Arc<dyn DocSignal>>,
+        batch_signals: Vec<Arc<dyn BatchSignal>>,
         overrides: &std::collections::BTreeMap<String, Action>,
     ) -> Result<Self> {
-        let doc_signals = doc_signals.into_iter().map(Arc::from).collect();
-        let batch_signals = batch_signals.into_iter().map(Arc::from).collect();
         Self::build(doc_signals, batch_signals, overrides, None, true)
     }
 

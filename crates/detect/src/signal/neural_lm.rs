@@ -90,7 +90,7 @@ impl SignalConfig for NeuralLmConfig {
     }
 
     fn build(&self, settings: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Batch(Box::new(NeuralLm::new(self, settings.onnx_library.as_deref(), settings.workers)?)))
+        Ok(Built::Batch(Arc::new(NeuralLm::new(self, settings.onnx_library.as_deref(), settings.workers)?)))
     }
 }
 

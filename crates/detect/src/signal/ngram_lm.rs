@@ -59,7 +59,7 @@ impl SignalConfig for NgramLmConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(NgramLm::new(self.clone())?)))
+        Ok(Built::Doc(std::sync::Arc::new(NgramLm::new(self.clone())?)))
     }
 }
 

@@ -37,7 +37,7 @@ impl SignalConfig for StylometryConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(Stylometry::new(self.clone()))))
+        Ok(Built::Doc(std::sync::Arc::new(Stylometry::new(self.clone()))))
     }
 }
 

@@ -38,7 +38,7 @@ impl SignalConfig for TypographyConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(Typography::new(self.clone()))))
+        Ok(Built::Doc(std::sync::Arc::new(Typography::new(self.clone()))))
     }
 }
 

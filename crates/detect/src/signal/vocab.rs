@@ -52,7 +52,7 @@ impl SignalConfig for VocabConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(Box::new(Vocab::new(self.clone())?)))
+        Ok(Built::Doc(std::sync::Arc::new(Vocab::new(self.clone())?)))
     }
 }
 
