@@ -255,17 +255,12 @@ fn decode_entities_repeatedly(text: &str) -> Cow<'_, str> {
 /// can only mark bytes above the first such byte, so the lowest mark is exact.
 #[inline]
 fn kept_ascii_prefix(v: u64) -> usize {
-    use super::{HIGH, ONES};
+    use super::{first_marked_byte, HIGH, ONES};
     let control = v.wrapping_sub(ONES * 0x20) & !v;
     let high = v.wrapping_add(ONES) | v;
     let x = v ^ (ONES * u64::from(b'*'));
     let star = x.wrapping_sub(ONES) & !x;
-    let stop = (control | high | star) & HIGH;
-    if stop == 0 {
-        8
-    } else {
-        stop.trailing_zeros() as usize / 8
-    }
+    first_marked_byte((control | high | star) & HIGH)
 }
 
 /// Steps 1-3 into `out`: entities, NFKC, characters mapped; lines separated by `\n`.

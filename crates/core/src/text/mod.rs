@@ -254,12 +254,13 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 fn printable_ascii_prefix(v: u64) -> usize {
     // High bit of each byte below 0x21 (the subtraction's borrow can only mark bytes above the first such
     // byte, so the lowest mark is exact), or of each byte >= 0x80.
-    let stop = ((v.wrapping_sub(ONES * 0x21) & !v) | v) & HIGH;
-    if stop == 0 {
-        8
-    } else {
-        stop.trailing_zeros() as usize / 8
-    }
+    first_marked_byte(((v.wrapping_sub(ONES * 0x21) & !v) | v) & HIGH)
+}
+
+/// The index of the lowest byte whose high bit `marks` (a subset of [`HIGH`]) sets, 8 when it sets none.
+#[inline]
+fn first_marked_byte(marks: u64) -> usize {
+    marks.trailing_zeros() as usize / 8
 }
 
 /// Whether one of the first `k` bytes of `v`, all ASCII, is a letter.

@@ -11,6 +11,8 @@
 //! Sentences are counted with a rule (terminal punctuation followed by a space and an upper-case letter,
 //! digit or quote, plus the line's end), where datatrove uses NLTK's Punkt model.
 
+use std::sync::Arc;
+
 use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +67,7 @@ impl SignalConfig for C4Config {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(C4::new(self.clone()))))
+        Ok(Built::Doc(Arc::new(C4::new(self.clone()))))
     }
 }
 

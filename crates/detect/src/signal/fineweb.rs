@@ -5,6 +5,8 @@
 //! - chars in duplicated lines over the document's chars excluding newlines ≤ `max_dup_line_char_frac` (0.01);
 //! - newlines per word ≤ `max_newline_word_ratio` (0.3).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
@@ -54,7 +56,7 @@ impl SignalConfig for FineWebConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(FineWeb::new(self.clone()))))
+        Ok(Built::Doc(Arc::new(FineWeb::new(self.clone()))))
     }
 }
 

@@ -5,6 +5,8 @@
 //! are not words ("symbol tokens"). The reference implementation (datatrove) uses NLTK's tokenizer, which
 //! splits punctuation off as separate tokens; see docs/results/datatrove-comparison.md for what that changes.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
@@ -77,7 +79,7 @@ impl SignalConfig for GopherQualityConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(GopherQuality::new(self.clone()))))
+        Ok(Built::Doc(Arc::new(GopherQuality::new(self.clone()))))
     }
 }
 

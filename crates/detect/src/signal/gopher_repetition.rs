@@ -13,6 +13,8 @@
 //! an n-gram whose prefix is unique is unique too. In ordinary prose few long prefixes repeat, so sizes
 //! 4..10 cost little beyond the 2-gram pass.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
@@ -71,7 +73,7 @@ impl SignalConfig for GopherRepetitionConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(GopherRepetition::new(self.clone()))))
+        Ok(Built::Doc(Arc::new(GopherRepetition::new(self.clone()))))
     }
 }
 

@@ -7,6 +7,7 @@
 //! `ngram_lm.low_perplexity`, fires below `low_perplexity` when that is set; the default only scores.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +60,7 @@ impl SignalConfig for NgramLmConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(NgramLm::new(self.clone())?)))
+        Ok(Built::Doc(Arc::new(NgramLm::new(self.clone())?)))
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `type_token_ratio`: distinct words (ASCII case folded) among the first `ttr_words` (100) words, over the
 //!   words counted; a fixed window, since the plain ratio falls with length whoever wrote the text.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio};
@@ -37,7 +39,7 @@ impl SignalConfig for StylometryConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(Stylometry::new(self.clone()))))
+        Ok(Built::Doc(Arc::new(Stylometry::new(self.clone()))))
     }
 }
 

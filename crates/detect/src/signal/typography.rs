@@ -19,6 +19,8 @@
 //! side was collected (tokenized text, "don 't"), so the ensemble learns how far to trust it from the web pages
 //! and books among its training data too, where typing habits are what they are.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -38,7 +40,7 @@ impl SignalConfig for TypographyConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(Typography::new(self.clone()))))
+        Ok(Built::Doc(Arc::new(Typography::new(self.clone()))))
     }
 }
 

@@ -5,6 +5,7 @@
 //! config can point to another list (one word per line, `#` comments).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +53,7 @@ impl SignalConfig for VocabConfig {
     }
 
     fn build(&self, _: &ResolvedSettings) -> Result<Built> {
-        Ok(Built::Doc(std::sync::Arc::new(Vocab::new(self.clone())?)))
+        Ok(Built::Doc(Arc::new(Vocab::new(self.clone())?)))
     }
 }
 
