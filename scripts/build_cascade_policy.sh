@@ -20,6 +20,7 @@ fi
 bash scripts/setup_ort.sh
 cargo build --release --locked 2>&1 | tail -n 1
 bin=target/release/svalbard
+source scripts/lib/policy_fits.sh
 score() { # INPUT_FOLDER OUTPUT_FOLDER [CONFIG]: every document, every signal; Parquet; resumes a killed run
   "$bin" filter "$1"/*.jsonl -o "$2" ${3:+-c "$3"} --score-all --format parquet -q
 }
@@ -27,24 +28,9 @@ score() { # INPUT_FOLDER OUTPUT_FOLDER [CONFIG]: every document, every signal; P
 score $d/train $d/lm-train scripts/lm-only.toml
 score $d/train-more $d/lm-train-more scripts/lm-only.toml
 score $d/dev $d/lm-dev scripts/lm-only.toml
-lm=(neural_lm_perplexity neural_lm_burstiness neural_lm_curvature)
-given() { for c in "${lm[@]}"; do echo "--$1-column" "$c=$c"; done; }
-parts() { for f in "$@"; do ls "$f"/clean/*.parquet "$f"/rejected/*.parquet 2>/dev/null; done; }
-# 2. The policy: fitted as scripts/build_policy.sh fits the default one (out-of-fold `fast` scores on the training
-# rows, the threshold held on each training human source), with the LM's columns from step 1; each source's
-# reference humans scored by the stage refitted without that source (--cross-fit-reference), since the reference
-# rows are the training rows. (The first run, docs/results/2026-12-06-cascade.md, held it on in-sample scores.)
-# Logistic stages: they beat boosted trees on leave-one-source-out AUROC (the --loso-field table) here.
-# The threshold is held on every training human source but three: human answers written for question-answer and
-# instruction datasets (hc3, dolly15k, MedQuAD) read like a chat model's answers and would set it alone; they are
-# measured and reported at it (--reference-group-report-only), not guarded. svalbard filters web text.
-oof=(fast_p_machine=fast_p_machine_oof fast_p_machine_short=fast_p_machine_short_oof)
-"$bin" calibrate -c svalbard.thorough.toml --train $(parts $d/lm-train $d/lm-train-more) $(given train) \
-  "${oof[@]/#/--train-column=}" --holdout $(parts $d/lm-dev) $(given holdout) \
-  --reference $(parts $d/lm-train $d/lm-train-more) $(given reference) "${oof[@]/#/--reference-column=}" \
-  --reference-group-field source --cross-fit-reference --fpr-confidence 0 --balance-field group \
-  --reference-group-report-only hc3-plus-si-en,dolly15k_partial,medquad \
-  --combiner "${COMBINER:-logistic}" --loso-field source \
+# 2. The policy (scripts/lib/policy_fits.sh says how and why): fitted as scripts/build_policy.sh fits the default
+# one, with the LM's columns from step 1, each reference human scored by the stage refitted without its source.
+calibrate_thorough --holdout $(parts $d/lm-dev) "${lm_columns[@]/#/--holdout-column=}" --loso-field source \
   --description "the thorough profile, fitted by scripts/build_cascade_policy.sh: the full stage reads the neural LM" \
   --out models/policy-thorough.json > $d/calibrate.json
 # 3. Held out: the test sample (and dev) under the default and the thorough profile, every document scored. The

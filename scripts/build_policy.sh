@@ -14,14 +14,8 @@ fi
 bash scripts/setup_ort.sh
 cargo build --release --locked 2>&1 | tail -n 1
 bin=target/release/svalbard
-# `fast` was trained on the training documents: the ensemble is fitted on its scores from models that never saw
-# the document's source (out of fold, by source), and the threshold is chosen on those scores of every training
-# human source, so that it holds on sources the model never saw (each within the target, --reference-group-field).
-oof=(--train-column fast_p_machine=fast_p_machine_oof --train-column fast_p_machine_short=fast_p_machine_short_oof)
-"$bin" calibrate --train $d/train.jsonl "${oof[@]}" --holdout $d/dev.jsonl \
-  --reference $d/train.jsonl --reference-column fast_p_machine=fast_p_machine_oof \
-  --reference-column fast_p_machine_short=fast_p_machine_short_oof --reference-group-field source --fpr-confidence 0 \
-  --balance-field group --loso-field source --combiner "${COMBINER:-boosted}" \
+source scripts/lib/policy_fits.sh
+calibrate_default --holdout $d/dev.jsonl --loso-field source \
   --description "fitted by scripts/build_policy.sh on authorship columns" --out models/policy.json > bench-data/calibrate.json
 cargo build --release --locked 2>&1 | tail -n 1   # the built-in policy changed
 for set in dev test; do

@@ -219,17 +219,30 @@ def fpr_rows(scores, sources, threshold):
     return rows
 
 
+def family_heads(f, out, fit_without):
+    """The two heads (main, short) refitted without generator family `f`'s training texts, saved under `out`;
+    `fit_without(f)` fits them when they are not saved yet."""
+    path = os.path.join(out, f"logo-heads-{f}.npz")
+    if not os.path.exists(path):
+        (coef, b), (coef_s, b_s) = fit_without(f)
+        np.savez(path + ".tmp.npz", coef=coef, b=b, coef_s=coef_s, b_s=b_s)
+        os.replace(path + ".tmp.npz", path)
+    h = np.load(path)
+    return (h["coef"], float(h["b"])), (h["coef_s"], float(h["b_s"]))
+
+
 def leave_family_out(families, fit_heads, score, tr, th, y, fam, p_all, out, t0):
-    """Per family: AUROC of its texts against the test humans, from a model fitted without the family (saved
-    per family: the refit is the costly part), and from the shipped model's scores (`p_all`: out of fold by
-    source on the training texts) for comparison, when `p_all` is given."""
+    """Per family: AUROC of its texts against the test humans, from a model fitted without the family (its heads
+    saved per family: the refit is the costly part, and svalbard_train.fast.logo_columns reuses them), and from
+    the shipped model's scores (`p_all`: out of fold by source on the training texts) for comparison, when
+    `p_all` is given."""
     logo = {}
     for f in families:
         fm = (y == 1) & (fam == f)
         yy = np.r_[np.zeros(int(th.sum())), np.ones(int(fm.sum()))]
 
         def one(f=f, fm=fm, yy=yy):
-            mh, _ = fit_heads(tr & (fam != f))
+            mh, _ = family_heads(f, out, lambda f: fit_heads(tr & (fam != f)))
             return {"n_machine": int(fm.sum()), "auroc": auroc(yy, np.r_[score(mh, th), score(mh, fm)])}
         logo[f] = dict(_cached(os.path.join(out, f"logo-{f}.json"), one))
         if p_all is not None:
@@ -290,6 +303,45 @@ def write_card(res, path):
         f.write("\n".join(lines) + "\n")
 
 
+class Problem:
+    """Every labeled text (svalbard_train.data.authorship), its canonical view and svalbard-hash-v1 features
+    (saved as OUT/features.npz), with the arrays the fits and figures index by."""
+
+    def __init__(self, recs, texts, X):
+        self.recs, self.texts, self.X = recs, texts, X
+        self.y = np.array([r["y"] for r in recs])
+        self.split = np.array([r["split"] for r in recs])
+        self.source = np.array([r["source"] for r in recs])
+        self.fam = np.array([r["family"] or "" for r in recs])
+        self.groups = np.array([f"{r['y']}|{r['source']}" for r in recs])
+        self.short = short_mask(texts)
+        self.tr = self.split == "train"
+
+    @classmethod
+    def load(cls, out):
+        import scipy.sparse as sp
+
+        recs = ad.load_all()
+        texts = [cn.canonical(r["text"]) for r in recs]
+        xpath = os.path.join(out, "features.npz")
+        if os.path.exists(xpath):
+            X = sp.load_npz(xpath).tocsr()
+        else:
+            X = ff.hash_texts(texts)
+            sp.save_npz(xpath + ".tmp.npz", X)
+            os.replace(xpath + ".tmp.npz", xpath)
+        return cls(recs, texts, X)
+
+    def fit_heads(self, mask):
+        coef, b = fit(self.X[mask], self.y[mask], self.groups[mask])
+        coef_s, b_s = fit_short(self.X[mask], self.y[mask], self.groups[mask], self.short[mask])
+        return (coef, b), (coef_s, b_s)
+
+    def score(self, head, rows):
+        coef, b = head
+        return predict(coef.astype(np.float32), np.float32(b), self.X[rows])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(paths.BENCH_DATA, "authorship"),
@@ -302,39 +354,15 @@ def main():
                          "each refit is saved, and the first run picks the saved ones up)")
     args = ap.parse_args()
     import onnxruntime as ort
-    import scipy.sparse as sp
 
     os.makedirs(args.out, exist_ok=True)
     if not args.logo_only:
         reset_stale_cache(args.out)
     t0 = time.time()
-    recs = ad.load_all()
-    texts = [cn.canonical(r["text"]) for r in recs]
-    print(f"{len(recs)} texts loaded and canonicalised in {time.time() - t0:.0f}s", flush=True)
-    xpath = os.path.join(args.out, "features.npz")
-    if os.path.exists(xpath):
-        X = sp.load_npz(xpath).tocsr()
-    else:
-        X = ff.hash_texts(texts)
-        sp.save_npz(xpath + ".tmp.npz", X)
-        os.replace(xpath + ".tmp.npz", xpath)
-    print(f"features: {time.time() - t0:.0f}s, nnz {X.nnz}", flush=True)
-    y = np.array([r["y"] for r in recs])
-    split = np.array([r["split"] for r in recs])
-    source = np.array([r["source"] for r in recs])
-    fam = np.array([r["family"] or "" for r in recs])
-    groups = np.array([f"{r['y']}|{r['source']}" for r in recs])
-    short = short_mask(texts)
-    tr = split == "train"
-
-    def fit_heads(mask):
-        coef, b = fit(X[mask], y[mask], groups[mask])
-        coef_s, b_s = fit_short(X[mask], y[mask], groups[mask], short[mask])
-        return (coef, b), (coef_s, b_s)
-
-    def score(head, rows):
-        coef, b = head
-        return predict(coef.astype(np.float32), np.float32(b), X[rows])
+    p = Problem.load(args.out)
+    recs, X, y, split, source, fam, groups, tr = p.recs, p.X, p.y, p.split, p.source, p.fam, p.groups, p.tr
+    print(f"{len(recs)} texts and their features (nnz {X.nnz}) in {time.time() - t0:.0f}s", flush=True)
+    fit_heads, score = p.fit_heads, p.score
 
     test, dev = split == "test", split == "dev"
     th, tm = test & (y == 0), test & (y == 1)
