@@ -18,9 +18,9 @@ fn edited_fixture(name: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDi
     common::edited_model(Path::new(&fixture(name)), edit)
 }
 
-/// A classifier run by ONNX Runtime (the default, `native = false`: these tests are about the ONNX path).
+/// A classifier run by ONNX Runtime (`native = false`: these tests are about the ONNX path).
 fn classifier(model: &str, device: Device) -> svalbard::Result<Classifier> {
-    let config = ClassifierConfig { model: model.into(), device, batch_size: 3, ..Default::default() };
+    let config = ClassifierConfig { model: model.into(), device, batch_size: 3, native: false, ..Default::default() };
     Classifier::new(&config, None, 2)
 }
 
@@ -183,10 +183,10 @@ fn cli_missing_library_and_classifier_column() {
     };
     // A model run by ONNX Runtime needs the library, and its absence is exit 6 with a way to install it.
     let library = "[onnx]\nlibrary = \"/nonexistent/libonnxruntime.so\"\n";
-    let out = filter(library, "o");
+    let out = filter(&format!("{library}[[signals.classifiers]]\nmodel = \"builtin:fast\"\nnative = false\n"), "o");
     assert_eq!(out.status.code(), Some(6));
-    // Evaluated in Rust (native), the built-in fast model does not load ONNX Runtime at all.
-    let native = filter(&format!("{library}[[signals.classifiers]]\nmodel = \"builtin:fast\"\nnative = true\n"), "o0");
+    // Evaluated in Rust (native, the default), the built-in fast model does not load ONNX Runtime at all.
+    let native = filter(library, "o0");
     assert_eq!(native.status.code(), Some(0), "{}", String::from_utf8_lossy(&native.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/libonnxruntime.so") && err.contains("setup_ort.sh"), "{err}");
@@ -217,9 +217,9 @@ fn score_two(c: &Classifier, texts: &[&str]) -> [Vec<f32>; 2] {
 /// scores within 1e-6, on the shipped sample, edge cases and, where ../shared is present, detect/dev.jsonl.
 #[test]
 fn native_fast_matches_onnx_runtime() {
-    let native = Classifier::new(&ClassifierConfig { native: true, ..Default::default() }, None, 2).unwrap();
-    assert!(native.is_native(), "the built-in fast graph is recognised as a sparse linear model");
-    let ort = Classifier::new(&ClassifierConfig::default(), None, 2).unwrap();
+    let native = Classifier::new(&ClassifierConfig::default(), None, 2).unwrap();
+    assert!(native.is_native(), "the built-in fast graph is recognised as a sparse linear model, by default");
+    let ort = Classifier::new(&ClassifierConfig { native: false, ..Default::default() }, None, 2).unwrap();
     assert!(!ort.is_native());
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample/web_sample.jsonl");
     // Read lossily: the sample holds a line of invalid UTF-8 on purpose (a quarantine row in the demo).
