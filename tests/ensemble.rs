@@ -49,8 +49,9 @@ fn builtin_policy_decides_with_reasons_and_respects_vintage() {
 
 /// `calibrate` fits on the detectors' columns, which read the canonical view, so the shipped policy must read
 /// exactly those of the default signals, and none of the quality rules' layout columns (line, bullet and word
-/// counts), which a publishing pipeline decides: a detector added to the defaults without
-/// `scripts/build_policy.sh` fails here, and so does a policy fitted on layout.
+/// counts), which a publishing pipeline decides, nor stylometry's length-dependent ones, which lowered every
+/// leave-one-source-out figure: a detector added to the defaults without `scripts/build_policy.sh` fails here,
+/// and so does a policy fitted on layout.
 #[test]
 fn builtin_policy_reads_the_authorship_columns_of_the_default_signals() {
     let scorer = Config::default().scorer().unwrap();
@@ -60,14 +61,14 @@ fn builtin_policy_reads_the_authorship_columns_of_the_default_signals() {
     authorship.sort_unstable();
     read.sort_unstable();
     assert_eq!(read, authorship);
-    assert!(read.iter().any(|c| c == "fast_p_machine") && read.iter().any(|c| c == "stylometry_type_token_ratio"));
-    for layout in ["gopher_", "c4_", "fineweb_", "typography_", "vocab_excess_count"] {
+    assert!(read.iter().any(|c| c == "fast_p_machine") && read.iter().any(|c| c == "vocab_excess_rate"));
+    for layout in ["gopher_", "c4_", "fineweb_", "typography_", "stylometry_", "vocab_excess_count"] {
         assert!(!read.iter().any(|c| c.starts_with(layout)), "{layout} in {read:?}");
     }
 }
 
-/// The thorough profile (svalbard.thorough.toml) ships its policy: a cascade whose cheap stage reads the default
-/// detectors' columns and whose full stage adds the neural LM's, with a band, and whose threshold the QA-dataset
+/// The thorough profile (svalbard.thorough.toml) ships its policy: a cascade whose cheap stage reads the profile's
+/// detectors' columns (the default ones and stylometry's) and whose full stage adds the neural LM's, with a band, and whose threshold the QA-dataset
 /// answers do not set (they are reported). Checked without the LM's graph, which is built locally.
 #[test]
 fn thorough_profile_policy_binds_to_the_default_detectors_and_the_neural_lm() {
@@ -76,7 +77,11 @@ fn thorough_profile_policy_binds_to_the_default_detectors_and_the_neural_lm() {
     assert!(config.signals.neural_lm.enabled && config.ensemble.cascade);
     let mut ensemble_config = config.ensemble.clone();
     ensemble_config.policy = root.join(&config.ensemble.policy).display().to_string();
-    let mut columns = Config::default().scorer().unwrap().detector_columns();
+    // The profile's own detectors but the LM (whose graph is not here), then the LM's columns.
+    let mut without_lm = config.clone();
+    without_lm.signals.neural_lm.enabled = false;
+    let mut columns = without_lm.scorer().unwrap().detector_columns();
+    assert!(columns.iter().any(|c| c.starts_with("stylometry_")), "the profile turns stylometry on: {columns:?}");
     let lm = ["neural_lm_perplexity", "neural_lm_burstiness", "neural_lm_curvature"].map(String::from);
     columns.extend(lm.iter().cloned());
     let ensemble = svalbard::decide::ensemble::Ensemble::new(&ensemble_config, &columns).unwrap();

@@ -152,12 +152,18 @@ fn verdicts_reasons_and_passthrough_columns() {
         "c4_sentence_count",
         "fineweb_line_punct_frac",
         "vocab_excess_rate",
-        "stylometry_type_token_ratio",
+        "fast_p_machine",
+        "p_machine",
         "reasons",
         "flags",
     ] {
         assert!(schema.index_of(col).is_ok(), "missing column {col}");
     }
+    // Signals that are off by default write no columns.
+    assert!(
+        schema.index_of("stylometry_type_token_ratio").is_err()
+            && schema.index_of("typography_curly_quote_frac").is_err()
+    );
     let rejected = read_category(&out, "rejected");
     let reasons = strings(&rejected, "reasons");
     assert!(reasons[0].contains("gopher_quality.too_few_words"), "{reasons:?}");

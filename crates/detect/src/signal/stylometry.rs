@@ -25,7 +25,7 @@ pub struct StylometryConfig {
 
 impl Default for StylometryConfig {
     fn default() -> Self {
-        StylometryConfig { enabled: true, ttr_words: 100 }
+        StylometryConfig { enabled: false, ttr_words: 100 }
     }
 }
 
