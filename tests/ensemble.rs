@@ -68,8 +68,9 @@ fn builtin_policy_reads_the_authorship_columns_of_the_default_signals() {
 }
 
 /// The thorough profile (svalbard.thorough.toml) ships its policy: a cascade whose cheap stage reads the profile's
-/// detectors' columns (the default ones and stylometry's) and whose full stage adds the neural LM's, with a band, and whose threshold the QA-dataset
-/// answers do not set (they are reported). Checked without the LM's graph, which is built locally.
+/// detectors' columns (the default ones and stylometry's) and whose full stage adds the neural LM's, with a band,
+/// and whose threshold the QA-dataset answers do not set (they are reported). Checked without the LM's graph,
+/// which is built locally.
 #[test]
 fn thorough_profile_policy_binds_to_the_default_detectors_and_the_neural_lm() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

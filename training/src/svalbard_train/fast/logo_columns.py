@@ -42,8 +42,7 @@ def main(argv=None):
     heads_path = os.path.join(args.out, "heads.npz")
     if not os.path.exists(heads_path):
         raise SystemExit(f"{heads_path} is missing: run svalbard_train.fast.train --out {args.out} first")
-    h = np.load(heads_path)
-    shipped = (h["coef"], float(h["b"])), (h["coef_s"], float(h["b_s"]))
+    shipped = tf.load_heads(heads_path)
     # Quarantined records carry no scores to replace.
     parts = sorted(p for kind in ("clean", "rejected") for p in glob.glob(os.path.join(args.engine_output, kind, "*.parquet")))
     if not parts:
@@ -64,18 +63,22 @@ def main(argv=None):
         p = loaded[0]
         return p.fit_heads(p.tr & (p.fam != f))
 
+    # By the family a machine row belongs to; None (human rows) the shipped heads. In float32, as the engine scores.
     heads = {f: tf.family_heads(f, args.out, fit_without) for f in families}
     print(f"heads refitted without each of {families}: {time.time() - t0:.0f}s", flush=True)
+    heads[None] = shipped
+    heads = {k: tuple((coef.astype(np.float32), np.float32(b)) for coef, b in pair) for k, pair in heads.items()}
 
     for path, t in tables.items():
         X = ff.hash_texts([cn.canonical(x) for x in t.column("text").to_pylist()])
         which = [f if label == "machine" else None
                  for f, label in zip(t.column("family").to_pylist(), t.column("label").to_pylist())]
         main, short = np.zeros(t.num_rows), np.zeros(t.num_rows)
-        for i, f in enumerate(which):
-            head, head_s = heads[f] if f else shipped
-            main[i] = tf.predict(head[0].astype(np.float32), np.float32(head[1]), X[i])[0]
-            short[i] = tf.predict(head_s[0].astype(np.float32), np.float32(head_s[1]), X[i])[0]
+        for key, ((coef, b), (coef_s, b_s)) in heads.items():
+            rows = np.array([f == key for f in which], dtype=bool)
+            if rows.any():
+                main[rows] = tf.predict(coef, b, X[rows])
+                short[rows] = tf.predict(coef_s, b_s, X[rows])
         if "fast_p_machine" in t.schema.names:
             engine = np.array(t.column("fast_p_machine").to_pylist(), dtype=float)
             same = np.array([f is None for f in which])

@@ -219,16 +219,25 @@ def fpr_rows(scores, sources, threshold):
     return rows
 
 
-def family_heads(f, out, fit_without):
-    """The two heads (main, short) refitted without generator family `f`'s training texts, saved under `out`;
-    `fit_without(f)` fits them when they are not saved yet."""
-    path = os.path.join(out, f"logo-heads-{f}.npz")
-    if not os.path.exists(path):
-        (coef, b), (coef_s, b_s) = fit_without(f)
-        np.savez(path + ".tmp.npz", coef=coef, b=b, coef_s=coef_s, b_s=b_s)
-        os.replace(path + ".tmp.npz", path)
+def load_heads(path):
+    """The two heads ((coef, intercept) of the main and the short one) saved at `path`."""
     h = np.load(path)
     return (h["coef"], float(h["b"])), (h["coef_s"], float(h["b_s"]))
+
+
+def saved_heads(path, fit_heads):
+    """The two heads saved at `path`, or `fit_heads()`'s, saved there first so that a killed run resumes."""
+    if not os.path.exists(path):
+        (coef, b), (coef_s, b_s) = fit_heads()
+        np.savez(path + ".tmp.npz", coef=coef, b=b, coef_s=coef_s, b_s=b_s)
+        os.replace(path + ".tmp.npz", path)
+    return load_heads(path)
+
+
+def family_heads(f, out, fit_without):
+    """The two heads refitted without generator family `f`'s training texts, saved under `out`; `fit_without(f)`
+    fits them when they are not saved yet."""
+    return saved_heads(os.path.join(out, f"logo-heads-{f}.npz"), lambda: fit_without(f))
 
 
 def leave_family_out(families, fit_heads, score, tr, th, y, fam, p_all, out, t0):
@@ -372,13 +381,7 @@ def main():
         return
 
     # 1. the model
-    if os.path.exists(heads_path):
-        h = np.load(heads_path)
-        main_head, short_head = (h["coef"], float(h["b"])), (h["coef_s"], float(h["b_s"]))
-    else:
-        main_head, short_head = fit_heads(tr)
-        np.savez(heads_path + ".tmp.npz", coef=main_head[0], b=main_head[1], coef_s=short_head[0], b_s=short_head[1])
-        os.replace(heads_path + ".tmp.npz", heads_path)
+    main_head, short_head = saved_heads(heads_path, lambda: fit_heads(tr))
     print(f"fit: {time.time() - t0:.0f}s", flush=True)
     os.makedirs(args.model_dir, exist_ok=True)
     onnx_path = os.path.join(args.model_dir, "model.onnx")
