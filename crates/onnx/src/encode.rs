@@ -24,12 +24,24 @@ fn fnv(state: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(state, |h, &b| (h ^ b as u64).wrapping_mul(FNV_PRIME))
 }
 
+/// FNV-1a in the low 32 bits of its 64-bit state. A bucket keeps only the hash's low bits, and the low k bits
+/// of a product, or of an XOR with a byte, depend only on the low k bits of the operands: so for any bucket
+/// count up to 2^32 this gives the same buckets as the 64-bit hash, in arithmetic a vector unit does four or
+/// eight lanes at a time.
+const FNV32_PRIME: u32 = FNV_PRIME as u32;
+
+#[inline]
+fn fnv32(state: u32, bytes: &[u8]) -> u32 {
+    bytes.iter().fold(state, |h, &b| (h ^ b as u32).wrapping_mul(FNV32_PRIME))
+}
+
 /// Reusable buffers for [`hash_v1`].
 #[derive(Default)]
 pub struct HashScratch {
-    norm: Vec<u8>,
-    tokens: Vec<(u32, u32)>,
+    /// The lowercased tokens joined by single spaces (the spec's `S`).
     joined: Vec<u8>,
+    /// Each token's byte range in `joined`.
+    tokens: Vec<(u32, u32)>,
     buckets: Vec<u32>,
     sort_buffer: Vec<u32>,
     counts: Vec<u32>,
@@ -85,6 +97,42 @@ fn one_plus_ln(n: u32) -> f64 {
     table.get(n as usize).copied().unwrap_or_else(|| exact(n as usize))
 }
 
+/// Whether byte `c` (already lowercased) belongs to a word token: `a-z`, `0-9` or any byte >= 0x80.
+#[inline]
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c >= 0x80
+}
+
+/// Steps 2 and 3 of the spec in one scan: the lowercased tokens of `p` into `joined`, separated by single
+/// spaces, and their ranges into `tokens`.
+fn tokenize(p: &[u8], joined: &mut Vec<u8>, tokens: &mut Vec<(u32, u32)>) {
+    joined.clear();
+    tokens.clear();
+    joined.reserve(2 * p.len());
+    let mut i = 0;
+    while i < p.len() {
+        let c = p[i].to_ascii_lowercase();
+        let word = is_word_byte(c);
+        if !word && !(0x21..=0x7E).contains(&c) {
+            i += 1;
+            continue;
+        }
+        if !joined.is_empty() {
+            joined.push(b' ');
+        }
+        let start = joined.len();
+        if word {
+            let run = p[i..].iter().position(|b| !is_word_byte(b.to_ascii_lowercase())).unwrap_or(p.len() - i);
+            joined.extend(p[i..i + run].iter().map(u8::to_ascii_lowercase));
+            i += run;
+        } else {
+            joined.push(c);
+            i += 1;
+        }
+        tokens.push((start as u32, joined.len() as u32));
+    }
+}
+
 /// svalbard-hash-v1: sorted bucket ids and their L2-normalised `1 + ln(count)` values.
 pub fn hash_v1(
     text: &str,
@@ -96,60 +144,50 @@ pub fn hash_v1(
 ) {
     ids.clear();
     values.clear();
-    let mask = (buckets - 1) as u64;
-    let p = prefix(text, max_bytes).as_bytes();
-    s.norm.clear();
-    s.norm.extend(p.iter().map(|b| b.to_ascii_lowercase()));
-    // Tokens: runs of [a-z0-9] or bytes >= 0x80; each ASCII punctuation byte alone; the rest separates.
-    s.tokens.clear();
-    let b = &s.norm;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_alphanumeric() || c >= 0x80 {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] >= 0x80) {
-                i += 1;
-            }
-            s.tokens.push((start as u32, i as u32));
-        } else {
-            if (0x21..=0x7E).contains(&c) {
-                s.tokens.push((i as u32, i as u32 + 1));
-            }
-            i += 1;
-        }
-    }
-    let tok = |t: (u32, u32)| &b[t.0 as usize..t.1 as usize];
-    s.joined.clear();
-    for (k, &t) in s.tokens.iter().enumerate() {
-        if k > 0 {
-            s.joined.push(b' ');
-        }
-        s.joined.extend_from_slice(tok(t));
-    }
+    let mask = buckets - 1;
+    tokenize(prefix(text, max_bytes).as_bytes(), &mut s.joined, &mut s.tokens);
+    let j = &s.joined;
+    let span = |from: (u32, u32), to: (u32, u32)| &j[from.0 as usize..to.1 as usize];
     // `extend` over exact-size iterators: no capacity check per pushed id.
     s.buckets.clear();
-    s.buckets.reserve(2 * s.tokens.len() + s.joined.len());
-    let u_state = fnv(FNV_OFFSET, b"u|");
-    s.buckets.extend(s.tokens.iter().map(|&t| (fnv(u_state, tok(t)) & mask) as u32));
-    let b_state = fnv(FNV_OFFSET, b"b|");
-    s.buckets.extend(s.tokens.windows(2).map(|w| (fnv(fnv(fnv(b_state, tok(w[0])), b" "), tok(w[1])) & mask) as u32));
-    let c_state = fnv(FNV_OFFSET, b"c|");
-    let j = &s.joined;
-    s.buckets.extend((0..j.len().saturating_sub(3)).map(|i| (fnv(c_state, &j[i..i + 4]) & mask) as u32));
-    radix_sort(&mut s.buckets, &mut s.sort_buffer, u64::BITS - mask.leading_zeros());
-    // Runs of equal buckets: their ids and counts.
-    s.counts.clear();
-    let mut previous = None;
-    for &id in &s.buckets {
-        if previous == Some(id) {
-            *s.counts.last_mut().expect("pushed with the id") += 1;
-        } else {
-            ids.push(id as i64);
-            s.counts.push(1);
-            previous = Some(id);
-        }
+    s.buckets.reserve(2 * s.tokens.len() + j.len());
+    let u_state = fnv(FNV_OFFSET, b"u|") as u32;
+    s.buckets.extend(s.tokens.iter().map(|&t| fnv32(u_state, span(t, t)) & mask));
+    // A pair's feature `t_i + " " + t_{i+1}` is the span of `joined` from one token's start to the other's end.
+    let b_state = fnv(FNV_OFFSET, b"b|") as u32;
+    s.buckets.extend(s.tokens.windows(2).map(|w| fnv32(b_state, span(w[0], w[1])) & mask));
+    // The 4-byte windows of `joined`, each read as four slices of the same length so that the loop has no
+    // bounds checks and runs in vector lanes.
+    let c_state = fnv(FNV_OFFSET, b"c|") as u32;
+    if j.len() >= 4 {
+        let n = j.len() - 3;
+        let (b0, b1, b2, b3) = (&j[..n], &j[1..n + 1], &j[2..n + 2], &j[3..]);
+        let step = |h: u32, b: u8| (h ^ b as u32).wrapping_mul(FNV32_PRIME);
+        s.buckets.extend(
+            b0.iter()
+                .zip(b1)
+                .zip(b2)
+                .zip(b3)
+                .map(|(((&a, &b), &c), &d)| step(step(step(step(c_state, a), b), c), d) & mask),
+        );
     }
+    radix_sort(&mut s.buckets, &mut s.sort_buffer, u32::BITS - mask.leading_zeros());
+    // Runs of equal buckets: their ids and counts, written by index (a new run advances the index).
+    let sorted = &s.buckets;
+    let Some(&first) = sorted.first() else { return };
+    ids.resize(sorted.len(), 0);
+    s.counts.clear();
+    s.counts.resize(sorted.len(), 0);
+    let (mut run, mut previous) = (0usize, first);
+    ids[0] = i64::from(first);
+    for &id in sorted {
+        run += usize::from(id != previous);
+        previous = id;
+        ids[run] = i64::from(id);
+        s.counts[run] += 1;
+    }
+    ids.truncate(run + 1);
+    s.counts.truncate(run + 1);
     // 1 + ln(count), L2-normalised, computed in f64 as the Python side does, then cast.
     let norm2: f64 = s.counts.iter().map(|&n| one_plus_ln(n).powi(2)).sum();
     let inv = if norm2 > 0.0 { 1.0 / norm2.sqrt() } else { 0.0 };
@@ -178,6 +216,83 @@ mod tests {
                 radix_sort(&mut radix, &mut buffer, key_bits);
                 want.sort_unstable();
                 assert_eq!(radix, want, "{key_bits} bits, {len} keys");
+            }
+        }
+    }
+
+    /// The spec (models/fast/FEATURES.md) read literally: 64-bit FNV-1a over each feature's bytes, counts in an
+    /// ordered map.
+    fn hash_v1_reference(text: &str, max_bytes: usize, buckets: u32) -> (Vec<i64>, Vec<f32>) {
+        let norm: Vec<u8> = prefix(text, max_bytes).bytes().map(|b| b.to_ascii_lowercase()).collect();
+        let mut tokens: Vec<Vec<u8>> = Vec::new();
+        let mut current: Vec<u8> = Vec::new();
+        for &c in &norm {
+            if c.is_ascii_alphanumeric() || c >= 0x80 {
+                current.push(c);
+                continue;
+            }
+            if !current.is_empty() {
+                tokens.push(std::mem::take(&mut current));
+            }
+            if (0x21..=0x7E).contains(&c) {
+                tokens.push(vec![c]);
+            }
+        }
+        if !current.is_empty() {
+            tokens.push(current);
+        }
+        let mut features: Vec<Vec<u8>> = tokens.iter().map(|t| [b"u|".as_slice(), t].concat()).collect();
+        features.extend(tokens.windows(2).map(|w| [b"b|".as_slice(), &w[0], b" ", &w[1]].concat()));
+        let joined = tokens.join(&b' ');
+        features.extend(joined.windows(4).map(|w| [b"c|".as_slice(), w].concat()));
+        let mut counts = std::collections::BTreeMap::new();
+        for f in &features {
+            *counts.entry((fnv(FNV_OFFSET, f) & (buckets as u64 - 1)) as i64).or_insert(0u32) += 1;
+        }
+        let norm2: f64 = counts.values().map(|&n| (1.0 + (n as f64).ln()).powi(2)).sum();
+        let inv = if norm2 > 0.0 { 1.0 / norm2.sqrt() } else { 0.0 };
+        (counts.keys().copied().collect(), counts.values().map(|&n| ((1.0 + (n as f64).ln()) * inv) as f32).collect())
+    }
+
+    #[test]
+    fn hash_v1_is_the_spec_on_random_text() {
+        let mut rng = crate::eval::rng::Rng::new(0x5eed_1234_abcd_0001);
+        let pieces = [
+            "The",
+            "cat",
+            "SAT",
+            " ",
+            "  ",
+            "\n",
+            "\t",
+            ".",
+            "...",
+            "'",
+            "-",
+            "é",
+            "naïve",
+            "日本語",
+            "😀",
+            "\u{a0}",
+            "x",
+            "42",
+            "\u{7f}",
+            "\r\n",
+            "Q&A",
+            "(ok)",
+            "a",
+        ];
+        let mut s = HashScratch::default();
+        let (mut ids, mut values) = (Vec::new(), Vec::new());
+        for case in 0..400 {
+            let words = (rng.next_u64() % 600) as usize;
+            let text: String = (0..words).map(|_| pieces[(rng.next_u64() % pieces.len() as u64) as usize]).collect();
+            for (max_bytes, buckets) in [(3000, 1u32 << 19), (64, 1 << 19), (3000, 16), (100_000, 1 << 31)] {
+                hash_v1(&text, max_bytes, buckets, &mut s, &mut ids, &mut values);
+                let (want_ids, want_values) = hash_v1_reference(&text, max_bytes, buckets);
+                assert_eq!(ids, want_ids, "case {case}, {max_bytes} bytes, {buckets} buckets");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&values), bits(&want_values), "case {case}, {max_bytes} bytes, {buckets} buckets");
             }
         }
     }
