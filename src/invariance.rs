@@ -852,7 +852,9 @@ mod tests {
         config.signals.classifiers.clear();
         config.ensemble.enabled = Some(false);
         config.signals.gopher_quality.min_words = 5;
-        let scorer = config.scorer().unwrap();
+        // As `bench` builds it: every signal scores every document (early exit would skip gopher_quality on the
+        // texts fineweb rejects first).
+        let scorer = config.scorer().unwrap().scoring_all();
         assert!(watched_columns(&scorer, &config).is_empty(), "no ensemble, no model: nothing to watch");
         let column = "gopher_quality_word_count".to_string();
         let watched =

@@ -167,8 +167,15 @@ fn verdicts_reasons_and_passthrough_columns() {
     let rejected = read_category(&out, "rejected");
     let reasons = strings(&rejected, "reasons");
     assert!(reasons[0].contains("gopher_quality.too_few_words"), "{reasons:?}");
-    assert!(reasons[1].contains("gopher_repetition.dup_line"), "{reasons:?}");
+    // "Buy now!" forty times has no stop word: Gopher's word rules run first and reject it, so its repetition is
+    // not measured (scoring stops at the first quality signal that rejects) unless every signal scores.
+    assert_eq!(reasons[1], "gopher_quality.stop_words");
     assert!(stats.rules["gopher_quality.too_few_words"].rejected >= 3);
+    let mut all = Config::default();
+    all.signals.score_all = true;
+    run(&[&input], &d.path().join("all"), all);
+    let reasons = strings(&read_category(&d.path().join("all"), "rejected"), "reasons");
+    assert!(reasons[1].contains("gopher_quality.stop_words,gopher_repetition.dup_line"), "{reasons:?}");
 }
 
 #[test]
@@ -543,22 +550,18 @@ fn documents_signed_by_a_trusted_publisher_are_kept() {
     assert_eq!(strings(&read_category(&out, "rejected"), "id"), vec!["stranger", "tampered", "unsigned"]);
 }
 
-/// The quality rules' codes: a document one of them rejected is not scored by the detectors (by default).
-fn rejected_by_quality_rule(reasons: &str) -> bool {
-    ["gopher_quality.", "gopher_repetition.", "c4.", "fineweb."].iter().any(|q| reasons.contains(q))
-}
-
 /// Whether each row's `column` is null, over all batches, in order.
 fn nulls(batches: &[arrow::array::RecordBatch], column: &str) -> Vec<bool> {
     batches.iter().flat_map(|b| (0..b.num_rows()).map(move |i| b.column_by_name(column).unwrap().is_null(i))).collect()
 }
 
-/// Early exit: the detectors skip a document that a quality rule set to reject has rejected, which cannot
-/// change any verdict. Against a run with `score_all`: the same verdicts and reasons for every document, the
-/// clean rows byte for byte, and on the rejected rows null detector columns exactly where a quality rule
-/// rejected; stats.json counts the documents each signal scored.
+/// Early exit: the quality signals run cheapest first, and the first that rejects a document ends its scoring (the
+/// quality signals after it and every detector skip it), which cannot change any verdict. Against a run with
+/// `score_all`: the same verdicts for every document and the clean rows byte for byte; on the rejected rows, the
+/// reasons of the first rejecting quality signal only, and null columns exactly for the signals skipped;
+/// stats.json counts the documents each signal scored.
 #[test]
-fn detectors_skip_what_a_quality_rule_rejected() {
+fn scoring_stops_at_the_first_quality_rejection() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample/web_sample.jsonl");
     let d = tempfile::tempdir().unwrap();
     let (all_out, early_out) = (d.path().join("all"), d.path().join("early"));
@@ -592,22 +595,48 @@ fn detectors_skip_what_a_quality_rule_rejected() {
     }
     let (all_rejected, early_rejected) = (read_category(&all_out, "rejected"), read_category(&early_out, "rejected"));
     assert_eq!(strings(&all_rejected, "id"), strings(&early_rejected, "id"));
-    let reasons = strings(&early_rejected, "reasons");
-    assert_eq!(strings(&all_rejected, "reasons"), reasons);
-    let by_quality: Vec<bool> = reasons.iter().map(|r| rejected_by_quality_rule(r)).collect();
+    let (all_reasons, reasons) = (strings(&all_rejected, "reasons"), strings(&early_rejected, "reasons"));
+    // The quality signals in the order they run, each with a column of its own.
+    let order = [
+        ("gopher_quality", "gopher_quality_word_count"),
+        ("fineweb", "fineweb_line_punct_frac"),
+        ("c4", "c4_sentence_count"),
+        ("gopher_repetition", "gopher_repetition_dup_line_frac"),
+    ];
+    let mut stopped_at = [0u64; 4];
+    let mut by_quality = Vec::new();
+    for (i, (everything, early)) in all_reasons.iter().zip(&reasons).enumerate() {
+        let first = order.iter().position(|(id, _)| everything.split(',').any(|r| r.starts_with(&format!("{id}."))));
+        by_quality.push(first.is_some());
+        let Some(first) = first else {
+            assert_eq!(early, everything, "row {i}: rejected by a detector, scored in full");
+            continue;
+        };
+        stopped_at[first] += 1;
+        let prefix = format!("{}.", order[first].0);
+        let want: Vec<&str> = everything.split(',').filter(|r| r.starts_with(&prefix)).collect();
+        assert_eq!(early.split(',').collect::<Vec<_>>(), want, "row {i}: the first rejecting signal's reasons only");
+        for (k, (id, column)) in order.iter().enumerate() {
+            assert_eq!(nulls(&early_rejected, column)[i], k > first, "row {i}: {id} ran iff it comes no later");
+        }
+    }
     let skipped = by_quality.iter().filter(|&&q| q).count();
     assert!(skipped > 0 && skipped < reasons.len(), "the sample has documents of both kinds: {reasons:?}");
+    assert!(
+        stopped_at.iter().filter(|&&n| n > 0).count() >= 2,
+        "rejections by several quality signals: {stopped_at:?}"
+    );
     for column in ["fast_p_machine", "vocab_excess_rate", "p_machine"] {
         assert_eq!(nulls(&early_rejected, column), by_quality, "{column}");
         assert!(nulls(&all_rejected, column).iter().all(|&n| !n), "{column}");
     }
-    // The quality rules' own columns are computed for every document.
-    assert!(nulls(&early_rejected, "gopher_quality_word_count").iter().all(|&n| !n));
 
     let docs = early_stats.totals.clean + early_stats.totals.rejected;
     assert_eq!(all_stats.scored["fast"], docs);
     assert_eq!(early_stats.scored["fast"], docs - skipped as u64);
     assert_eq!(early_stats.scored["gopher_quality"], docs);
+    assert_eq!(early_stats.scored["fineweb"], docs - stopped_at[0]);
+    assert_eq!(early_stats.scored["gopher_repetition"], docs - stopped_at[..3].iter().sum::<u64>());
     assert_eq!(early_stats.scored["ensemble"], docs - skipped as u64);
     let on_disk: serde_json::Value =
         serde_json::from_slice(&std::fs::read(early_out.join("stats.json")).unwrap()).unwrap();

@@ -52,7 +52,7 @@ pub struct FilterArgs {
     #[arg(long)]
     pub id_field: Option<String>,
     /// Score every document with every signal, also those a quality rule already rejected (overrides
-    /// signals.score_all): for benchmarks and analyses that want every column.
+    /// signals.score_all): for benchmarks and analyses that want every column and every failed rule.
     #[arg(long)]
     pub score_all: bool,
     /// Process only shard I of N (0-based): inputs whose plan index is I modulo N.

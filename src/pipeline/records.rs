@@ -164,6 +164,8 @@ mod tests {
         );
         assert_eq!(column("text").value(3), oversize, "an oversize text stays");
         assert!(column("text").is_null(2) && column("url").value(2) == "c");
+        // The quality rules run cheapest first (Gopher's word counts before the others) and stop at the first
+        // rejection, so the first scores every document that was read, and none that was not.
         let words = out.column_by_name("gopher_quality_word_count").unwrap();
         assert!(words.is_null(1) && words.is_valid(0) && words.is_valid(4));
 

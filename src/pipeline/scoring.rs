@@ -85,14 +85,14 @@ impl Scoring {
         let docs = &batch.docs;
         let mut fields: Vec<Field> = docs.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut columns: Vec<ArrayRef> = docs.columns().to_vec();
-        let skipped = scores.not_scored.iter().any(|&s| s);
-        for ((name, values), &detector) in
-            scorer.columns().iter().zip(scores.columns).zip(scorer.detector_columns_mask())
-        {
+        let any_skipped = scores.skipped.iter().any(|&s| s != 0);
+        for ((name, values), &signal) in scorer.columns().iter().zip(scores.columns).zip(scorer.column_signals()) {
             fields.push(Field::new(name, DataType::Float32, true));
-            columns.push(Arc::new(if detector && skipped {
+            columns.push(Arc::new(if any_skipped && scores.skipped.iter().any(|&s| s >> signal & 1 == 1) {
                 // Not computed (a quality rule rejected the document first) is null; NaN stays "computed, undefined".
-                Float32Array::from_iter(values.iter().zip(&scores.not_scored).map(|(&v, &s)| (!s).then_some(v)))
+                Float32Array::from_iter(
+                    values.iter().zip(&scores.skipped).map(|(&v, &s)| (s >> signal & 1 == 0).then_some(v)),
+                )
             } else {
                 Float32Array::from(values)
             }));

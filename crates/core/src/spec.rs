@@ -50,6 +50,9 @@ pub struct SignalSpec {
     /// Columns of a detector that the ensemble may not combine: counts that grow with a document's length,
     /// which depends on how much of a page an extractor kept.
     pub not_ensemble_inputs: Vec<String>,
+    /// Rank of a quality signal's cost per document, cheapest 0: with early exit the quality signals run in this
+    /// order and stop at the first that rejects, so a page a cheap rule rejects never pays for an expensive one.
+    pub cost_rank: u8,
 }
 
 impl SignalSpec {
@@ -59,6 +62,7 @@ impl SignalSpec {
             action,
             detector: false,
             not_ensemble_inputs: Vec::new(),
+            cost_rank: 0,
             columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
             rules: rules
                 .iter()
@@ -73,6 +77,12 @@ impl SignalSpec {
     /// Mark the signal as a machine-text detector.
     pub fn detector(mut self) -> Self {
         self.detector = true;
+        self
+    }
+
+    /// Set [`SignalSpec::cost_rank`].
+    pub fn cost_rank(mut self, rank: u8) -> Self {
+        self.cost_rank = rank;
         self
     }
 

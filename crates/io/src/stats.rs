@@ -47,8 +47,8 @@ pub struct RuleCount {
 
 pub type RuleCounts = BTreeMap<String, RuleCount>;
 
-/// Documents each signal scored, by signal id. The detectors skip a document a quality rule rejected (unless
-/// `[signals] score_all`), and the cascade's expensive signals score only the documents the cheap stage is
+/// Documents each signal scored, by signal id. Scoring stops at the first quality signal that rejects a document
+/// (unless `[signals] score_all`): the later quality signals and the detectors skip it; and the cascade's expensive signals score only the documents the cheap stage is
 /// unsure of.
 pub type ScoredCounts = BTreeMap<String, u64>;
 

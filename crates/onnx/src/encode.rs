@@ -44,6 +44,8 @@ pub struct HashScratch {
     tokens: Vec<(u32, u32)>,
     buckets: Vec<u32>,
     sort_buffer: Vec<u32>,
+    /// Per run of equal sorted buckets, its bucket and its count (buffers that only grow).
+    run_ids: Vec<u32>,
     counts: Vec<u32>,
 }
 
@@ -55,19 +57,23 @@ const RADIX_BITS: u32 = 11;
 /// Sorts `keys`, all below `1 << key_bits`: LSD radix sort, `RADIX_BITS` per pass, through `buffer`.
 /// A document's few thousand bucket ids take two passes (19-bit ids) instead of a comparison sort's
 /// ~12 compare-and-branch rounds: the sort was a fifth of the `fast` classifier's time.
-fn radix_sort(keys: &mut Vec<u32>, buffer: &mut Vec<u32>, key_bits: u32) {
+/// `buffer` only grows, so a document's sort zeroes no memory.
+fn radix_sort(keys: &mut [u32], buffer: &mut Vec<u32>, key_bits: u32) {
     if keys.len() < RADIX_MIN_LEN {
         keys.sort_unstable();
         return;
     }
-    buffer.clear();
-    buffer.resize(keys.len(), 0);
+    if buffer.len() < keys.len() {
+        buffer.resize(keys.len(), 0);
+    }
+    let n = keys.len();
+    let (mut src, mut dst): (&mut [u32], &mut [u32]) = (keys, &mut buffer[..n]);
     let mut counts = [0usize; 1 << RADIX_BITS];
     let mask = (1u32 << RADIX_BITS) - 1;
-    let mut shift = 0;
+    let (mut shift, mut passes) = (0, 0);
     while shift < key_bits {
         counts.fill(0);
-        for &k in keys.iter() {
+        for &k in src.iter() {
             counts[((k >> shift) & mask) as usize] += 1;
         }
         let mut start = 0;
@@ -76,13 +82,18 @@ fn radix_sort(keys: &mut Vec<u32>, buffer: &mut Vec<u32>, key_bits: u32) {
             *c = start;
             start += n;
         }
-        for &k in keys.iter() {
+        for &k in src.iter() {
             let digit = ((k >> shift) & mask) as usize;
-            buffer[counts[digit]] = k;
+            dst[counts[digit]] = k;
             counts[digit] += 1;
         }
-        std::mem::swap(keys, buffer);
+        std::mem::swap(&mut src, &mut dst);
         shift += RADIX_BITS;
+        passes += 1;
+    }
+    // After an odd number of passes the sorted keys are in the buffer (`src`) and `dst` is `keys`.
+    if passes % 2 == 1 {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -172,26 +183,29 @@ pub fn hash_v1(
         );
     }
     radix_sort(&mut s.buckets, &mut s.sort_buffer, u32::BITS - mask.leading_zeros());
-    // Runs of equal buckets: their ids and counts, written by index (a new run advances the index).
+    // Runs of equal buckets: their ids and counts, written by index into buffers that only grow (a new run
+    // advances the index and restarts its count), so nothing is zeroed per document.
     let sorted = &s.buckets;
     let Some(&first) = sorted.first() else { return };
-    ids.resize(sorted.len(), 0);
-    s.counts.clear();
-    s.counts.resize(sorted.len(), 0);
-    let (mut run, mut previous) = (0usize, first);
-    ids[0] = i64::from(first);
-    for &id in sorted {
-        run += usize::from(id != previous);
-        previous = id;
-        ids[run] = i64::from(id);
-        s.counts[run] += 1;
+    if s.run_ids.len() < sorted.len() {
+        s.run_ids.resize(sorted.len(), 0);
+        s.counts.resize(sorted.len(), 0);
     }
-    ids.truncate(run + 1);
-    s.counts.truncate(run + 1);
+    let (mut run, mut previous) = (0usize, first);
+    s.counts[0] = 0;
+    for &id in sorted {
+        let new = id != previous;
+        run += usize::from(new);
+        previous = id;
+        s.run_ids[run] = id;
+        s.counts[run] = if new { 1 } else { s.counts[run] + 1 };
+    }
+    let counts = &s.counts[..=run];
+    ids.extend(s.run_ids[..=run].iter().map(|&id| i64::from(id)));
     // 1 + ln(count), L2-normalised, computed in f64 as the Python side does, then cast.
-    let norm2: f64 = s.counts.iter().map(|&n| one_plus_ln(n).powi(2)).sum();
+    let norm2: f64 = counts.iter().map(|&n| one_plus_ln(n).powi(2)).sum();
     let inv = if norm2 > 0.0 { 1.0 / norm2.sqrt() } else { 0.0 };
-    values.extend(s.counts.iter().map(|&n| (one_plus_ln(n) * inv) as f32));
+    values.extend(counts.iter().map(|&n| (one_plus_ln(n) * inv) as f32));
 }
 
 #[cfg(test)]

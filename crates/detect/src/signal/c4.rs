@@ -95,7 +95,8 @@ impl C4 {
                 ("curly_bracket", "a kept line contains '{'"),
                 ("too_few_sentences", "fewer than min_sentences sentences in kept lines"),
             ],
-        );
+        )
+        .cost_rank(2);
         C4 { config, patterns, spec }
     }
 }

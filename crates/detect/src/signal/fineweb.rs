@@ -78,7 +78,8 @@ impl FineWeb {
                 ("dup_line_char", "too many chars in duplicated lines"),
                 ("list_ratio", "too many newlines per word"),
             ],
-        );
+        )
+        .cost_rank(1);
         FineWeb { config, spec }
     }
 }

@@ -116,7 +116,8 @@ impl GopherQuality {
                 ("alpha_words", "fraction of tokens with a letter below min_alpha_words_ratio"),
                 ("stop_words", "fewer stop words than min_stop_words"),
             ],
-        );
+        )
+        .cost_rank(0);
         GopherQuality { config, stop_hashes, spec }
     }
 }

@@ -108,7 +108,7 @@ impl GopherRepetition {
             })
             .collect();
         let rules: Vec<(&str, &str)> = rules.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        let spec = SignalSpec::new("gopher_repetition", config.action, &COLUMNS, &rules);
+        let spec = SignalSpec::new("gopher_repetition", config.action, &COLUMNS, &rules).cost_rank(3);
         GopherRepetition { config, spec }
     }
 }

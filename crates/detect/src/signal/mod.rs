@@ -58,9 +58,10 @@ macro_rules! registry {
             $($(#[$doc])* pub $id: $id::$config,)*
             /// ONNX classifiers; the built-in `fast` model by default. `classifiers = []` runs heuristics only.
             pub classifiers: Vec<classifier::ClassifierConfig>,
-            /// Run the detectors on every document. Off (the default), a document that a quality rule set to
-            /// `reject` has rejected is not scored by the detectors (their verdict cannot change it): its detector
-            /// columns and `p_machine` are null. `bench`, `calibrate` and the invariance runner always score all.
+            /// Run every signal on every document. Off (the default), scoring stops at the first quality signal
+            /// (cheapest first) whose `reject` rule fires: the later quality signals and the detectors cannot change
+            /// the verdict, and their columns (`p_machine` too) are null. `bench`, `calibrate` and the invariance
+            /// runner always score all.
             pub score_all: bool,
         }
 
@@ -185,12 +186,18 @@ pub struct ScoreTable {
     pub ensemble_drivers: Vec<String>,
     /// Time spent per stage: "heuristics" (the document signals), each batch signal by id, "ensemble".
     pub timings: Vec<(&'static str, std::time::Duration)>,
-    /// Per document: rejected by a quality rule, so the detectors did not score it (their cells are NaN and
-    /// mean "not computed"; see [`Scorer::detector_columns_mask`]).
+    /// Per document: rejected by a quality rule, so the detectors did not score it.
     pub not_scored: Vec<bool>,
+    /// Per document, the signals that did not run on it because a quality rule had rejected it first (bit i is
+    /// signal i of [`Scorer::signal_ids`]): the detectors, and the quality signals after the one that rejected.
+    /// Their cells are NaN there and mean "not computed" (see [`Scorer::column_signals`]).
+    pub skipped: Vec<SignalSet>,
     /// Per signal id (and "ensemble"), how many documents it scored.
     pub scored: Vec<(&'static str, u64)>,
 }
+
+/// A bit set of signals, by their index in [`Scorer::signal_ids`] (at most 64 signals).
+pub type SignalSet = u64;
 
 /// All enabled signals, in a fixed order, with their columns and rules laid end to end.
 pub struct Scorer {
@@ -214,9 +221,13 @@ pub struct Scorer {
     doc_offsets: Vec<(usize, usize)>,
     /// The quality rules whose firing ends a document's scoring (those set to reject), unless `score_all`.
     early_exit: RuleMask,
-    /// Per column: written by a detector (or the ensemble), so not computed for a document the quality rules
-    /// rejected.
-    detector_columns_mask: Vec<bool>,
+    /// The quality signals (indices into `doc_signals`), cheapest first: the order they run in, so that with
+    /// early exit a page a cheap rule rejects never pays for an expensive one.
+    quality_order: Vec<usize>,
+    /// The detectors, the batch signals and the ensemble, as a [`SignalSet`]: what a quality rejection skips.
+    detector_signals: SignalSet,
+    /// Per column, the index of the signal that writes it (in [`Scorer::signal_ids`] order).
+    column_signals: Vec<usize>,
 }
 
 thread_local! {
@@ -330,8 +341,17 @@ impl Scorer {
                 return Err(crate::Error::Config(format!("signal {} has more than 64 rules", s.id)));
             }
         }
-        let detector_columns_mask =
-            specs.iter().flat_map(|s| std::iter::repeat_n(s.detector, s.columns.len())).collect();
+        if specs.len() > SignalSet::BITS as usize {
+            return Err(crate::Error::Config(format!("{} signals enabled; at most 64 are supported", specs.len())));
+        }
+        let column_signals =
+            specs.iter().enumerate().flat_map(|(i, s)| std::iter::repeat_n(i, s.columns.len())).collect();
+        // The batch signals and the ensemble are detectors too: all of them read the canonical view.
+        let detector_signals = specs
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.detector || *i >= doc_signals.len())
+            .fold(0, |set: SignalSet, (i, _)| set | 1 << i);
         drop(specs);
         let mut early_exit: RuleMask = 0;
         if !score_all {
@@ -348,7 +368,10 @@ impl Scorer {
             col += signal.spec().columns.len();
             rule += signal.spec().rules.len();
         }
-        let raw_analysis = doc_signals.iter().any(|s| !s.spec().detector);
+        let mut quality_order: Vec<usize> =
+            (0..doc_signals.len()).filter(|&k| !doc_signals[k].spec().detector).collect();
+        quality_order.sort_by_key(|&k| doc_signals[k].spec().cost_rank);
+        let raw_analysis = !quality_order.is_empty();
         let canonical_analysis = doc_signals.iter().any(|s| s.spec().detector);
         let canonical_view = canonical_analysis || !batch_signals.is_empty();
         Ok(Scorer {
@@ -365,7 +388,9 @@ impl Scorer {
             canonical_view,
             doc_offsets,
             early_exit,
-            detector_columns_mask,
+            quality_order,
+            detector_signals,
+            column_signals,
         })
     }
 
@@ -401,10 +426,10 @@ impl Scorer {
         &self.rules
     }
 
-    /// Per column of [`Scorer::columns`]: written by a detector or the ensemble, hence not computed for the
-    /// documents of [`ScoreTable::not_scored`].
-    pub fn detector_columns_mask(&self) -> &[bool] {
-        &self.detector_columns_mask
+    /// Per column of [`Scorer::columns`], the index (in [`Scorer::signal_ids`]) of the signal that writes it: a
+    /// cell is not computed where [`ScoreTable::skipped`] holds that signal.
+    pub fn column_signals(&self) -> &[usize] {
+        &self.column_signals
     }
 
     /// The action of each rule, after the config's overrides.
@@ -436,11 +461,11 @@ impl Scorer {
         let mut rows = vec![0f32; n * doc_cols.max(1)];
         let mut fired = vec![0 as RuleMask; n];
         let mut canonical = vec![String::new(); n];
-        let mut not_scored = vec![false; n];
+        let mut skipped: Vec<SignalSet> = vec![0; n];
         if !self.doc_signals.is_empty() || self.canonical_view {
             rows.par_chunks_mut(doc_cols.max(1))
                 .zip(fired.par_iter_mut())
-                .zip(canonical.par_iter_mut().zip(not_scored.par_iter_mut()))
+                .zip(canonical.par_iter_mut().zip(skipped.par_iter_mut()))
                 .zip(texts.par_iter())
                 .with_min_len(8)
                 .for_each(|(((row, mask), (view, skipped)), text)| {
@@ -451,6 +476,7 @@ impl Scorer {
                     })
                 });
         }
+        let not_scored: Vec<bool> = skipped.iter().map(|&s| s & self.detector_signals != 0).collect();
         let canonical: Vec<&str> = canonical.iter().map(String::as_str).collect();
         let mut columns: Vec<Vec<f32>> = Vec::with_capacity(self.columns.len());
         for c in 0..doc_cols {
@@ -461,7 +487,8 @@ impl Scorer {
         let mut scored: Vec<(&'static str, u64)> = self
             .doc_signals
             .iter()
-            .map(|s| (s.spec().id, if s.spec().detector { n_scored } else { n as u64 }))
+            .enumerate()
+            .map(|(k, s)| (s.spec().id, skipped.iter().filter(|&&set| set >> k & 1 == 0).count() as u64))
             .collect();
         // Batch signals: the cheap ones on every document the quality rules kept, then (with the ensemble's
         // cascade) the expensive ones on those the cheap stage is unsure of. Unscored cells stay NaN.
@@ -529,30 +556,42 @@ impl Scorer {
             columns.push(scores.stage);
             ensemble_drivers = scores.drivers;
         }
-        Ok(ScoreTable { columns, fired, ensemble_drivers, timings, not_scored, scored })
+        Ok(ScoreTable { columns, fired, ensemble_drivers, timings, not_scored, skipped, scored })
     }
 
-    /// Score one document with the document signals: the quality rules on the raw text, then, unless one of them
-    /// rejected it (`early_exit`), its canonical view (into `view`, for the batch signals too) and the detectors.
-    /// Returns the fired rules and whether the detectors were skipped (their cells are then NaN).
-    fn score_doc(&self, text: &str, view: &mut String, row: &mut [f32], scratch: &mut Scratch) -> (RuleMask, bool) {
+    /// Score one document with the document signals: the quality rules on the raw text, cheapest first, then
+    /// its canonical view (into `view`, for the batch signals too) and the detectors. With early exit, the first
+    /// quality signal that rejects the document ends its scoring: the signals after it are skipped (their cells
+    /// NaN). Returns the fired rules and the skipped signals.
+    fn score_doc(
+        &self,
+        text: &str,
+        view: &mut String,
+        row: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> (RuleMask, SignalSet) {
         let Scratch { analysis, canonical_analysis, set_a, set_b, hashes } = scratch;
         if self.raw_analysis {
             analysis.run(text);
         }
         let mut sets = ScratchSets { set_a, set_b, hashes };
         let mut mask: RuleMask = 0;
-        let signals = || self.doc_signals.iter().zip(&self.doc_offsets);
         let raw = Doc { text, analysis };
-        for (signal, &(col, rule)) in signals().filter(|(s, _)| !s.spec().detector) {
+        for (done, &k) in self.quality_order.iter().enumerate() {
+            let (signal, (col, rule)) = (&self.doc_signals[k], self.doc_offsets[k]);
             let width = signal.spec().columns.len();
             mask |= (signal.score(&raw, &mut row[col..col + width], &mut sets) as RuleMask) << rule;
-        }
-        if mask & self.early_exit != 0 {
-            for (signal, &(col, _)) in signals().filter(|(s, _)| s.spec().detector) {
-                row[col..col + signal.spec().columns.len()].fill(f32::NAN);
+            if mask & self.early_exit != 0 {
+                let mut skipped = self.detector_signals;
+                for &later in &self.quality_order[done + 1..] {
+                    skipped |= 1 << later;
+                }
+                for (k, signal) in self.doc_signals.iter().enumerate().filter(|(k, _)| skipped >> k & 1 == 1) {
+                    let (col, _) = self.doc_offsets[k];
+                    row[col..col + signal.spec().columns.len()].fill(f32::NAN);
+                }
+                return (mask, skipped);
             }
-            return (mask, true);
         }
         if self.canonical_view {
             CANONICALIZER.with(|cell| cell.borrow_mut().run(text, view));
@@ -561,11 +600,12 @@ impl Scorer {
             canonical_analysis.run(view);
         }
         let canonical = Doc { text: view, analysis: canonical_analysis };
-        for (signal, &(col, rule)) in signals().filter(|(s, _)| s.spec().detector) {
+        for (signal, &(col, rule)) in self.doc_signals.iter().zip(&self.doc_offsets).filter(|(s, _)| s.spec().detector)
+        {
             let width = signal.spec().columns.len();
             mask |= (signal.score(&canonical, &mut row[col..col + width], &mut sets) as RuleMask) << rule;
         }
-        (mask, false)
+        (mask, 0)
     }
 }
 

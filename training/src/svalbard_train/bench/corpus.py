@@ -3,6 +3,7 @@
 Usage (from the repository root):
 
     .venv/bin/python -m svalbard_train.bench.corpus --out bench-data/c500 --size-mb 500 [--seed 7] [--parquet]
+        [--mix cc]
     # --parquet needs pyarrow: bash scripts/setup_python.sh arrow
 
 Writes DIR/corpus.jsonl (about N MB, one JSON object per line) and, with --parquet,
@@ -48,6 +49,26 @@ KINDS = [  # (kind, weight)
     ("keyword_spam", 0.01),
     ("notice", 0.01),
 ]
+
+# --mix cc: a Common Crawl-like mix, where most pages are navigation, boilerplate, short or repeated text that a
+# quality rule rejects (FineWeb keeps a minority of a crawl's extracted pages), so that a benchmark shows what
+# stopping at the first rejection saves.
+KINDS_CC = [
+    ("prose_human", 0.20),
+    ("prose_machine", 0.06),
+    ("prose_mixed", 0.02),
+    ("boilerplate", 0.25),
+    ("repeated", 0.10),
+    ("short", 0.15),
+    ("lorem", 0.01),
+    ("code", 0.04),
+    ("bullets", 0.06),
+    ("ellipsis", 0.04),
+    ("hashtags", 0.03),
+    ("keyword_spam", 0.02),
+    ("notice", 0.02),
+]
+MIXES = {"web": KINDS, "cc": KINDS_CC}
 
 NAV = ["Home", "About", "About Us", "Contact", "Contact Us", "Blog", "News", "Shop", "Cart (0)", "Login",
        "Sign in", "Register", "Search", "Menu", "Skip to content", "FAQ", "Help", "Careers", "Press",
@@ -140,14 +161,14 @@ def load_pools(data, max_gutenberg_books):
 
 
 class Gen:
-    def __init__(self, rng, pools):
+    def __init__(self, rng, pools, kinds=KINDS):
         self.r = rng
         self.hum_docs, self.mac_docs, self.hum_paras, self.mac_paras, self.gut_paras = pools
         self.sites = [self._site() for _ in range(5000)]
-        self.kinds = [k for k, _ in KINDS]
+        self.kinds = [k for k, _ in kinds]
         self.cum = []
         acc = 0.0
-        for _, w in KINDS:
+        for _, w in kinds:
             acc += w
             self.cum.append(acc)
 
@@ -313,6 +334,8 @@ def main():
     ap.add_argument("--data", default=paths.DATA, help="the shared data directory (default: $SVALBARD_DATA, else "
                     "../shared/data beside the repository)")
     ap.add_argument("--gutenberg-books", type=int, default=40, help="books of human_gutenberg to sample from")
+    ap.add_argument("--mix", choices=sorted(MIXES), default="web", help="kinds of page: web (mostly prose, the "
+                    "default) or cc (Common Crawl-like: most pages fail a quality rule)")
     args = ap.parse_args()
 
     pq = None
@@ -325,7 +348,7 @@ def main():
 
     t0 = time.time()
     rng = random.Random(args.seed)
-    gen = Gen(rng, load_pools(args.data, args.gutenberg_books))
+    gen = Gen(rng, load_pools(args.data, args.gutenberg_books), MIXES[args.mix])
     os.makedirs(args.out, exist_ok=True)
     limit = int(args.size_mb * 1e6)
     jpath = os.path.join(args.out, "corpus.jsonl")
