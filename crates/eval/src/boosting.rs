@@ -146,7 +146,8 @@ impl FlatTrees {
             let (thresholds, features) = (&self.thresholds[k * inner..], &self.features[k * inner..]);
             let mut p = 0;
             for _ in 0..self.depth {
-                p = 2 * p + 1 + usize::from(!(row[features[p] as usize] <= thresholds[p]));
+                // Left (2p + 1) when x <= threshold; right (2p + 2) otherwise, NaN included.
+                p = 2 * p + 2 - usize::from(row[features[p] as usize] <= thresholds[p]);
             }
             self.leaves[k * leaves + p - inner]
         })
@@ -471,7 +472,7 @@ mod tests {
                 })
                 .collect();
             let mut rng = Rng::new(seed);
-            let mut pick = |rng: &mut Rng| -> f64 {
+            let pick = |rng: &mut Rng| -> f64 {
                 let t = thresholds[(rng.uniform() * thresholds.len() as f64) as usize % thresholds.len()];
                 match (rng.uniform() * 5.0) as usize {
                     0 => t,

@@ -484,12 +484,7 @@ impl Scorer {
         }
         timings.push(("heuristics", started.elapsed()));
         let n_scored = not_scored.iter().filter(|&&s| !s).count() as u64;
-        let mut scored: Vec<(&'static str, u64)> = self
-            .doc_signals
-            .iter()
-            .enumerate()
-            .map(|(k, s)| (s.spec().id, skipped.iter().filter(|&&set| set >> k & 1 == 0).count() as u64))
-            .collect();
+        let mut scored = self.doc_signals_scored(&skipped);
         // Batch signals: the cheap ones on every document the quality rules kept, then (with the ensemble's
         // cascade) the expensive ones on those the cheap stage is unsure of. Unscored cells stay NaN.
         let mut offsets = Vec::with_capacity(self.batch_signals.len());
@@ -557,6 +552,12 @@ impl Scorer {
             ensemble_drivers = scores.drivers;
         }
         Ok(ScoreTable { columns, fired, ensemble_drivers, timings, not_scored, skipped, scored })
+    }
+
+    /// Per document signal, its id and how many documents it scored (those that did not skip it).
+    fn doc_signals_scored(&self, skipped: &[SignalSet]) -> Vec<(&'static str, u64)> {
+        let scored = |k: usize| skipped.iter().filter(|&&set| set >> k & 1 == 0).count() as u64;
+        self.doc_signals.iter().enumerate().map(|(k, s)| (s.spec().id, scored(k))).collect()
     }
 
     /// Score one document with the document signals: the quality rules on the raw text, cheapest first, then
