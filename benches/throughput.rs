@@ -5,7 +5,9 @@
 //!
 //! Env: SVALBARD_BENCH_DIR (default bench-data), SVALBARD_BENCH_REPS (default 3). Prints, per case, the
 //! median MB/s (uncompressed input bytes) over the repetitions and its ratio to the parse baseline with the
-//! same thread count.
+//! same thread count. With DIR/cc/corpus.jsonl (`svalbard_train.bench.corpus --out DIR/cc --mix cc`, which
+//! scripts/bench.sh writes), the same for a Common Crawl-like mix where most pages fail a quality rule, against
+//! its own parse baseline.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -118,16 +120,22 @@ fn main() {
         size as f64 / 1e6
     );
     println!("{:<44} {:>8} {:>9} {:>10}", "case", "threads", "MB/s", "vs parse");
+    let common_crawl = dir.join("cc").join("corpus.jsonl");
     for threads in [1usize, 2] {
-        let base = median((0..reps).map(|_| parse_only(&jsonl, threads)).collect());
-        println!("{:<44} {:>8} {:>9.1} {:>10}", "baseline: mmap + simd-json parse only", threads, base, "1.00");
-        let case = |name: &str, input: &Path, setup: Setup| {
+        let baseline = |input: &Path, name: &str| {
+            let base = median((0..reps).map(|_| parse_only(input, threads)).collect());
+            println!("{:<44} {:>8} {:>9.1} {:>10}", name, threads, base, "1.00");
+            base
+        };
+        let base = baseline(&jsonl, "baseline: mmap + simd-json parse only");
+        let case_against = |name: &str, input: &Path, setup: Setup, base: f64| {
             if !input.exists() {
                 return;
             }
             let v = median((0..reps).map(|_| filter(input, threads, setup, &out)).collect());
             println!("{:<44} {:>8} {:>9.1} {:>10.2}", name, threads, v, v / base);
         };
+        let case = |name: &str, input: &Path, setup: Setup| case_against(name, input, setup, base);
         case("filter JSONL, heuristics", &jsonl, heuristics);
         case("filter JSONL, heuristics + fast classifier", &jsonl, with_fast);
         case("filter JSONL, fast classifier alone", &jsonl, fast_only);
@@ -137,6 +145,11 @@ fn main() {
             case("filter JSONL, ngram_lm only", &jsonl, ngram_only);
         } else {
             println!("(no {}: scripts/build_ngram.sh builds it; ngram_lm case skipped)", ngram_model().display());
+        }
+        if common_crawl.exists() {
+            let base = baseline(&common_crawl, "Common Crawl-like: parse only");
+            case_against("Common Crawl-like JSONL, heuristics", &common_crawl, heuristics, base);
+            case_against("Common Crawl-like JSONL, heuristics + fast", &common_crawl, with_fast, base);
         }
     }
     let _ = std::fs::remove_dir_all(&out);

@@ -2,7 +2,8 @@
 # Throughput and memory benchmark (results go to benches/RESULTS.md by hand, with the date and machine).
 #   bash scripts/bench.sh            # 500 MB corpus, 3 repetitions
 # 1. generates bench-data/corpus.{jsonl,parquet} (500 MB, svalbard_train.bench.corpus in .venv with pyarrow:
-#    scripts/setup_python.sh arrow; offline and without it, python3 stops at the Parquet file as before)
+#    scripts/setup_python.sh arrow; offline and without it, python3 stops at the Parquet file as before) and
+#    bench-data/cc/corpus.jsonl (the same size, --mix cc: Common Crawl-like, most pages fail a quality rule)
 # 2. cargo bench --bench throughput: parse-only baseline vs filter, JSONL and Parquet, 1 and 2 threads
 # 3. peak RSS of `svalbard filter` on a 2 GB JSONL input (the corpus four times), via /usr/bin/time -v
 set -euo pipefail
@@ -12,6 +13,10 @@ if [ ! -f bench-data/corpus.jsonl ]; then
   [ -n "$PY" ] || PY=$(bash scripts/setup_python.sh arrow) || PY=python3
   PYTHONPATH=$PWD/training/src${PYTHONPATH:+:$PYTHONPATH} "$PY" -m svalbard_train.bench.corpus --out bench-data \
     --size-mb "${SIZE_MB:-500}" --parquet
+fi
+if [ ! -f bench-data/cc/corpus.jsonl ]; then
+  PYTHONPATH=$PWD/training/src${PYTHONPATH:+:$PYTHONPATH} ${PYTHON:-python3} -m svalbard_train.bench.corpus \
+    --out bench-data/cc --size-mb "${SIZE_MB:-500}" --mix cc
 fi
 bash scripts/setup_ort.sh >/dev/null
 SVALBARD_BENCH_REPS=${REPS:-3} cargo bench --bench throughput

@@ -50,8 +50,9 @@ pub struct SignalSpec {
     /// Columns of a detector that the ensemble may not combine: counts that grow with a document's length,
     /// which depends on how much of a page an extractor kept.
     pub not_ensemble_inputs: Vec<String>,
-    /// Rank of a quality signal's cost per document, cheapest 0: with early exit the quality signals run in this
-    /// order and stop at the first that rejects, so a page a cheap rule rejects never pays for an expensive one.
+    /// Rank of a quality signal's cost per document beyond the shared analysis pass (which runs anyway), cheapest
+    /// 0: with early exit the quality signals run in this order and stop at the first that rejects, so a page a
+    /// cheap rule rejects never pays for an expensive one (the costs: benches/RESULTS.md).
     pub cost_rank: u8,
 }
 
