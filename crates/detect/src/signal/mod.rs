@@ -186,8 +186,6 @@ pub struct ScoreTable {
     pub ensemble_drivers: Vec<String>,
     /// Time spent per stage: "heuristics" (the document signals), each batch signal by id, "ensemble".
     pub timings: Vec<(&'static str, std::time::Duration)>,
-    /// Per document: rejected by a quality rule, so the detectors did not score it.
-    pub not_scored: Vec<bool>,
     /// Per document, the signals that did not run on it because a quality rule had rejected it first (bit i is
     /// signal i of [`Scorer::signal_ids`]): the detectors, and the quality signals after the one that rejected.
     /// Their cells are NaN there and mean "not computed" (see [`Scorer::column_signals`]).
@@ -476,6 +474,7 @@ impl Scorer {
                     })
                 });
         }
+        // Rejected by a quality rule, so the detectors did not score it.
         let not_scored: Vec<bool> = skipped.iter().map(|&s| s & self.detector_signals != 0).collect();
         let canonical: Vec<&str> = canonical.iter().map(String::as_str).collect();
         let mut columns: Vec<Vec<f32>> = Vec::with_capacity(self.columns.len());
@@ -551,7 +550,7 @@ impl Scorer {
             columns.push(scores.stage);
             ensemble_drivers = scores.drivers;
         }
-        Ok(ScoreTable { columns, fired, ensemble_drivers, timings, not_scored, skipped, scored })
+        Ok(ScoreTable { columns, fired, ensemble_drivers, timings, skipped, scored })
     }
 
     /// Per document signal, its id and how many documents it scored (those that did not skip it).
