@@ -214,6 +214,35 @@ fn parquet_output_and_small_parts() {
     assert_eq!(ids[999], "doc-2997");
 }
 
+/// With two threads the scorer takes two batches at a time when the reader has them ready: every document
+/// still lands once, in input order, with the scores one thread gives.
+#[test]
+fn batches_scored_two_at_a_time_keep_their_order_and_scores() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.jsonl");
+    write_jsonl(&input, &good_docs(3000));
+    let outputs: Vec<_> = [1usize, 2]
+        .iter()
+        .map(|&threads| {
+            let out = d.path().join(format!("out-{threads}"));
+            let mut config = Config::default();
+            config.pipeline.threads = threads;
+            config.input.batch_docs = 100;
+            let stats = run(&[&input], &out, config);
+            check_conservation(&out, &stats);
+            let clean = read_category(&out, "clean");
+            let rejected = read_category(&out, "rejected");
+            (strings(&clean, "id"), strings(&rejected, "id"), strings(&rejected, "reasons"))
+        })
+        .collect();
+    let (clean, rejected, _) = &outputs[0];
+    let want_clean: Vec<String> = (0..3000).step_by(3).map(|i| format!("doc-{i}")).collect();
+    assert_eq!(clean, &want_clean);
+    assert_eq!(rejected.len(), 2000);
+    assert!(rejected.windows(2).all(|w| w[0][4..].parse::<u32>().unwrap() < w[1][4..].parse::<u32>().unwrap()));
+    assert_eq!(outputs[0], outputs[1], "one thread and two give the same outputs");
+}
+
 #[test]
 fn a_rerun_resumes_and_changes_nothing() {
     let d = tempfile::tempdir().unwrap();

@@ -181,8 +181,13 @@ pub fn run(a: FilterArgs) -> Result<i32> {
     }
     // A sharded run's manifest is written once all shards are done (`svalbard manifest DIR`).
     if a.shard.is_none() {
+        // Its files are hashed on as many threads as the run used, no more.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(job.config.pipeline.workers())
+            .build()
+            .map_err(|e| Error::Other(format!("thread pool: {e}")))?;
         // The manifest not being writable is an output error (exit 5), like any other file of the run.
-        super::vault::write_manifest(&job.output).map_err(|e| match e {
+        pool.install(|| super::vault::write_manifest(&job.output)).map_err(|e| match e {
             Error::Vault(e) => match e.downcast::<crate::vault::VaultError>().map(|v| *v) {
                 Ok(crate::vault::VaultError::Io { path, source }) => Error::output(path, source),
                 Ok(other) => other.into(),

@@ -3,12 +3,13 @@
 //! - the reader thread opens inputs in plan order and yields [`DocBatch`]es (JSONL lines are parsed in
 //!   parallel on the rayon pool);
 //! - the scoring stage runs the signals on each batch (in parallel over documents), applies the policy and
-//!   splits the batch into clean and rejected rows;
+//!   splits the batch into clean and rejected rows; it takes two batches at once when the reader has the next
+//!   one ready, so that one batch's serial steps overlap the other's parallel ones;
 //! - the writer thread appends them to the input's partition writers, and when an input is complete renames
 //!   its last parts into place and writes the input's completion marker.
 //!
-//! Channels hold at most `queue_depth` batches, so memory stays bounded whatever the input size, and a slow
-//! stage holds back the ones before it. Batches keep their order, so outputs are deterministic.
+//! Channels hold at most `queue_depth` batches (and the scorer two), so memory stays bounded whatever the input
+//! size, and a slow stage holds back the ones before it. Batches keep their order, so outputs are deterministic.
 //!
 //! Resumption: an input with a completion marker in `_progress/` (same path, size and config fingerprint)
 //! is skipped; the outputs of any other input are deleted and redone, which is what makes a killed run,
@@ -349,14 +350,30 @@ fn read_stage(job: &Job, todo: &[usize], pool: &rayon::ThreadPool, tx: Sender<Re
 }
 
 fn score_stage(scoring: &Scoring, pool: &rayon::ThreadPool, rx: Receiver<Read>, tx: Sender<Scored>) -> Result<()> {
-    for msg in rx {
-        let out = match msg {
-            Read::Batch(b) => pool.install(|| score_batch(scoring, b))?,
-            Read::InputEnd(i) => Scored::InputEnd(i),
-            Read::InputFailed(i, e) => Scored::InputFailed(i, e),
+    let mut waiting: Option<Read> = None;
+    while let Some(msg) = waiting.take().or_else(|| rx.recv().ok()) {
+        let scored = match msg {
+            // Two batches at once when the reader has the next one ready: each batch has serial parts (the
+            // ensemble, building its columns, splitting it), and with two in flight the pool's threads fill
+            // them with the other batch's documents. The writer still gets them in order.
+            Read::Batch(first) => match rx.try_recv() {
+                Ok(Read::Batch(second)) => {
+                    let (a, b) =
+                        pool.install(|| rayon::join(|| score_batch(scoring, first), || score_batch(scoring, second)));
+                    vec![a?, b?]
+                }
+                next => {
+                    waiting = next.ok();
+                    vec![pool.install(|| score_batch(scoring, first))?]
+                }
+            },
+            Read::InputEnd(i) => vec![Scored::InputEnd(i)],
+            Read::InputFailed(i, e) => vec![Scored::InputFailed(i, e)],
         };
-        if tx.send(out).is_err() {
-            break; // the writer stopped; its error is reported by run()
+        for out in scored {
+            if tx.send(out).is_err() {
+                return Ok(()); // the writer stopped; its error is reported by run()
+            }
         }
     }
     Ok(())

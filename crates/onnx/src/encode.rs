@@ -44,21 +44,23 @@ pub struct HashScratch {
     tokens: Vec<(u32, u32)>,
     buckets: Vec<u32>,
     sort_buffer: Vec<u32>,
+    sort_histograms: Vec<u32>,
     /// Per run of equal sorted buckets, its bucket and its count (buffers that only grow).
     run_ids: Vec<u32>,
     counts: Vec<u32>,
 }
 
 /// Below this many keys the comparison sort wins: the radix sort's passes each clear and scan a
-/// histogram of `1 << RADIX_BITS` counters.
+/// histogram of up to `1 << RADIX_MAX_BITS` counters.
 const RADIX_MIN_LEN: usize = 256;
-const RADIX_BITS: u32 = 11;
+const RADIX_MAX_BITS: u32 = 11;
 
-/// Sorts `keys`, all below `1 << key_bits`: LSD radix sort, `RADIX_BITS` per pass, through `buffer`.
-/// A document's few thousand bucket ids take two passes (19-bit ids) instead of a comparison sort's
-/// ~12 compare-and-branch rounds: the sort was a fifth of the `fast` classifier's time.
-/// `buffer` only grows, so a document's sort zeroes no memory.
-fn radix_sort(keys: &mut [u32], buffer: &mut Vec<u32>, key_bits: u32) {
+/// Sorts `keys`, all below `1 << key_bits`: LSD radix sort through `buffer`, in as few passes of at most
+/// `RADIX_MAX_BITS` as `key_bits` needs, the bits shared evenly between them (19-bit ids: two passes of 10 and
+/// 9 bits), with every pass's histogram counted in one read of the keys. A document's few thousand bucket ids
+/// take two passes instead of a comparison sort's ~12 compare-and-branch rounds: the sort was a fifth of the
+/// `fast` classifier's time. `buffer` and `histograms` only grow; a sort zeroes only the histograms it uses.
+fn radix_sort(keys: &mut [u32], buffer: &mut Vec<u32>, histograms: &mut Vec<u32>, key_bits: u32) {
     if keys.len() < RADIX_MIN_LEN {
         keys.sort_unstable();
         return;
@@ -67,29 +69,50 @@ fn radix_sort(keys: &mut [u32], buffer: &mut Vec<u32>, key_bits: u32) {
         buffer.resize(keys.len(), 0);
     }
     let n = keys.len();
-    let (mut src, mut dst): (&mut [u32], &mut [u32]) = (keys, &mut buffer[..n]);
-    let mut counts = [0usize; 1 << RADIX_BITS];
-    let mask = (1u32 << RADIX_BITS) - 1;
-    let (mut shift, mut passes) = (0, 0);
-    while shift < key_bits {
-        counts.fill(0);
-        for &k in src.iter() {
-            counts[((k >> shift) & mask) as usize] += 1;
+    let passes = key_bits.div_ceil(RADIX_MAX_BITS).max(1) as usize;
+    let bits = key_bits.div_ceil(passes as u32);
+    let (size, mask) = (1usize << bits, (1u32 << bits) - 1);
+    if histograms.len() < passes * size {
+        histograms.resize(passes * size, 0);
+    }
+    histograms[..passes * size].fill(0);
+    // The passes' digits counted in one read of the keys, each pass's loop written out (a loop over the passes
+    // inside the loop over the keys cost more than the second read it saves).
+    let (first, rest) = histograms.split_at_mut(size);
+    match passes {
+        1 => keys.iter().for_each(|&k| first[(k & mask) as usize] += 1),
+        2 => {
+            let second = &mut rest[..size];
+            for &k in keys.iter() {
+                first[(k & mask) as usize] += 1;
+                second[((k >> bits) & mask) as usize] += 1;
+            }
         }
+        _ => {
+            let (second, third) = rest.split_at_mut(size);
+            let third = &mut third[..size];
+            for &k in keys.iter() {
+                first[(k & mask) as usize] += 1;
+                second[((k >> bits) & mask) as usize] += 1;
+                third[((k >> (2 * bits)) & mask) as usize] += 1;
+            }
+        }
+    }
+    let (mut src, mut dst): (&mut [u32], &mut [u32]) = (keys, &mut buffer[..n]);
+    for (pass, histogram) in histograms.chunks_exact_mut(size).take(passes).enumerate() {
         let mut start = 0;
-        for c in counts.iter_mut() {
+        for c in histogram.iter_mut() {
             let n = *c;
             *c = start;
             start += n;
         }
+        let shift = bits * pass as u32;
         for &k in src.iter() {
             let digit = ((k >> shift) & mask) as usize;
-            dst[counts[digit]] = k;
-            counts[digit] += 1;
+            dst[histogram[digit] as usize] = k;
+            histogram[digit] += 1;
         }
         std::mem::swap(&mut src, &mut dst);
-        shift += RADIX_BITS;
-        passes += 1;
     }
     // After an odd number of passes the sorted keys are in the buffer (`src`) and `dst` is `keys`.
     if passes % 2 == 1 {
@@ -182,7 +205,7 @@ pub fn hash_v1(
                 .map(|(((&a, &b), &c), &d)| step(step(step(step(c_state, a), b), c), d) & mask),
         );
     }
-    radix_sort(&mut s.buckets, &mut s.sort_buffer, u32::BITS - mask.leading_zeros());
+    radix_sort(&mut s.buckets, &mut s.sort_buffer, &mut s.sort_histograms, u32::BITS - mask.leading_zeros());
     // Runs of equal buckets: their ids and counts, written by index into buffers that only grow (a new run
     // advances the index and restarts its count), so nothing is zeroed per document.
     let sorted = &s.buckets;
@@ -222,12 +245,12 @@ mod tests {
     #[test]
     fn radix_sort_sorts_like_the_comparison_sort() {
         let mut rng = crate::eval::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
-        let mut buffer = Vec::new();
+        let (mut buffer, mut histograms) = (Vec::new(), Vec::new());
         for key_bits in [1u32, 8, 11, 12, 19, 22, 31, 32] {
             for len in [0usize, 1, 5, RADIX_MIN_LEN - 1, RADIX_MIN_LEN, 3000] {
                 let keys: Vec<u32> = (0..len).map(|_| (rng.next_u64() >> (64 - key_bits)) as u32).collect();
                 let (mut radix, mut want) = (keys.clone(), keys);
-                radix_sort(&mut radix, &mut buffer, key_bits);
+                radix_sort(&mut radix, &mut buffer, &mut histograms, key_bits);
                 want.sort_unstable();
                 assert_eq!(radix, want, "{key_bits} bits, {len} keys");
             }

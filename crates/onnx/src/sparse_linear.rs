@@ -11,15 +11,19 @@
 
 use std::collections::HashMap;
 
-/// One output of the model: its weights over the hash buckets and its bias.
-struct Head {
-    weights: Vec<f32>,
+/// One output of the model, as the graph holds it: its weights over the hash buckets and its bias.
+struct Head<'g> {
+    weights: &'g [f32],
     bias: f32,
 }
 
 /// The heads of a sparse linear graph, in the order of the outputs they were read for.
 pub struct SparseLinear {
-    heads: Vec<Head>,
+    /// The heads' weights interleaved by bucket (`weights[bucket * heads + h]`): a document's buckets are
+    /// scattered over a table larger than the caches, and side by side every head's weight of a bucket comes
+    /// with the same cache line.
+    weights: Vec<f32>,
+    biases: Vec<f32>,
 }
 
 impl SparseLinear {
@@ -27,23 +31,47 @@ impl SparseLinear {
     /// inputs `ids` (int64 bucket indices) and `weights` (float feature values) over `buckets` buckets.
     pub fn from_onnx(model: &[u8], ids: &str, weights: &str, outputs: &[&str], buckets: usize) -> Option<Self> {
         let graph = Graph::parse(model)?;
-        let heads = outputs.iter().map(|&o| graph.head(o, ids, weights, buckets)).collect::<Option<_>>()?;
-        Some(SparseLinear { heads })
+        let heads: Vec<Head> = outputs.iter().map(|&o| graph.head(o, ids, weights, buckets)).collect::<Option<_>>()?;
+        let weights = (0..buckets).flat_map(|b| heads.iter().map(move |h| h.weights[b])).collect();
+        Some(SparseLinear { weights, biases: heads.iter().map(|h| h.bias).collect() })
     }
 
     /// Number of outputs.
     pub fn outputs(&self) -> usize {
-        self.heads.len()
+        self.biases.len()
     }
 
     /// One probability per output for a row of features (`ids` below the model's bucket count, checked by the
     /// caller's encoder).
     pub fn eval(&self, ids: &[i64], values: &[f32], out: &mut [f32]) {
-        for (head, out) in self.heads.iter().zip(out) {
-            let dot: f64 = ids.iter().zip(values).map(|(&i, &v)| f64::from(head.weights[i as usize] * v)).sum();
-            *out = (1.0 / (1.0 + (-(dot + f64::from(head.bias))).exp())) as f32;
+        match self.biases.len() {
+            // `fast` has two heads; the same sums, in the same order, as the general case below.
+            2 => {
+                let (mut a, mut b) = (0f64, 0f64);
+                for (&i, &v) in ids.iter().zip(values) {
+                    let w = &self.weights[2 * i as usize..2 * i as usize + 2];
+                    a += f64::from(w[0] * v);
+                    b += f64::from(w[1] * v);
+                }
+                out[0] = sigmoid(a + f64::from(self.biases[0]));
+                out[1] = sigmoid(b + f64::from(self.biases[1]));
+            }
+            heads => {
+                for (h, (out, &bias)) in out.iter_mut().zip(&self.biases).enumerate() {
+                    let dot: f64 = ids
+                        .iter()
+                        .zip(values)
+                        .map(|(&i, &v)| f64::from(self.weights[i as usize * heads + h] * v))
+                        .sum();
+                    *out = sigmoid(dot + f64::from(bias));
+                }
+            }
         }
     }
+}
+
+fn sigmoid(x: f64) -> f32 {
+    (1.0 / (1.0 + (-x).exp())) as f32
 }
 
 /// The parts of an ONNX graph the matcher reads: its nodes by output name, and its initializers.
@@ -133,7 +161,7 @@ impl<'a> Graph<'a> {
 
     /// `output = Sigmoid(Add(ReduceSum(Mul(Reshape(GatherElements(W, Reshape(ids, [-1])), Shape(ids)),
     /// weights), [1]), b))`, with W of `buckets` floats and b one float.
-    fn head(&self, output: &str, ids: &str, weights: &str, buckets: usize) -> Option<Head> {
+    fn head(&self, output: &str, ids: &str, weights: &str, buckets: usize) -> Option<Head<'_>> {
         let sigmoid = self.node(output, "Sigmoid")?;
         let add = self.node(sigmoid.inputs.first()?, "Add")?;
         let is_bias = |n: &str| self.floats.get(n).is_some_and(|b| b.len() == 1);
@@ -157,7 +185,7 @@ impl<'a> Graph<'a> {
             return None;
         }
         let table = self.floats.get(gather.inputs[0]).filter(|w| w.len() == buckets)?;
-        Some(Head { weights: table.clone(), bias: self.floats[bias_name][0] })
+        Some(Head { weights: table, bias: self.floats[bias_name][0] })
     }
 }
 
@@ -276,6 +304,27 @@ mod tests {
         assert!(SparseLinear::from_onnx(FAST, "weights", "ids", &["p_machine"], 1 << 19).is_none());
         assert!(SparseLinear::from_onnx(FAST, "ids", "weights", &["nope"], 1 << 19).is_none());
         assert!(SparseLinear::from_onnx(FAST, "ids", "weights", &["p_machine"], 1 << 18).is_none());
+    }
+
+    /// Each head gives the same bits whether it is read alone, with the other, or in the other order: the
+    /// two-head loop and the general one sum the same products in the same order.
+    #[test]
+    fn heads_read_together_or_alone_agree_bit_for_bit() {
+        let both = SparseLinear::from_onnx(FAST, "ids", "weights", &["p_machine", "p_machine_short"], 1 << 19).unwrap();
+        let swapped =
+            SparseLinear::from_onnx(FAST, "ids", "weights", &["p_machine_short", "p_machine"], 1 << 19).unwrap();
+        let long = SparseLinear::from_onnx(FAST, "ids", "weights", &["p_machine"], 1 << 19).unwrap();
+        let short = SparseLinear::from_onnx(FAST, "ids", "weights", &["p_machine_short"], 1 << 19).unwrap();
+        let ids: Vec<i64> = (0..3000i64).map(|k| (k * 7919 + 13) % (1 << 19)).collect();
+        let values: Vec<f32> = (0..3000).map(|k| 0.01 + (k % 17) as f32 / 400.0).collect();
+        let (mut b, mut s, mut l, mut h) = ([0f32; 2], [0f32; 2], [0f32; 1], [0f32; 1]);
+        both.eval(&ids, &values, &mut b);
+        swapped.eval(&ids, &values, &mut s);
+        long.eval(&ids, &values, &mut l);
+        short.eval(&ids, &values, &mut h);
+        assert_eq!([b[0].to_bits(), b[1].to_bits()], [l[0].to_bits(), h[0].to_bits()]);
+        assert_eq!([s[0].to_bits(), s[1].to_bits()], [h[0].to_bits(), l[0].to_bits()]);
+        assert_ne!(b[0], b[1], "the two heads are different models");
     }
 
     #[test]

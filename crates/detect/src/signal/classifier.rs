@@ -274,23 +274,28 @@ impl Classifier {
         }
     }
 
-    /// Per row, one value per output (`output`, then `extra_outputs`).
-    fn run_rows(&self, rows: &[Row]) -> Result<Vec<Vec<f32>>> {
-        match &self.runner {
-            Runner::Native(model) => Ok(rows
-                .par_iter()
-                .with_min_len(64)
-                .map(|r| {
-                    let mut out = vec![0f32; model.outputs()];
-                    model.eval(&r.ids, &r.values, &mut out);
-                    out
-                })
-                .collect()),
-            Runner::OnnxRuntime(pool) => {
-                let rows_per_run = batch::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
-                batch::run_by_length(rows, |r| r.ids.len(), rows_per_run, |run| self.run_chunk(pool, run))
-            }
-        }
+    /// Per row, one value per output (`output`, then `extra_outputs`), from ONNX Runtime.
+    fn run_rows(&self, pool: &SessionPool, rows: &[Row]) -> Result<Vec<Vec<f32>>> {
+        let rows_per_run = batch::rows_per_run(self.card.onnx.batch_dependent, self.batch_size);
+        batch::run_by_length(rows, |r| r.ids.len(), rows_per_run, |run| self.run_chunk(pool, run))
+    }
+
+    /// The model evaluated in Rust, one value per output per document, laid out document by document. Each
+    /// document is hashed and evaluated in one step, into buffers each thread reuses: no feature row is
+    /// allocated per document, and the features are read while they are still in cache.
+    fn run_native(&self, model: &SparseLinear, texts: &[&str]) -> Result<Vec<f32>> {
+        let Encoder::Hashed { max_bytes, buckets } = self.encoder else {
+            return Err(Error::Model(format!("{}: a model evaluated in Rust reads hashed n-grams", self.card.name)));
+        };
+        let mut flat = vec![0f32; texts.len() * model.outputs()];
+        flat.par_chunks_mut(model.outputs()).zip(texts).with_min_len(16).for_each_init(
+            || (HashScratch::default(), Vec::new(), Vec::new()),
+            |(scratch, ids, values), (out, text)| {
+                hash_v1(text, max_bytes, buckets, scratch, ids, values);
+                model.eval(ids, values, out);
+            },
+        );
+        Ok(flat)
     }
 
     /// Run one length-sorted chunk; per row, one value per output (`output`, then `extra_outputs`).
@@ -362,8 +367,21 @@ impl BatchSignal for Classifier {
     }
 
     fn score_batch(&self, texts: &[&str], columns: &mut [Vec<f32>], fired: &mut [u64]) -> Result<()> {
+        let pool = match &self.runner {
+            Runner::OnnxRuntime(pool) => pool,
+            Runner::Native(model) => {
+                // One window per document: its probabilities are the document's.
+                for (doc, out) in self.run_native(model, texts)?.chunks_exact(model.outputs()).enumerate() {
+                    for (column, &p) in columns.iter_mut().zip(out) {
+                        column[doc] = p;
+                    }
+                    fired[doc] = rule_bits(&[out[0] >= self.threshold]);
+                }
+                return Ok(());
+            }
+        };
         let rows = self.encode(texts)?;
-        let per_row = self.run_rows(&rows)?;
+        let per_row = self.run_rows(pool, &rows)?;
         let per_output: Vec<Vec<f32>> =
             (0..columns.len()).map(|o| per_row.iter().map(|outputs| outputs[o]).collect()).collect();
         let mut start = 0;

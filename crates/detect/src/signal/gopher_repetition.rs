@@ -179,13 +179,15 @@ fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9
     if w < 2 {
         return result;
     }
-    // Reused buffer: prefix char sums (w+1), n-gram hash by position (w), candidate positions (w), next (w).
+    // Reused buffer: prefix char sums (w+1), n-gram hash by position (w), candidate positions (w), next (w),
+    // and each candidate's slot in the counts (w).
     let buf = &mut *sets.hashes;
     buf.clear();
-    buf.resize(4 * w + 1, 0);
+    buf.resize(5 * w + 1, 0);
     let (prefix, rest) = buf.split_at_mut(w + 1);
     let (hash, rest) = rest.split_at_mut(w);
-    let (cands, next) = rest.split_at_mut(w);
+    let (cands, rest) = rest.split_at_mut(w);
+    let (next, slots) = rest.split_at_mut(w);
     for (i, word) in words.iter().enumerate() {
         prefix[i + 1] = prefix[i] + word.chars as u64;
         hash[i] = word.hash;
@@ -205,16 +207,17 @@ fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9
             n_cands -= 1;
         }
         counts.clear();
+        // Room for every candidate, so that the slots stay put while they are counted.
         counts.reserve_for(n_cands);
-        for &p in &cands[..n_cands] {
+        for (&p, slot) in cands[..n_cands].iter().zip(slots.iter_mut()) {
             let p = p as usize;
             hash[p] = combine(hash[p], words[p + n - 1].hash);
-            counts.increment(hash[p]);
+            *slot = counts.increment(hash[p]) as u64;
         }
         let mut n_next = 0;
         let mut best = (1u32, 0usize); // (count, first position with it): the first n-gram if none repeats
-        for &p in &cands[..n_cands] {
-            let c = counts.count(hash[p as usize]);
+        for (&p, &slot) in cands[..n_cands].iter().zip(slots.iter()) {
+            let c = counts.count_at(slot as usize);
             if c >= 2 {
                 next[n_next] = p;
                 n_next += 1;

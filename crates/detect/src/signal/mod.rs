@@ -474,15 +474,15 @@ impl Scorer {
                     })
                 });
         }
-        // Rejected by a quality rule, so the detectors did not score it.
-        let not_scored: Vec<bool> = skipped.iter().map(|&s| s & self.detector_signals != 0).collect();
+        // False where a quality rule rejected the document before the detectors ran.
+        let detectors_ran: Vec<bool> = skipped.iter().map(|&s| s & self.detector_signals == 0).collect();
         let canonical: Vec<&str> = canonical.iter().map(String::as_str).collect();
         let mut columns: Vec<Vec<f32>> = Vec::with_capacity(self.columns.len());
         for c in 0..doc_cols {
             columns.push(rows.iter().skip(c).step_by(doc_cols).copied().collect());
         }
         timings.push(("heuristics", started.elapsed()));
-        let n_scored = not_scored.iter().filter(|&&s| !s).count() as u64;
+        let n_scored = detectors_ran.iter().filter(|&&ran| ran).count() as u64;
         let mut scored = self.doc_signals_scored(&skipped);
         // Batch signals: the cheap ones on every document the quality rules kept, then (with the ensemble's
         // cascade) the expensive ones on those the cheap stage is unsure of. Unscored cells stay NaN.
@@ -494,7 +494,7 @@ impl Scorer {
             rule_offset += signal.spec().rules.len();
             scored.push((signal.spec().id, 0));
         }
-        let kept: Vec<usize> = (0..n).filter(|&i| !not_scored[i]).collect();
+        let kept: Vec<usize> = (0..n).filter(|&i| detectors_ran[i]).collect();
         let doc_signals = self.doc_signals.len();
         let mut run = |k: usize, rows: &[usize], columns: &mut Vec<Vec<f32>>| -> Result<()> {
             if rows.is_empty() {
@@ -523,23 +523,14 @@ impl Scorer {
         let mut ensemble_drivers = Vec::new();
         if let Some(e) = &self.ensemble {
             let started = std::time::Instant::now();
-            let mut need = e.needs_full(&columns, n);
-            for (need, &skipped) in need.iter_mut().zip(&not_scored) {
-                *need &= !skipped;
-            }
+            let need = e.needs_full(&columns, &detectors_ran);
             let mut cheap_time = started.elapsed();
             let rows: Vec<usize> = (0..n).filter(|&i| need[i]).collect();
             for k in (0..self.batch_signals.len()).filter(|&k| self.expensive[k]) {
                 run(k, &rows, &mut columns)?;
             }
             let started = std::time::Instant::now();
-            let mut scores = e.decide(&columns, &need);
-            for (d, _) in not_scored.iter().enumerate().filter(|(_, &s)| s) {
-                scores.p_machine[d] = f32::NAN;
-                scores.stage[d] = f32::NAN;
-                scores.machine[d] = false;
-                scores.drivers[d].clear();
-            }
+            let scores = e.decide(&columns, &need, &detectors_ran);
             cheap_time += started.elapsed();
             timings.push(("ensemble", cheap_time));
             scored.push((e.spec().id, n_scored));

@@ -280,16 +280,22 @@ impl PolicyFile {
             (text, path.display().to_string())
         };
         let bad = |e: serde_json::Error| Error::Config(format!("ensemble policy {origin}: {e}"));
-        // The format first: an older policy's fields would not parse, and the fix is to re-fit it.
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
-        let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        // The format first: an older policy's fields would not parse, and the fix is to re-fit it. Read alone
+        // (every other field skipped unparsed), not through a `serde_json::Value` of the whole file, which cost
+        // more than parsing the policy itself.
+        #[derive(Deserialize)]
+        struct Format {
+            #[serde(default)]
+            format: String,
+        }
+        let format = serde_json::from_str::<Format>(&text).map_err(bad)?.format;
         if format != POLICY_FORMAT {
             return Err(Error::Config(format!(
                 "ensemble policy {origin}: format {format:?}, expected {POLICY_FORMAT:?} (re-fit it with \
                  `svalbard calibrate`)"
             )));
         }
-        let p: PolicyFile = serde_json::from_value(value).map_err(bad)?;
+        let p: PolicyFile = serde_json::from_str(&text).map_err(bad)?;
         let in_file = |e: Error| match e {
             Error::Config(m) => Error::Config(format!("ensemble policy {origin}: {m}")),
             e => e,
@@ -445,25 +451,30 @@ impl Ensemble {
     }
 
     /// Which documents need the expensive signals: with the cascade, those in the cheap stage's uncertain band.
-    pub fn needs_full(&self, columns: &[Vec<f32>], n: usize) -> Vec<bool> {
+    /// Only documents with `scored[d]` (the detectors ran on them) can.
+    pub fn needs_full(&self, columns: &[Vec<f32>], scored: &[bool]) -> Vec<bool> {
         if self.full_index.is_none() {
-            return vec![false; n];
+            return vec![false; scored.len()];
         }
         if !self.cascade {
-            return vec![true; n];
+            return scored.to_vec();
         }
         let mut row = Vec::new();
-        (0..n)
+        (0..scored.len())
             .map(|d| {
-                self.policy.cheap.row(&self.cheap_index, columns, d, &mut row);
-                let p = self.policy.cheap.probability(&row);
-                p >= self.band[0] && p < self.band[1]
+                scored[d] && {
+                    self.policy.cheap.row(&self.cheap_index, columns, d, &mut row);
+                    let p = self.policy.cheap.probability(&row);
+                    p >= self.band[0] && p < self.band[1]
+                }
             })
             .collect()
     }
 
-    /// Decide every document; `full[d]` says whether document d has the expensive signals' scores.
-    pub fn decide(&self, columns: &[Vec<f32>], full: &[bool]) -> EnsembleScores {
+    /// Decide every document with `scored[d]`; `full[d]` says whether document d has the expensive signals'
+    /// scores. A document not scored (a quality rule rejected it before the detectors ran) gets NaN for
+    /// `p_machine` and `stage`, no verdict and no drivers, and costs no evaluation of the policy.
+    pub fn decide(&self, columns: &[Vec<f32>], full: &[bool], scored: &[bool]) -> EnsembleScores {
         let n = full.len();
         let mut out = EnsembleScores {
             p_machine: Vec::with_capacity(n),
@@ -472,7 +483,14 @@ impl Ensemble {
             drivers: Vec::with_capacity(n),
         };
         let mut row = Vec::new();
-        for (d, &use_full) in full.iter().enumerate() {
+        for (d, (&use_full, &scored)) in full.iter().zip(scored).enumerate() {
+            if !scored {
+                out.p_machine.push(f32::NAN);
+                out.stage.push(f32::NAN);
+                out.machine.push(false);
+                out.drivers.push(String::new());
+                continue;
+            }
             let (stage, index, by_full) = match (&self.policy.full, &self.full_index) {
                 (Some(s), Some(i)) if use_full => (s, i, true),
                 _ => (&self.policy.cheap, &self.cheap_index, false),
@@ -561,9 +579,9 @@ mod tests {
         let e = bind(&policy(false), true);
         // cheap x = 0.75 -> log-odds 2 * 0.25 / 0.25 = 2 -> p = sigmoid(2) = 0.8808 < 0.9; x = 1 -> sigmoid(4) = 0.982.
         let cols = vec![vec![9.0, 9.0, 9.0], vec![0.75, 1.0, f32::NAN], vec![0.0; 3]];
-        assert_eq!(e.needs_full(&cols, 3), vec![false; 3]);
+        assert_eq!(e.needs_full(&cols, &[true; 3]), vec![false; 3]);
         assert!(e.expensive_columns().is_empty());
-        let s = e.decide(&cols, &[false; 3]);
+        let s = e.decide(&cols, &[false; 3], &[true; 3]);
         assert!((s.p_machine[0] - 0.880797).abs() < 1e-5);
         assert_eq!(s.machine, vec![false, true, false]);
         assert_eq!(s.drivers[1], "cheap=+4.00");
@@ -579,9 +597,9 @@ mod tests {
         assert_eq!(e.expensive_columns(), vec![2]);
         // cheap p: x=0 -> sigmoid(-4) = 0.018 (below band), x=0.5 -> 0.5 (in band), x=1 -> 0.982 (above band).
         let cols = vec![vec![0.0; 3], vec![0.0, 0.5, 1.0], vec![f32::NAN, 0.9, f32::NAN]];
-        let need = e.needs_full(&cols, 3);
+        let need = e.needs_full(&cols, &[true; 3]);
         assert_eq!(need, vec![false, true, false]);
-        let s = e.decide(&cols, &need);
+        let s = e.decide(&cols, &need, &[true; 3]);
         assert_eq!(s.stage, vec![1.0, 2.0, 1.0]);
         // full stage on the middle one: log-odds 2 * 0.4 / 0.25 = 3.2 -> p = 0.9608 >= 0.5.
         assert!((s.p_machine[1] - 0.960834).abs() < 1e-5);
@@ -590,10 +608,21 @@ mod tests {
 
         // Without the cascade the full stage decides every document.
         let e = bind(&p, false);
-        assert_eq!(e.needs_full(&cols, 3), vec![true; 3]);
+        assert_eq!(e.needs_full(&cols, &[true; 3]), vec![true; 3]);
         let cols = vec![vec![0.0; 3], vec![0.0, 0.5, 1.0], vec![0.0, 0.9, 0.3]];
-        let s = e.decide(&cols, &[true; 3]);
+        let s = e.decide(&cols, &[true; 3], &[true; 3]);
         assert_eq!(s.machine, vec![false, true, false]);
+
+        // A document the detectors did not score is neither sent to the full stage nor decided.
+        let e = bind(&p, true);
+        let cols = vec![vec![0.0; 3], vec![0.5, 0.5, 1.0], vec![f32::NAN, 0.9, f32::NAN]];
+        let scored = [false, true, false];
+        let need = e.needs_full(&cols, &scored);
+        assert_eq!(need, vec![false, true, false]);
+        let s = e.decide(&cols, &need, &scored);
+        assert!(s.p_machine[0].is_nan() && s.stage[0].is_nan() && s.p_machine[2].is_nan() && s.stage[2].is_nan());
+        assert_eq!(s.machine, vec![false, true, false]);
+        assert_eq!(s.drivers[2], "");
     }
 
     #[test]
