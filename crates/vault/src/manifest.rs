@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::BufReader;
 use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
@@ -116,7 +115,8 @@ fn describe(path: &Path, file_type: &fs::FileType) -> String {
 
 fn hash_open_file(path: &Path, file: File) -> Result<(String, u64), VaultError> {
     let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(BufReader::with_capacity(1 << 20, file)).map_err(|e| VaultError::io(path, e))?;
+    // Read straight into the hasher's own buffer: a BufReader in between copied every byte once more.
+    hasher.update_reader(file).map_err(|e| VaultError::io(path, e))?;
     Ok((hasher.finalize().to_hex().to_string(), hasher.count()))
 }
 

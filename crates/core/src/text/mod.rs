@@ -21,6 +21,18 @@ const fn ascii_whitespace_table() -> [bool; 128] {
 }
 static ASCII_WS: [bool; 128] = ascii_whitespace_table();
 
+/// `u8::is_ascii_punctuation` as a table: four range tests per byte cost more than one load, and every word's
+/// ends are tested.
+static ASCII_PUNCT: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        t[c] = (c as u8).is_ascii_punctuation();
+        c += 1;
+    }
+    t
+};
+
 #[inline]
 pub fn is_ascii_ws(b: u8) -> bool {
     b < 128 && ASCII_WS[b as usize]
@@ -51,13 +63,6 @@ pub fn is_punct_char(c: char) -> bool {
                 | '\u{FF01}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}'
         )
     }
-}
-
-/// Number of Unicode scalar values (what Python's `len(str)` counts) in a UTF-8 byte slice.
-#[inline]
-pub fn char_count(bytes: &[u8]) -> usize {
-    // Every char has exactly one byte that is not a continuation byte (0b10xx_xxxx).
-    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count()
 }
 
 /// A fast 64-bit hash for deduplication inside one document (not a stable on-disk format).
@@ -187,7 +192,8 @@ impl Analysis {
         self.words.clear();
         let b = text.as_bytes();
         let n = b.len();
-        self.n_chars = char_count(b);
+        // Python's `len(str)`; the standard library counts chars a machine word at a time.
+        self.n_chars = text.chars().count();
         self.n_newlines = memchr::memchr_iter(b'\n', b).count();
         self.n_hash = memchr::memchr_iter(b'#', b).count();
         self.n_ellipsis =
@@ -249,7 +255,7 @@ impl Analysis {
             if let Some((ws, we)) = strip_punct(text, start, i) {
                 let wb = &b[ws..we];
                 let (hash, folded) = hash_pair(wb);
-                let chars = if ascii { wb.len() } else { char_count(wb) };
+                let chars = if ascii { wb.len() } else { text[ws..we].chars().count() };
                 self.words.push(Word { start: ws as u32, end: we as u32, chars: chars as u32, hash, folded });
             }
         }
@@ -297,7 +303,7 @@ fn strip_punct(text: &str, mut start: usize, mut end: usize) -> Option<(usize, u
     while start < end {
         let c = b[start];
         if c < 128 {
-            if !c.is_ascii_punctuation() {
+            if !ASCII_PUNCT[c as usize] {
                 break;
             }
             start += 1;
@@ -312,7 +318,7 @@ fn strip_punct(text: &str, mut start: usize, mut end: usize) -> Option<(usize, u
     while end > start {
         let c = b[end - 1];
         if c < 128 {
-            if !c.is_ascii_punctuation() {
+            if !ASCII_PUNCT[c as usize] {
                 break;
             }
             end -= 1;
@@ -411,7 +417,7 @@ pub fn count_duplicates<'a>(items: impl Iterator<Item = &'a str>, seen: &mut Has
         n += 1;
         if !seen.insert(hash_bytes(item.as_bytes())) {
             dup += 1;
-            dup_chars += char_count(item.as_bytes());
+            dup_chars += item.chars().count();
         }
     }
     (n, dup, dup_chars)

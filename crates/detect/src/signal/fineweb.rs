@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
-use crate::text::{char_count, count_duplicates, py_strip};
+use crate::text::{count_duplicates, py_strip};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -108,7 +108,7 @@ impl DocSignal for FineWeb {
                 // Lines are short or long by chars; a char takes 1 to 4 bytes, so bytes bound chars both ways.
                 let len = line.len();
                 short += (len <= c.short_line_chars
-                    || (len <= 4 * c.short_line_chars && char_count(line.as_bytes()) <= c.short_line_chars))
+                    || (len <= 4 * c.short_line_chars && line.chars().count() <= c.short_line_chars))
                     as usize;
             }),
             sets.set_a,

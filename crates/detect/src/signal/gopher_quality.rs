@@ -86,12 +86,22 @@ impl SignalConfig for GopherQualityConfig {
 pub struct GopherQuality {
     config: GopherQualityConfig,
     stop_hashes: Vec<u64>,
+    /// Bit `n` set when a stop word is `n` bytes long ([`length_bit`]): a word of another length is none of
+    /// them, and most words are passed over without the search.
+    stop_lengths: u64,
     spec: SignalSpec,
+}
+
+/// A word's byte length as one bit of [`GopherQuality::stop_lengths`], lengths of 63 bytes or more sharing the
+/// last.
+fn length_bit(bytes: usize) -> u64 {
+    1 << bytes.min(63)
 }
 
 impl GopherQuality {
     pub fn new(config: GopherQualityConfig) -> Self {
         let stop_hashes = config.stop_words.iter().map(|w| hash_folded(w.as_bytes())).collect();
+        let stop_lengths = config.stop_words.iter().fold(0, |bits, w| bits | length_bit(w.len()));
         let spec = SignalSpec::new(
             "gopher_quality",
             config.action,
@@ -118,7 +128,7 @@ impl GopherQuality {
             ],
         )
         .cost_rank(0);
-        GopherQuality { config, stop_hashes, spec }
+        GopherQuality { config, stop_hashes, stop_lengths, spec }
     }
 }
 
@@ -151,7 +161,7 @@ impl DocSignal for GopherQuality {
         let alpha_frac = ratio(a.n_alpha_tokens, a.n_tokens);
         // "At least two of the following words": distinct stop words, not occurrences.
         let mut seen = 0u64;
-        for w in &a.words {
+        for w in a.words.iter().filter(|w| self.stop_lengths & length_bit((w.end - w.start) as usize) != 0) {
             if let Some(k) = self.stop_hashes.iter().position(|&h| h == w.folded) {
                 seen |= 1 << (k % 64);
             }
@@ -268,5 +278,17 @@ mod tests {
         let (cols, fired) = run(&small(), "the THE the The cat");
         assert_eq!(cols["gopher_quality_stop_word_count"], 1.0);
         assert!(fired.contains(&"gopher_quality.stop_words".to_string()));
+    }
+
+    #[test]
+    fn configured_stop_words_of_any_length_count() {
+        // Words are passed over by byte length first: a long, a non-ASCII and a 70-byte stop word still count.
+        let long = "x".repeat(70);
+        let stop_words = vec!["extraordinarily".to_string(), "für".to_string(), long.clone()];
+        let q = GopherQuality::new(GopherQualityConfig { stop_words, ..Default::default() });
+        let (cols, _) = run(&q, &format!("Extraordinarily good, für mich. {long} the"));
+        assert_eq!(cols["gopher_quality_stop_word_count"], 3.0);
+        let (cols, _) = run(&q, &format!("ordinarily fur {}", "x".repeat(69)));
+        assert_eq!(cols["gopher_quality_stop_word_count"], 0.0);
     }
 }

@@ -180,11 +180,14 @@ fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9
         return result;
     }
     // Reused buffer: prefix char sums (w+1), n-gram hash by position (w), candidate positions (w), next (w),
-    // and each candidate's slot in the counts (w).
+    // and each candidate's slot in the counts (w). Every cell is written before it is read, so the buffer is
+    // only grown, never zeroed.
     let buf = &mut *sets.hashes;
-    buf.clear();
-    buf.resize(5 * w + 1, 0);
-    let (prefix, rest) = buf.split_at_mut(w + 1);
+    if buf.len() < 5 * w + 1 {
+        buf.resize(5 * w + 1, 0);
+    }
+    let (prefix, rest) = buf[..5 * w + 1].split_at_mut(w + 1);
+    prefix[0] = 0;
     let (hash, rest) = rest.split_at_mut(w);
     let (cands, rest) = rest.split_at_mut(w);
     let (next, slots) = rest.split_at_mut(w);
