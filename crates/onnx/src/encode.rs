@@ -43,11 +43,79 @@ pub struct HashScratch {
     /// Each token's byte range in `joined`.
     tokens: Vec<(u32, u32)>,
     buckets: Vec<u32>,
+    /// [`count_dense`]'s table and bitmaps, all zero between documents.
+    dense: DenseCounts,
     sort_buffer: Vec<u32>,
     sort_histograms: Vec<u32>,
-    /// Per run of equal sorted buckets, its bucket and its count (buffers that only grow).
+    /// Each distinct bucket and its count, in increasing bucket order (buffers that only grow).
     run_ids: Vec<u32>,
     counts: Vec<u32>,
+}
+
+/// Models with at most this many buckets have theirs counted in a table indexed by bucket ([`count_dense`], a
+/// `u16` each: 2 MiB at most per thread); larger ones are sorted.
+const DENSE_MAX_BUCKETS: usize = 1 << 20;
+
+/// A count per bucket, a bit per bucket that has one, and a bit per 64 buckets with any.
+#[derive(Default)]
+struct DenseCounts {
+    counts: Vec<u16>,
+    bits: Vec<u64>,
+    summary: Vec<u64>,
+}
+
+/// Each distinct id of `ids` and its count, in increasing id order, into `run_ids` and `counts` (as long as
+/// `ids`); returns how many. The ids are counted in a table and listed in order from its two-level bitmap: the
+/// same ids and counts as sorting gives, without the sort's passes over every id (for `fast`, a document's ids
+/// are 19-bit buckets and the radix sort's scatter was the largest part of hashing). Needs every id below
+/// `buckets` and fewer than 65,536 ids; leaves the table zeroed.
+fn count_dense(ids: &[u32], buckets: usize, d: &mut DenseCounts, run_ids: &mut [u32], counts: &mut [u32]) -> usize {
+    debug_assert!(ids.len() <= usize::from(u16::MAX));
+    if d.counts.len() < buckets {
+        d.counts.resize(buckets, 0);
+        d.bits.resize(buckets.div_ceil(64), 0);
+        d.summary.resize(buckets.div_ceil(64 * 64), 0);
+    }
+    for &id in ids {
+        let id = id as usize;
+        d.counts[id] += 1;
+        d.bits[id / 64] |= 1 << (id % 64);
+        d.summary[id / 4096] |= 1 << (id / 64 % 64);
+    }
+    let mut runs = 0;
+    for (s, summary) in d.summary[..buckets.div_ceil(64 * 64)].iter_mut().enumerate() {
+        let mut words = std::mem::take(summary);
+        while words != 0 {
+            let word = s * 64 + words.trailing_zeros() as usize;
+            words &= words - 1;
+            let mut bits = std::mem::take(&mut d.bits[word]);
+            while bits != 0 {
+                let id = word * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                run_ids[runs] = id as u32;
+                counts[runs] = u32::from(std::mem::take(&mut d.counts[id]));
+                runs += 1;
+            }
+        }
+    }
+    runs
+}
+
+/// [`count_dense`] for any ids: sorted (radix sort over `key_bits`), then runs of equal ids counted. Sorts `ids`.
+fn count_sorted(ids: &mut [u32], key_bits: u32, s: &mut HashScratch) -> usize {
+    radix_sort(ids, &mut s.sort_buffer, &mut s.sort_histograms, key_bits);
+    let Some(&first) = ids.first() else { return 0 };
+    // A new run advances the index and restarts its count, so nothing is zeroed per document.
+    let (mut run, mut previous) = (0usize, first);
+    s.counts[0] = 0;
+    for &id in ids.iter() {
+        let new = id != previous;
+        run += usize::from(new);
+        previous = id;
+        s.run_ids[run] = id;
+        s.counts[run] = if new { 1 } else { s.counts[run] + 1 };
+    }
+    run + 1
 }
 
 /// Below this many keys the comparison sort wins: the radix sort's passes each clear and scan a
@@ -205,26 +273,20 @@ pub fn hash_v1(
                 .map(|(((&a, &b), &c), &d)| step(step(step(step(c_state, a), b), c), d) & mask),
         );
     }
-    radix_sort(&mut s.buckets, &mut s.sort_buffer, &mut s.sort_histograms, u32::BITS - mask.leading_zeros());
-    // Runs of equal buckets: their ids and counts, written by index into buffers that only grow (a new run
-    // advances the index and restarts its count), so nothing is zeroed per document.
-    let sorted = &s.buckets;
-    let Some(&first) = sorted.first() else { return };
-    if s.run_ids.len() < sorted.len() {
-        s.run_ids.resize(sorted.len(), 0);
-        s.counts.resize(sorted.len(), 0);
+    if s.run_ids.len() < s.buckets.len() {
+        s.run_ids.resize(s.buckets.len(), 0);
+        s.counts.resize(s.buckets.len(), 0);
     }
-    let (mut run, mut previous) = (0usize, first);
-    s.counts[0] = 0;
-    for &id in sorted {
-        let new = id != previous;
-        run += usize::from(new);
-        previous = id;
-        s.run_ids[run] = id;
-        s.counts[run] = if new { 1 } else { s.counts[run] + 1 };
-    }
-    let counts = &s.counts[..=run];
-    ids.extend(s.run_ids[..=run].iter().map(|&id| i64::from(id)));
+    let runs = if buckets as usize <= DENSE_MAX_BUCKETS && s.buckets.len() <= usize::from(u16::MAX) {
+        count_dense(&s.buckets, buckets as usize, &mut s.dense, &mut s.run_ids, &mut s.counts)
+    } else {
+        let mut keys = std::mem::take(&mut s.buckets);
+        let runs = count_sorted(&mut keys, u32::BITS - mask.leading_zeros(), s);
+        s.buckets = keys;
+        runs
+    };
+    let counts = &s.counts[..runs];
+    ids.extend(s.run_ids[..runs].iter().map(|&id| i64::from(id)));
     // 1 + ln(count), L2-normalised, computed in f64 as the Python side does, then cast.
     let norm2: f64 = counts.iter().map(|&n| one_plus_ln(n).powi(2)).sum();
     let inv = if norm2 > 0.0 { 1.0 / norm2.sqrt() } else { 0.0 };
@@ -253,6 +315,33 @@ mod tests {
                 radix_sort(&mut radix, &mut buffer, &mut histograms, key_bits);
                 want.sort_unstable();
                 assert_eq!(radix, want, "{key_bits} bits, {len} keys");
+            }
+        }
+    }
+
+    #[test]
+    fn dense_and_sorted_counts_agree() {
+        let mut rng = crate::eval::rng::Rng::new(0x0dd5_eed5_0000_0001);
+        let mut s = HashScratch::default();
+        for buckets in [1usize, 16, 64, 4096, 4097, 1 << 19] {
+            for len in [0usize, 1, 7, 300, 5000] {
+                // Few distinct values as well as many, so that runs are long and short.
+                let distinct = if len % 2 == 0 { buckets } else { buckets.min(5) };
+                let keys: Vec<u32> = (0..len).map(|_| (rng.next_u64() % distinct as u64) as u32).collect();
+                s.run_ids.resize(len.max(1), 0);
+                s.counts.resize(len.max(1), 0);
+                let runs = count_dense(&keys, buckets, &mut s.dense, &mut s.run_ids, &mut s.counts);
+                let dense = (s.run_ids[..runs].to_vec(), s.counts[..runs].to_vec());
+                let d = &s.dense;
+                assert!(d.counts.iter().all(|&c| c == 0) && d.bits.iter().chain(&d.summary).all(|&b| b == 0));
+                let mut sorted_keys = keys.clone();
+                let key_bits = usize::BITS - (buckets - 1).leading_zeros();
+                let runs = count_sorted(&mut sorted_keys, key_bits, &mut s);
+                assert_eq!(
+                    dense,
+                    (s.run_ids[..runs].to_vec(), s.counts[..runs].to_vec()),
+                    "{buckets} buckets, {len} ids"
+                );
             }
         }
     }
@@ -332,6 +421,21 @@ mod tests {
                 assert_eq!(bits(&values), bits(&want_values), "case {case}, {max_bytes} bytes, {buckets} buckets");
             }
         }
+    }
+
+    #[test]
+    fn hash_v1_sorts_what_the_dense_table_cannot_count() {
+        // More than 65,535 features at `fast`'s bucket count: the counts would overflow the dense table's `u16`.
+        let text: String = (0..30_000).map(|i| format!("w{} ", i % 977)).collect();
+        let (mut s, mut ids, mut values) = (HashScratch::default(), Vec::new(), Vec::new());
+        hash_v1(&text, 1 << 20, 1 << 19, &mut s, &mut ids, &mut values);
+        let (want_ids, want_values) = hash_v1_reference(&text, 1 << 20, 1 << 19);
+        assert!(s.buckets.len() > usize::from(u16::MAX));
+        assert_eq!(ids, want_ids);
+        assert_eq!(
+            values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want_values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

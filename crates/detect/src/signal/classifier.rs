@@ -24,6 +24,12 @@ use crate::onnx::model_card::{InputKind, ModelCard, OutputKind};
 use crate::onnx::sparse_linear::SparseLinear;
 use crate::onnx::{self, batch, Device, SessionPool};
 
+thread_local! {
+    /// Each scoring thread's hashing buffers and one document's features, kept from batch to batch: the
+    /// buffers include a megabyte of counts by bucket, too much to set up for every slice of a batch.
+    static HASHING: std::cell::RefCell<(HashScratch, Vec<i64>, Vec<f32>)> = Default::default();
+}
+
 /// The default model, compiled into the binary so that only the ONNX Runtime library is needed beside it.
 pub const BUILTIN_FAST: &str = "builtin:fast";
 const FAST_CARD: &str = include_str!("../../../../models/fast/model.toml");
@@ -245,9 +251,9 @@ impl Classifier {
             Encoder::Hashed { max_bytes, buckets } => Ok(texts
                 .par_iter()
                 .enumerate()
-                .map_init(HashScratch::default, |s, (doc, t)| {
+                .map(|(doc, t)| {
                     let (mut ids, mut values) = (Vec::new(), Vec::new());
-                    hash_v1(t, *max_bytes, *buckets, s, &mut ids, &mut values);
+                    HASHING.with_borrow_mut(|(s, _, _)| hash_v1(t, *max_bytes, *buckets, s, &mut ids, &mut values));
                     Row { doc, ids, values }
                 })
                 .collect()),
@@ -288,13 +294,12 @@ impl Classifier {
             return Err(Error::Model(format!("{}: a model evaluated in Rust reads hashed n-grams", self.card.name)));
         };
         let mut flat = vec![0f32; texts.len() * model.outputs()];
-        flat.par_chunks_mut(model.outputs()).zip(texts).with_min_len(16).for_each_init(
-            || (HashScratch::default(), Vec::new(), Vec::new()),
-            |(scratch, ids, values), (out, text)| {
+        flat.par_chunks_mut(model.outputs()).zip(texts).with_min_len(16).for_each(|(out, text)| {
+            HASHING.with_borrow_mut(|(scratch, ids, values)| {
                 hash_v1(text, max_bytes, buckets, scratch, ids, values);
                 model.eval(ids, values, out);
-            },
-        );
+            });
+        });
         Ok(flat)
     }
 
