@@ -45,8 +45,8 @@ pub struct HashScratch {
     buckets: Vec<u32>,
     /// [`count_dense`]'s table and bitmaps, all zero between documents.
     dense: DenseCounts,
-    sort_buffer: Vec<u32>,
-    sort_histograms: Vec<u32>,
+    /// [`count_sorted`]'s buffers, for what the table cannot count.
+    sort: SortBuffers,
     /// Each distinct bucket and its count, in increasing bucket order (buffers that only grow).
     run_ids: Vec<u32>,
     counts: Vec<u32>,
@@ -62,6 +62,13 @@ struct DenseCounts {
     counts: Vec<u16>,
     bits: Vec<u64>,
     summary: Vec<u64>,
+}
+
+/// The radix sort's second array and its histograms (buffers that only grow).
+#[derive(Default)]
+struct SortBuffers {
+    keys: Vec<u32>,
+    histograms: Vec<u32>,
 }
 
 /// Each distinct id of `ids` and its count, in increasing id order, into `run_ids` and `counts` (as long as
@@ -102,18 +109,24 @@ fn count_dense(ids: &[u32], buckets: usize, d: &mut DenseCounts, run_ids: &mut [
 }
 
 /// [`count_dense`] for any ids: sorted (radix sort over `key_bits`), then runs of equal ids counted. Sorts `ids`.
-fn count_sorted(ids: &mut [u32], key_bits: u32, s: &mut HashScratch) -> usize {
-    radix_sort(ids, &mut s.sort_buffer, &mut s.sort_histograms, key_bits);
+fn count_sorted(
+    ids: &mut [u32],
+    key_bits: u32,
+    sort: &mut SortBuffers,
+    run_ids: &mut [u32],
+    counts: &mut [u32],
+) -> usize {
+    radix_sort(ids, &mut sort.keys, &mut sort.histograms, key_bits);
     let Some(&first) = ids.first() else { return 0 };
     // A new run advances the index and restarts its count, so nothing is zeroed per document.
     let (mut run, mut previous) = (0usize, first);
-    s.counts[0] = 0;
+    counts[0] = 0;
     for &id in ids.iter() {
         let new = id != previous;
         run += usize::from(new);
         previous = id;
-        s.run_ids[run] = id;
-        s.counts[run] = if new { 1 } else { s.counts[run] + 1 };
+        run_ids[run] = id;
+        counts[run] = if new { 1 } else { counts[run] + 1 };
     }
     run + 1
 }
@@ -280,10 +293,8 @@ pub fn hash_v1(
     let runs = if buckets as usize <= DENSE_MAX_BUCKETS && s.buckets.len() <= usize::from(u16::MAX) {
         count_dense(&s.buckets, buckets as usize, &mut s.dense, &mut s.run_ids, &mut s.counts)
     } else {
-        let mut keys = std::mem::take(&mut s.buckets);
-        let runs = count_sorted(&mut keys, u32::BITS - mask.leading_zeros(), s);
-        s.buckets = keys;
-        runs
+        let key_bits = u32::BITS - mask.leading_zeros();
+        count_sorted(&mut s.buckets, key_bits, &mut s.sort, &mut s.run_ids, &mut s.counts)
     };
     let counts = &s.counts[..runs];
     ids.extend(s.run_ids[..runs].iter().map(|&id| i64::from(id)));
@@ -336,7 +347,7 @@ mod tests {
                 assert!(d.counts.iter().all(|&c| c == 0) && d.bits.iter().chain(&d.summary).all(|&b| b == 0));
                 let mut sorted_keys = keys.clone();
                 let key_bits = usize::BITS - (buckets - 1).leading_zeros();
-                let runs = count_sorted(&mut sorted_keys, key_bits, &mut s);
+                let runs = count_sorted(&mut sorted_keys, key_bits, &mut s.sort, &mut s.run_ids, &mut s.counts);
                 assert_eq!(
                     dense,
                     (s.run_ids[..runs].to_vec(), s.counts[..runs].to_vec()),
