@@ -510,14 +510,66 @@ fn canonical_line(line: &str, out: &mut String) {
     let linked = replace_links(line);
     let piped = replace_underscores_and_pipes(&linked);
     let dashed = replace_dashes(&piped);
-    // Words joined by one space, lone marks left out.
-    let start = out.len();
-    for token in split_bytes(&dashed, b' ').filter(|t| !t.is_empty() && !is_lone_mark(t)) {
-        if out.len() > start {
+    push_words(&dashed, out);
+}
+
+/// The words of `line` (split at spaces) appended to `out`, joined by one space, lone marks left out. Most lines
+/// are words with one space between them: consecutive kept words are copied as one span, so a line costs one
+/// copy rather than one per word.
+fn push_words(line: &str, out: &mut String) {
+    let b = line.as_bytes();
+    let first = out.len();
+    // The pending span of kept words, `line[span.0..span.1]`, each word of it one space from the next.
+    let mut span: Option<(usize, usize)> = None;
+    let flush = |span: (usize, usize), out: &mut String| {
+        if out.len() > first {
             out.push(' ');
         }
-        out.push_str(token);
+        out.push_str(&line[span.0..span.1]);
+    };
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i = word_end(b, i);
+        let word = &line[start..i];
+        if matches!(b[start], b'0'..=b'9' | b'#' | b'>' | b'+') && is_lone_mark(word) {
+            if let Some(pending) = span.take() {
+                flush(pending, out);
+            }
+            continue;
+        }
+        span = match span {
+            Some((from, to)) if to + 1 == start => Some((from, i)),
+            Some(pending) => {
+                flush(pending, out);
+                Some((start, i))
+            }
+            None => Some((start, i)),
+        };
     }
+    if let Some(pending) = span {
+        flush(pending, out);
+    }
+}
+
+/// The index of the first space at or after `i` in `b`, or its length; 8 bytes at a time.
+#[inline]
+fn word_end(b: &[u8], mut i: usize) -> usize {
+    use super::{first_marked_byte, HIGH, ONES};
+    while let Some(chunk) = b.get(i..i + 8) {
+        // A space becomes a zero byte; the lowest byte marked by the borrow test is the first zero.
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(b' '));
+        let k = first_marked_byte(x.wrapping_sub(ONES) & !x & HIGH);
+        i += k;
+        if k < 8 {
+            return i;
+        }
+    }
+    b[i..].iter().position(|&c| c == b' ').map_or(b.len(), |k| i + k)
 }
 
 /// `text.split(sep as char)` for an ASCII `sep`, found with the memchr crate's vectorised search.
@@ -697,6 +749,33 @@ mod tests {
         for w in [*b"\xffabcdefg", *b"\x00\xff*\x7f\x1f  ~", *b"~~~~~~~*", *b"        "] {
             let want = w.iter().position(|&b| !kept(b)).unwrap_or(8);
             assert_eq!(super::kept_ascii_prefix(u64::from_le_bytes(w)), want, "{w:?}");
+        }
+    }
+
+    /// `push_words` against the plain rule: split at spaces, empty words and lone marks left out, joined by one
+    /// space; on random lines of words, marks, digits, non-ASCII characters and runs of spaces.
+    #[test]
+    fn words_join_like_split_filter_and_join() {
+        let pieces = [
+            "a", "word", " ", "  ", "1.", "12)", "1234.", "#", "##", "#######", ">", ">>", "+", "++", "-", "é", "日本",
+            "x1", "9",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..20_000 {
+            let len = (next() % 30) as usize;
+            let line: String = (0..len).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect();
+            let want: Vec<&str> = line.split(' ').filter(|t| !t.is_empty() && !super::is_lone_mark(t)).collect();
+            let mut got = String::from("kept");
+            super::push_words(&line, &mut got);
+            // Appended as `canonical_line` appends a line: after what `out` holds, with no space before it.
+            let want = format!("kept{}", want.join(" "));
+            assert_eq!(got, want, "case {case}: {line:?}");
         }
     }
 
