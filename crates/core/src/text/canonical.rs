@@ -643,6 +643,26 @@ pub fn canonical(text: &str) -> String {
 mod tests {
     use super::canonical;
 
+    /// `cases` texts, each of fewer than `max_pieces` pieces drawn from `pieces` (xorshift from `seed`).
+    fn random_texts<'p>(
+        pieces: &'p [&'p str],
+        seed: u64,
+        cases: usize,
+        max_pieces: u64,
+    ) -> impl Iterator<Item = String> + 'p {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..cases).map(move |_| {
+            let len = next() % max_pieces;
+            (0..len).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect()
+        })
+    }
+
     /// NFKC by runs of non-ASCII characters is NFKC of the whole text, on random mixes of ASCII, combining marks
     /// (which compose with the ASCII letter before them), compatibility characters, Hangul jamo and CJK.
     #[test]
@@ -680,16 +700,7 @@ mod tests {
             "\u{304b}",
             "\u{2126}",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for case in 0..5000 {
-            let len = (next() % 24) as usize;
-            let text: String = (0..len).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect();
+        for (case, text) in random_texts(&pieces, 0x9e37_79b9_7f4a_7c15, 5000, 24).enumerate() {
             let whole: String = text.nfkc().collect();
             let by_runs = super::nfkc_by_runs(&text).unwrap_or_else(|| text.clone());
             assert_eq!(by_runs, whole, "case {case}: {text:?}");
@@ -760,16 +771,7 @@ mod tests {
             "a", "word", " ", "  ", "1.", "12)", "1234.", "#", "##", "#######", ">", ">>", "+", "++", "-", "é", "日本",
             "x1", "9",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for case in 0..20_000 {
-            let len = (next() % 30) as usize;
-            let line: String = (0..len).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect();
+        for (case, line) in random_texts(&pieces, 0x2545_f491_4f6c_dd1d, 20_000, 30).enumerate() {
             let want: Vec<&str> = line.split(' ').filter(|t| !t.is_empty() && !super::is_lone_mark(t)).collect();
             let mut got = String::from("kept");
             super::push_words(&line, &mut got);
