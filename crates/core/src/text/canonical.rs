@@ -258,9 +258,17 @@ fn kept_ascii_prefix(v: u64) -> usize {
     use super::{first_marked_byte, HIGH, ONES};
     let control = v.wrapping_sub(ONES * 0x20) & !v;
     let high = v.wrapping_add(ONES) | v;
-    let x = v ^ (ONES * u64::from(b'*'));
-    let star = x.wrapping_sub(ONES) & !x;
-    first_marked_byte((control | high | star) & HIGH)
+    first_marked_byte((control | high | equal_bytes(v, b'*')) & HIGH)
+}
+
+/// The bytes of `v` equal to `byte`, marked by their high bit (with other bits set too, so mask with `HIGH`): the
+/// byte becomes zero and the borrow test marks the zeros. A borrow can only mark bytes above the first such byte,
+/// so the lowest mark is exact.
+#[inline]
+fn equal_bytes(v: u64, byte: u8) -> u64 {
+    use super::ONES;
+    let x = v ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x
 }
 
 /// NFKC of `text`, or None when it is already in NFKC. Only the stretches that can change are normalized: each
@@ -536,6 +544,8 @@ fn push_words(line: &str, out: &mut String) {
         let start = i;
         i = word_end(b, i);
         let word = &line[start..i];
+        // `is_lone_mark`'s first bytes, tested here first: most words start with none of them, and the test
+        // inline saves a call per word.
         if matches!(b[start], b'0'..=b'9' | b'#' | b'>' | b'+') && is_lone_mark(word) {
             if let Some(pending) = span.take() {
                 flush(pending, out);
@@ -559,11 +569,9 @@ fn push_words(line: &str, out: &mut String) {
 /// The index of the first space at or after `i` in `b`, or its length; 8 bytes at a time.
 #[inline]
 fn word_end(b: &[u8], mut i: usize) -> usize {
-    use super::{first_marked_byte, HIGH, ONES};
+    use super::{first_marked_byte, HIGH};
     while let Some(chunk) = b.get(i..i + 8) {
-        // A space becomes a zero byte; the lowest byte marked by the borrow test is the first zero.
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(b' '));
-        let k = first_marked_byte(x.wrapping_sub(ONES) & !x & HIGH);
+        let k = first_marked_byte(equal_bytes(u64::from_le_bytes(chunk.try_into().expect("8 bytes")), b' ') & HIGH);
         i += k;
         if k < 8 {
             return i;
