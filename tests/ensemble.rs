@@ -258,7 +258,7 @@ fn calibrate_then_cascade_then_bench() {
     // The training set's fast column came from the field (all 0.5): its NaN fill, the mean of its logits, is 0.
     let fast = p["cheap"]["features"].as_array().unwrap().iter().position(|f| f == "fast_p_machine").unwrap();
     assert_eq!(p["cheap"]["fill"][fast].as_f64(), Some(0.0));
-    assert!(p["cheap"]["model"]["boosted"].is_object(), "boosted trees are the default combiner");
+    assert!(p["cheap"]["model"]["logistic"].is_object(), "a logistic regression is the default combiner");
     assert!(p["full"]["features"].as_array().unwrap().iter().any(|f| f == "tiny_hashed_p_machine"));
     assert!(!p["cheap"]["features"].as_array().unwrap().iter().any(|f| f == "tiny_hashed_p_machine"));
     // The excess-vocabulary texts are easy: the cheap stage separates them.

@@ -18,11 +18,10 @@ const MAX_DELTA: f64 = 0.01;
 /// the view drops short unpunctuated lines at either end of a text (titles, menus, "Share this article",
 /// signatures, a closing list), which makes boilerplate lines, bullets and Markdown list marks invariant; a
 /// page printed on one line has no lines to drop, so its view keeps them. The target (max ≤ 0.01, no flip)
-/// is not met for it. Its p99 was 0.25 or less while the policy read stylometry; over `fast` and `vocab` alone
-/// it is 0.26 on this sample and 0.27 on 1,000 test documents, with fewer flips (docs/results/
-/// 2026-12-06-cascade.md, fifth run), hence 0.30. Two fixes tried and measured, neither shipped:
+/// is not met for it; the bound is set above what the shipped policy measures on this sample and on the test
+/// split (docs/results/2026-12-07-combiner.md). Two fixes tried and measured, neither shipped:
 /// docs/results/2026-12-07-line-independent-view.md.
-const KNOWN_RESIDUAL: &[(&str, f64, f64)] = &[("one_line", 0.30, 0.01)];
+const KNOWN_RESIDUAL: &[(&str, f64, f64)] = &[("one_line", 0.20, 0.01)];
 /// Longer texts are passed over so the test stays quick; they are a small share of every file.
 const MAX_BYTES: usize = 20_000;
 

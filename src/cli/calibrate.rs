@@ -22,12 +22,13 @@ Example (what scripts/build_policy.sh runs to make models/policy.json):
       --holdout bench-data/authorship/dev.jsonl --reference bench-data/authorship/train.jsonl \\
       --reference-column fast_p_machine=fast_p_machine_oof \\
       --reference-column fast_p_machine_short=fast_p_machine_short_oof \\
-      --reference-group-field source --fpr-confidence 0 --out models/policy.json
+      --reference-group-field source --reference-group-report-only hc3-plus-si-en,dolly15k_partial,medquad \\
+      --fpr-confidence 0 --out models/policy.json
 
 The combiners read the detectors' columns only (they read the canonical view); the quality rules'
 columns describe a page's layout and never enter p_machine.
 
-The combiners (boosted trees by default) are fitted on --train, calibrated on --holdout, and
+The combiners (a logistic regression by default) are fitted on --train, calibrated on --holdout, and
 the threshold keeps the false-positive rate on the human documents of --reference (default: of
 --holdout) within --target-fpr with --fpr-confidence; with --reference-group-field source, on
 each source of them on its own (a threshold fitted on the pool lets a source whose human text
@@ -86,8 +87,9 @@ pub struct CalibrateArgs {
     pub reference_group_report_only: Vec<String>,
     #[arg(long, value_enum, default_value = "platt")]
     pub method: Method,
-    /// The stages' model: gradient-boosted trees, or a logistic regression (one weight per column).
-    #[arg(long, value_enum, default_value = "boosted")]
+    /// The stages' model: a logistic regression (one weight per column; both shipped policies), or gradient-boosted
+    /// trees (for signals whose evidence depends on each other; they ranked sources kept out of training worse here).
+    #[arg(long, value_enum, default_value = "logistic")]
     pub combiner: CombinerKind,
     /// Inverse L2 regularisation strength of the regression (--combiner logistic).
     #[arg(long, default_value_t = 1.0)]

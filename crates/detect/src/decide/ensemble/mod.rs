@@ -135,9 +135,9 @@ pub(crate) fn feature(transform: Transform, fill: f64, x: f32) -> f64 {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Combiner {
-    /// Gradient-boosted trees: signals whose evidence depends on each other (the default).
+    /// Gradient-boosted trees: signals whose evidence depends on each other.
     Boosted(GradientBoosting),
-    /// A logistic regression: one weight per column, easy to read.
+    /// A logistic regression: one weight per column, easy to read (`calibrate`'s default).
     Logistic(LogisticRegression),
 }
 
