@@ -198,3 +198,15 @@ def is_native(r) -> bool | None:
         return False
     l1 = r.get("l1")
     return None if l1 is None else str(l1).strip().lower() == "en"
+
+
+def read_split(out: str, split: str) -> list[dict]:
+    """The records of one split as svalbard_train.fast.train writes them to OUT/{train,dev,test}.jsonl."""
+    with open(os.path.join(out, f"{split}.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def weight_group(r) -> str:
+    """A written record's group for `fast`'s sample weights (svalbard_train.fast.train.sample_weights):
+    `<y>|<source>`."""
+    return ("1|" if r["label"] == "machine" else "0|") + r["source"]

@@ -30,42 +30,37 @@ import time
 import numpy as np
 
 from svalbard_train import canonical as cn
+from svalbard_train.data.authorship import read_split, weight_group
 from svalbard_train.fast.train import sample_weights
 from svalbard_train.metrics import auroc, tpr_at_fpr
+from svalbard_train.minilm import gpu
 from svalbard_train.minilm import train as tm
 
 SEED = 20261207
 
 
-def read_jsonl(path):
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
+def save_npy(path, array):
+    """`array` at `path`, written whole or not at all (a killed run resumes after the files that exist)."""
+    np.save(path + ".tmp.npy", array)
+    os.replace(path + ".tmp.npy", path)
 
 
 def training_subsample(recs, n, without_family):
     """`n` training records drawn without replacement with probability proportional to `fast`'s sample weights,
     family `without_family`'s machine texts excluded."""
     keep = [i for i, r in enumerate(recs) if not (without_family and r["family"] == without_family)]
-    groups = np.array([("1|" if recs[i]["label"] == "machine" else "0|") + recs[i]["source"] for i in keep])
+    groups = np.array([weight_group(recs[i]) for i in keep])
     w = sample_weights(groups)
     rng = np.random.default_rng(SEED)
     pick = rng.choice(len(keep), size=min(n, len(keep)), replace=False, p=w / w.sum())
     return [keep[i] for i in sorted(pick)]
 
 
-def score(model, tok, texts, batch=64):
-    """p_machine per text, in bf16 autocast as trained, batches of similar length."""
+def score(model, tok, texts):
+    """p_machine per text on the CPU, in bf16 autocast as trained (svalbard_train.minilm.gpu.score)."""
     import torch
 
-    ids = tm.encode(tok, texts)
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    out = np.zeros(len(texts), dtype=np.float64)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        for k in range(0, len(order), batch):
-            idx = order[k:k + batch]
-            a, m = tm.pad([ids[i] for i in idx])
-            out[idx] = torch.sigmoid(model(torch.from_numpy(a), torch.from_numpy(m)).float()).numpy()
-    return out
+    return gpu.score(model, tm.encode(tok, texts), torch.device("cpu"), 64)
 
 
 def out_of_fold(args):
@@ -81,7 +76,7 @@ def out_of_fold(args):
     if os.path.exists(final):
         return
     tok = tm.load_tokenizer()
-    recs = read_jsonl(os.path.join(args.data, "train.jsonl"))
+    recs = read_split(args.data, "train")
     fold = source_folds([r["source"] for r in recs], k=args.oof_folds)
     oof = np.full(len(recs), np.nan)
     for k in range(args.oof_folds):
@@ -89,8 +84,7 @@ def out_of_fold(args):
         held = np.flatnonzero(fold == k)
         if not os.path.exists(path):
             t0 = time.time()
-            others = [r if fold[i] != k else None for i, r in enumerate(recs)]
-            pool = [i for i, r in enumerate(others) if r is not None]
+            pool = np.flatnonzero(fold != k).tolist()
             sub = training_subsample([recs[i] for i in pool], args.n_train * (args.oof_folds - 1) // args.oof_folds,
                                      None)
             rows = [pool[i] for i in sub]
@@ -98,13 +92,10 @@ def out_of_fold(args):
                                  [1.0 if recs[i]["label"] == "machine" else 0.0 for i in rows],
                                  bf16=True, epochs=args.epochs, by_length=True)
             torch.set_num_threads(tm.THREADS)
-            s = score(model, tok, [cn.canonical(recs[i]["text"]) for i in held])
-            np.save(path + ".tmp.npy", s)
-            os.replace(path + ".tmp.npy", path)
+            save_npy(path, score(model, tok, [cn.canonical(recs[i]["text"]) for i in held]))
             print(f"fold {k}: trained on {len(rows)}, scored {len(held)} in {time.time() - t0:.0f} s", flush=True)
         oof[held] = np.load(path)
-    np.save(final + ".tmp.npy", oof)
-    os.replace(final + ".tmp.npy", final)
+    save_npy(final, oof)
 
 
 def train_and_score(args):
@@ -118,7 +109,7 @@ def train_and_score(args):
         model.load_state_dict(torch.load(weights))
         model.eval()
     else:
-        recs = read_jsonl(os.path.join(args.data, "train.jsonl"))
+        recs = read_split(args.data, "train")
         rows = training_subsample(recs, args.n_train, args.without_family)
         texts = [cn.canonical(recs[i]["text"]) for i in rows]
         y = [1.0 if recs[i]["label"] == "machine" else 0.0 for i in rows]
@@ -136,20 +127,18 @@ def train_and_score(args):
         if os.path.exists(path):
             continue
         t0 = time.time()
-        recs = family_rows(args) if split == "family" else read_jsonl(os.path.join(args.data, f"{split}.jsonl"))
-        s = score(model, tok, [cn.canonical(r["text"]) for r in recs])
-        np.save(path + ".tmp.npy", s)
-        os.replace(path + ".tmp.npy", path)
+        recs = family_rows(args) if split == "family" else read_split(args.data, split)
+        save_npy(path, score(model, tok, [cn.canonical(r["text"]) for r in recs]))
         print(f"{split}: {len(recs)} texts scored in {time.time() - t0:.0f} s", flush=True)
 
 
 def family_rows(args):
     """What a model trained without family F is judged on, as in svalbard_train.fast.train's leave-one-family-out:
     the test split's human texts, then every machine text of F (training, dev and test splits)."""
-    test = read_jsonl(os.path.join(args.data, "test.jsonl"))
+    test = read_split(args.data, "test")
     rows = [r for r in test if r["label"] == "human"]
     for split in ("train", "dev", "test"):
-        recs = test if split == "test" else read_jsonl(os.path.join(args.data, f"{split}.jsonl"))
+        recs = test if split == "test" else read_split(args.data, split)
         rows += [r for r in recs if r["label"] == "machine" and r["family"] == args.without_family]
     return rows
 
@@ -192,7 +181,7 @@ def report(args):
         path = os.path.join(args.out, f"scores-{split}.npy")
         if not os.path.exists(path):
             continue
-        recs = read_jsonl(os.path.join(args.data, f"{split}.jsonl"))
+        recs = read_split(args.data, split)
         y = np.array([r["label"] == "machine" for r in recs], dtype=int)
         scores = {"minilm": np.load(path)}
         if eng:
@@ -251,7 +240,7 @@ def policy_report(args):
 
     splits = {}
     for split in ("train", "dev", "test"):
-        recs = read_jsonl(os.path.join(args.data, f"{split}.jsonl"))
+        recs = read_split(args.data, split)
         e = engine_columns(getattr(args, f"engine_{split}"), len(recs),
                            ["fast_p_machine", "fast_p_machine_short", "vocab_excess_rate"])
         if split == "train":

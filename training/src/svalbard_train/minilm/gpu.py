@@ -36,18 +36,13 @@ import time
 
 import numpy as np
 
+from svalbard_train.minilm import train as tm
+
 # Test is not packed: it is scored here through the exported graph, and leaving it out keeps the pack and the
 # repository within what one device call carries.
 SPLITS = ("train", "dev")
 SHARD_BYTES = 15 << 20  # under the 16 MiB a file may have to come back from the device
 SEED = 20261207
-
-
-def save_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- pack (CPU)
@@ -56,9 +51,8 @@ def pack(args):
     from safetensors.torch import save_file
 
     from svalbard_train import canonical as cn
+    from svalbard_train.data.authorship import read_split, weight_group
     from svalbard_train.fast.train import sample_weights
-    from svalbard_train.minilm import train as tm
-    from svalbard_train.minilm.authorship_probe import read_jsonl
 
     os.makedirs(args.out, exist_ok=True)
     model = tm.build_model(with_pretrained=True)
@@ -69,7 +63,7 @@ def pack(args):
     tok = tm.load_tokenizer()
     arrays, meta = {}, {"config": config, "max_length": tm.MAX_LENGTH, "max_bytes": tm.MAX_BYTES, "splits": {}}
     for split in SPLITS:
-        recs = read_jsonl(os.path.join(args.data, f"{split}.jsonl"))
+        recs = read_split(args.data, split)
         if args.limit:
             step = max(1, len(recs) // args.limit)
             recs = recs[::step][:args.limit]
@@ -83,8 +77,7 @@ def pack(args):
         arrays[f"{split}_source"] = np.array([sources.index(r["source"]) for r in recs], dtype=np.uint16)
         arrays[f"{split}_family"] = np.array([families.index(r["family"]) for r in recs], dtype=np.uint8)
         if split == "train":
-            groups = np.array([("1|" if r["label"] == "machine" else "0|") + r["source"] for r in recs])
-            arrays["train_weight"] = sample_weights(groups).astype(np.float32)
+            arrays["train_weight"] = sample_weights(np.array([weight_group(r) for r in recs])).astype(np.float32)
         meta["splits"][split] = {"n": len(recs), "sources": sources, "families": families,
                                  "tokens": int(lengths.sum())}
     assert max(int(a.max()) for k, a in arrays.items() if k.endswith("_ids")) < 1 << 16
@@ -94,7 +87,7 @@ def pack(args):
     with open(os.path.join(args.out, "data.npz.xz.tmp"), "wb") as f:
         f.write(lzma.compress(buf.getvalue(), preset=6))
     os.replace(os.path.join(args.out, "data.npz.xz.tmp"), os.path.join(args.out, "data.npz.xz"))
-    save_json(os.path.join(args.out, "meta.json"), meta)
+    tm.save_json(os.path.join(args.out, "meta.json"), meta)
     sizes = {f: os.path.getsize(os.path.join(args.out, f)) for f in sorted(os.listdir(args.out))}
     total = sum(sizes.values())
     print(json.dumps({"bytes": sizes, "total_mib": round(total / 2**20, 1)}), flush=True)
@@ -123,16 +116,12 @@ def padded(seqs, device):
     """svalbard_train.minilm.train.pad's batch, on `device`."""
     import torch
 
-    from svalbard_train.minilm import train as tm
-
     ids, mask = tm.pad(seqs)
     return torch.from_numpy(ids).to(device, non_blocking=True), torch.from_numpy(mask).to(device, non_blocking=True)
 
 
 def build(meta, pack_dir, device):
     from safetensors.torch import load_file
-
-    from svalbard_train.minilm import train as tm
 
     model = tm.build_model(with_pretrained=False, config=meta["config"])
     state = {k: v.float() for k, v in load_file(os.path.join(pack_dir, "encoder.fp16.safetensors")).items()}
@@ -142,6 +131,7 @@ def build(meta, pack_dir, device):
 
 
 def score(model, seqs, device, batch):
+    """p_machine per token sequence, in bf16 autocast as trained, in batches of similar length."""
     import torch
 
     order = np.argsort([len(x) for x in seqs], kind="stable")
@@ -157,8 +147,6 @@ def score(model, seqs, device, batch):
 
 def train(args):
     import torch
-
-    from svalbard_train.minilm import train as tm
 
     t_start = time.time()
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -235,7 +223,7 @@ def train(args):
     result["score_seconds"] = time.time() - t0
     save_shards(model, args.out)
     result["seconds"] = time.time() - t_start
-    save_json(os.path.join(args.out, "train.json"), result)
+    tm.save_json(os.path.join(args.out, "train.json"), result)
     print(json.dumps(result), flush=True)
 
 
@@ -289,8 +277,6 @@ def export(args):
     device's (bf16 autocast there, so up to about 1e-2 apart; a wrong weight shows as far more)."""
     import onnxruntime as ort
 
-    from svalbard_train.minilm import train as tm
-
     meta, _, texts = load_pack(args.pack)
     model = tm.build_model(with_pretrained=False, config=meta["config"])
     model.load_state_dict(load_shards(args.run))
@@ -311,11 +297,11 @@ def export(args):
         # Dev and test through the fp32 graph, as the engine reads it: scores-{dev,test}.npy beside the graphs, so
         # that `svalbard_train.minilm.authorship_probe --report --out OUT` judges them beside `fast`.
         from svalbard_train import canonical as cn
-        from svalbard_train.minilm.authorship_probe import read_jsonl
+        from svalbard_train.data.authorship import read_split
 
         tok = tm.load_tokenizer()
         for split in ("dev", "test"):
-            recs = read_jsonl(os.path.join(args.data, f"{split}.jsonl"))
+            recs = read_split(args.data, split)
             s = tm.ort_scores(fp32, tok, [cn.canonical(r["text"]) for r in recs])
             np.save(os.path.join(args.out, f"scores-{split}.npy"), s)
             print(f"{split}: {len(recs)} texts scored by the fp32 graph", flush=True)
