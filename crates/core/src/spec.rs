@@ -54,6 +54,10 @@ pub struct SignalSpec {
     /// 0: with early exit the quality signals run in this order and stop at the first that rejects, so a page a
     /// cheap rule rejects never pays for an expensive one (the costs: benches/RESULTS.md).
     pub cost_rank: u8,
+    /// Whether the signal reads [`crate::text::Analysis`] (the shared pass over its text). One that does not
+    /// scans the text itself for the little it needs, and a run whose signals of a text all do without it
+    /// skips that text's analysis.
+    pub reads_analysis: bool,
 }
 
 impl SignalSpec {
@@ -64,6 +68,7 @@ impl SignalSpec {
             detector: false,
             not_ensemble_inputs: Vec::new(),
             cost_rank: 0,
+            reads_analysis: true,
             columns: columns.iter().map(|c| format!("{id}_{c}")).collect(),
             rules: rules
                 .iter()
@@ -78,6 +83,12 @@ impl SignalSpec {
     /// Mark the signal as a machine-text detector.
     pub fn detector(mut self) -> Self {
         self.detector = true;
+        self
+    }
+
+    /// Mark the signal as reading only the text, not the shared analysis ([`SignalSpec::reads_analysis`]).
+    pub fn without_analysis(mut self) -> Self {
+        self.reads_analysis = false;
         self
     }
 

@@ -191,7 +191,6 @@ impl Analysis {
     pub fn run(&mut self, text: &str) {
         self.words.clear();
         let b = text.as_bytes();
-        let n = b.len();
         // Python's `len(str)`; the standard library counts chars a machine word at a time.
         self.n_chars = text.chars().count();
         self.n_newlines = memchr::memchr_iter(b'\n', b).count();
@@ -200,70 +199,102 @@ impl Analysis {
             memchr::memmem::find_iter(b, b"...").count() + memchr::memmem::find_iter(b, "…".as_bytes()).count();
         self.n_tokens = 0;
         self.n_alpha_tokens = 0;
-
-        let mut i = 0usize;
-        while i < n {
-            // Skip whitespace.
-            let c = b[i];
-            if c < 128 {
-                if ASCII_WS[c as usize] {
-                    i += 1;
-                    continue;
-                }
-            } else {
-                let ch = text[i..].chars().next().unwrap();
-                if ch.is_whitespace() {
-                    i += ch.len_utf8();
-                    continue;
-                }
-            }
-            // A token starts at i; find its end while noting alphabetic chars.
-            let start = i;
-            let mut has_alpha = false;
-            let mut ascii = true;
-            while i < n {
-                // Most of a token is printable ASCII: take it 8 bytes at a time up to the first byte that needs
-                // a closer look (one that may be whitespace or starts a multi-byte char).
-                if i + 8 <= n {
-                    let v = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-                    let k = printable_ascii_prefix(v);
-                    has_alpha |= ascii_alpha_in_prefix(v, k);
-                    i += k;
-                    if k == 8 {
-                        continue;
-                    }
-                }
-                let c = b[i];
-                if c < 128 {
-                    if ASCII_WS[c as usize] {
-                        break;
-                    }
-                    has_alpha |= c.is_ascii_alphabetic();
-                    i += 1;
-                } else {
-                    ascii = false;
-                    let ch = text[i..].chars().next().unwrap();
-                    if ch.is_whitespace() {
-                        break;
-                    }
-                    has_alpha |= ch.is_alphabetic();
-                    i += ch.len_utf8();
-                }
-            }
+        for_each_token(text, |start, end, has_alpha, ascii| {
             self.n_tokens += 1;
             self.n_alpha_tokens += has_alpha as usize;
-            if let Some((ws, we)) = strip_punct(text, start, i) {
+            if let Some((ws, we)) = strip_punct(text, start, end) {
                 let wb = &b[ws..we];
                 let (hash, folded) = hash_pair(wb);
                 let chars = if ascii { wb.len() } else { text[ws..we].chars().count() };
                 self.words.push(Word { start: ws as u32, end: we as u32, chars: chars as u32, hash, folded });
             }
-        }
+        });
     }
 
     pub fn word_str<'t>(&self, text: &'t str, w: &Word) -> &'t str {
         &text[w.start as usize..w.end as usize]
     }
+}
+
+/// The whitespace tokens of `text` (Python's `str.split()`), in order: `token(start, end, has_alpha, ascii)`
+/// for each, with its byte range, whether it holds an alphabetic char and whether it is all ASCII. The one
+/// tokenizer of [`Analysis::run`] and [`for_each_word`]; inlined into each, so that a caller that ignores
+/// `has_alpha` does not pay for it.
+#[inline(always)]
+fn for_each_token(text: &str, mut token: impl FnMut(usize, usize, bool, bool)) {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut i = 0usize;
+    while i < n {
+        // Skip whitespace.
+        let c = b[i];
+        if c < 128 {
+            if ASCII_WS[c as usize] {
+                i += 1;
+                continue;
+            }
+        } else {
+            let ch = text[i..].chars().next().unwrap();
+            if ch.is_whitespace() {
+                i += ch.len_utf8();
+                continue;
+            }
+        }
+        // A token starts at i; find its end while noting alphabetic chars.
+        let start = i;
+        let mut has_alpha = false;
+        let mut ascii = true;
+        while i < n {
+            // Most of a token is printable ASCII: take it 8 bytes at a time up to the first byte that needs
+            // a closer look (one that may be whitespace or starts a multi-byte char).
+            if i + 8 <= n {
+                let v = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+                let k = printable_ascii_prefix(v);
+                has_alpha |= ascii_alpha_in_prefix(v, k);
+                i += k;
+                if k == 8 {
+                    continue;
+                }
+            }
+            let c = b[i];
+            if c < 128 {
+                if ASCII_WS[c as usize] {
+                    break;
+                }
+                has_alpha |= c.is_ascii_alphabetic();
+                i += 1;
+            } else {
+                ascii = false;
+                let ch = text[i..].chars().next().unwrap();
+                if ch.is_whitespace() {
+                    break;
+                }
+                has_alpha |= ch.is_alphabetic();
+                i += ch.len_utf8();
+            }
+        }
+        token(start, i, has_alpha, ascii);
+    }
+}
+
+/// The words of `text` as [`Analysis::words`] has them (whitespace tokens with leading and trailing punctuation
+/// stripped, the empty ones left out), as byte slices, without the analysis' hashes, char counts and buffer:
+/// for a reader that needs only some words' hashes.
+#[inline]
+pub fn for_each_word(text: &str, mut word: impl FnMut(&[u8])) {
+    let b = text.as_bytes();
+    for_each_token(text, |start, end, _, _| {
+        if let Some((ws, we)) = strip_punct(text, start, end) {
+            word(&b[ws..we]);
+        }
+    });
+}
+
+/// A word's byte length as one bit of a `u64` set of lengths, lengths of 63 bytes or more sharing the last:
+/// a word whose length is not in a word list's set is none of its words, and is passed over unhashed.
+#[inline]
+pub fn length_bit(bytes: usize) -> u64 {
+    1 << bytes.min(63)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -648,6 +679,11 @@ mod tests {
             for w in &a.words {
                 assert_eq!(w.chars as usize, a.word_str(&t, w).chars().count());
             }
+            // The words-only scan yields the analysis' words, in order.
+            let mut words = Vec::new();
+            for_each_word(&t, |w| words.push(w.to_vec()));
+            let analysed: Vec<&[u8]> = a.words.iter().map(|w| a.word_str(&t, w).as_bytes()).collect();
+            assert_eq!(words, analysed, "{t:?}");
         }
     }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
-use crate::text::{hash_folded, split_lines};
+use crate::text::{hash_folded, length_bit, split_lines};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -90,12 +90,6 @@ pub struct GopherQuality {
     /// them, and most words are passed over without the search.
     stop_lengths: u64,
     spec: SignalSpec,
-}
-
-/// A word's byte length as one bit of [`GopherQuality::stop_lengths`], lengths of 63 bytes or more sharing the
-/// last.
-fn length_bit(bytes: usize) -> u64 {
-    1 << bytes.min(63)
 }
 
 impl GopherQuality {

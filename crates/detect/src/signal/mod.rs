@@ -211,7 +211,8 @@ pub struct Scorer {
     /// Per batch signal: run only on documents the ensemble's cheap stage is unsure of.
     expensive: Vec<bool>,
     /// What the signals read (a quality rule the raw text, a detector the canonical view): the analysis of the
-    /// raw text, that of the canonical view (document signals), the canonical view itself (any detector).
+    /// raw text and that of the canonical view (each when a document signal of that side reads one,
+    /// [`SignalSpec::reads_analysis`]), the canonical view itself (any detector).
     raw_analysis: bool,
     canonical_analysis: bool,
     canonical_view: bool,
@@ -369,9 +370,9 @@ impl Scorer {
         let mut quality_order: Vec<usize> =
             (0..doc_signals.len()).filter(|&k| !doc_signals[k].spec().detector).collect();
         quality_order.sort_by_key(|&k| doc_signals[k].spec().cost_rank);
-        let raw_analysis = !quality_order.is_empty();
-        let canonical_analysis = doc_signals.iter().any(|s| s.spec().detector);
-        let canonical_view = canonical_analysis || !batch_signals.is_empty();
+        let raw_analysis = reads_analysis(&doc_signals, false);
+        let canonical_analysis = reads_analysis(&doc_signals, true);
+        let canonical_view = doc_signals.iter().any(|s| s.spec().detector) || !batch_signals.is_empty();
         Ok(Scorer {
             doc_signals,
             batch_signals,
@@ -598,6 +599,12 @@ impl Scorer {
         }
         (mask, 0)
     }
+}
+
+/// Whether a quality signal (`detector` false) or a detector among `signals` reads the shared analysis of its
+/// text: the raw text's analysis, or the canonical view's, runs only then.
+fn reads_analysis(signals: &[Arc<dyn DocSignal>], detector: bool) -> bool {
+    signals.iter().map(|s| s.spec()).any(|s| s.detector == detector && s.reads_analysis)
 }
 
 /// Every signal has its own id and writes its own columns: the output schema, the rule codes, the ensemble's

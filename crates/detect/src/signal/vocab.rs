@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::{Error, Result};
-use crate::text::{hash_folded, HashSet64};
+use crate::text::{for_each_word, hash_folded, length_bit, HashSet64};
 
 pub const DEFAULT_WORDLIST: &str = include_str!("../../../../models/vocab/excess_words.txt");
 
@@ -38,6 +38,9 @@ impl Default for VocabConfig {
 pub struct Vocab {
     config: VocabConfig,
     words: HashSet64,
+    /// The listed words' byte lengths ([`length_bit`]): most words of a text have none of them and are never
+    /// hashed.
+    lengths: u64,
     spec: SignalSpec,
 }
 
@@ -73,9 +76,10 @@ impl Vocab {
             }
             None => DEFAULT_WORDLIST,
         };
-        let mut words = HashSet64::default();
+        let (mut words, mut lengths) = (HashSet64::default(), 0);
         for w in parse_wordlist(text) {
             words.insert(hash_folded(w.as_bytes()));
+            lengths |= length_bit(w.len());
         }
         if words.is_empty() {
             return Err(Error::Config("signals.vocab: the word list is empty".into()));
@@ -87,8 +91,9 @@ impl Vocab {
             &[("excess_rate", "rate of LLM-overused words above max_rate")],
         )
         .detector()
+        .without_analysis()
         .not_ensemble_inputs(&["excess_count"]);
-        Ok(Vocab { config, words, spec })
+        Ok(Vocab { config, words, lengths, spec })
     }
 }
 
@@ -97,11 +102,16 @@ impl DocSignal for Vocab {
         &self.spec
     }
 
+    /// Reads the words of the text itself, not the shared analysis: at the defaults `vocab` is the only reader of
+    /// the canonical view's analysis, and the words and the few hashes it needs cost a fraction of it.
     fn score(&self, doc: &Doc<'_>, out: &mut [f32], _: &mut ScratchSets) -> u64 {
-        let words = &doc.analysis.words;
-        let hits = words.iter().filter(|w| self.words.contains(w.folded)).count();
+        let (mut words, mut hits) = (0usize, 0usize);
+        for_each_word(doc.text, |w| {
+            words += 1;
+            hits += usize::from(self.lengths & length_bit(w.len()) != 0 && self.words.contains(hash_folded(w)));
+        });
         out[0] = hits as f32;
-        out[1] = ratio(hits, words.len());
+        out[1] = ratio(hits, words);
         rule_bits(&[hits >= self.config.min_count && out[1] > self.config.max_rate])
     }
 }
@@ -122,6 +132,39 @@ mod tests {
         let (cols, fired) = run(&v, "The cat sat on the mat.");
         assert_eq!(cols["vocab_excess_count"], 0.0);
         assert!(fired.is_empty());
+    }
+
+    /// `vocab` reads its words from the text ([`SignalSpec::reads_analysis`] is false): the same columns as
+    /// from the analysis' words, on listed words of every length with punctuation, case and non-ASCII around
+    /// them, and with no analysis at all, as the pipeline runs it.
+    #[test]
+    fn counts_the_analysis_words_without_the_analysis() {
+        let v = Vocab::new(VocabConfig::default()).unwrap();
+        assert!(!v.spec().reads_analysis);
+        let listed: Vec<&str> = parse_wordlist(DEFAULT_WORDLIST).collect();
+        let pieces = ["the", " ", "  ", "\n", ",", "\"", "(", "...", "\u{a0}", "\u{e9}", "\u{201c}", "x", "Delve", "1.5"];
+        let mut rng = crate::eval::rng::Rng::new(0x5eed_0000_7e57_0001);
+        let mut analysis = crate::text::Analysis::default();
+        let no_analysis = crate::text::Analysis::default();
+        let mut sets = (HashSet64::default(), HashSet64::default(), Vec::new());
+        for case in 0..2000 {
+            let mut t = String::new();
+            for _ in 0..rng.below(40) {
+                if rng.below(3) == 0 {
+                    let w = listed[rng.below(listed.len() as u64) as usize];
+                    t.push_str(&if rng.below(2) == 0 { w.to_uppercase() } else { w.to_string() });
+                } else {
+                    t.push_str(pieces[rng.below(pieces.len() as u64) as usize]);
+                }
+            }
+            analysis.run(&t);
+            let want = analysis.words.iter().filter(|w| v.words.contains(w.folded)).count();
+            let mut out = [f32::NAN; 2];
+            let doc = Doc { text: &t, analysis: &no_analysis };
+            v.score(&doc, &mut out, &mut ScratchSets { set_a: &mut sets.0, set_b: &mut sets.1, hashes: &mut sets.2 });
+            assert_eq!(out[0], want as f32, "case {case}: {t:?}");
+            assert_eq!(out[1], ratio(want, analysis.words.len()), "case {case}: {t:?}");
+        }
     }
 
     #[test]
