@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from svalbard_train import canonical as cn
+from svalbard_train import paths
 from svalbard_train.data.authorship import read_split, weight_group
 from svalbard_train.fast.train import sample_weights
 from svalbard_train.metrics import auroc, tpr_at_fpr
@@ -224,7 +225,15 @@ def report(args):
             print(f"  {k:40s} " + " ".join(f"{table[n].get(k, float('nan')):.4f}" for n in names))
 
 
-QA_ANSWER_SOURCES = {"hc3-plus-si-en", "dolly15k_partial", "medquad"}  # scripts/lib/policy_fits.sh
+def qa_answer_sources():
+    """The human sources of QA answers that the shipped policies report at the threshold instead of guarding it:
+    the one list, `qa_answer_sources=` in scripts/lib/policy_fits.sh, which the calibrate runs read."""
+    path = os.path.join(paths.SCRIPTS, "lib", "policy_fits.sh")
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("qa_answer_sources="):
+                return sorted(line.split("=", 1)[1].strip().split(","))
+    raise RuntimeError(f"{path}: no qa_answer_sources= line")
 
 
 def policy_report(args):
@@ -263,7 +272,7 @@ def policy_report(args):
             m = group == g
             w[m] = 1.0 / len(names) / m.sum()
     source = np.array([r["source"] for r in recs])
-    guard = (y == 0) & ~np.isin(source, sorted(QA_ANSWER_SOURCES))
+    guard = (y == 0) & ~np.isin(source, qa_answer_sources())
     res = {}
     scores = {}
     for name in splits["train"][1]:
