@@ -34,8 +34,9 @@ calibrate_thorough --holdout $(parts $d/lm-dev) "${lm_columns[@]/#/--holdout-col
   --description "the thorough profile, fitted by scripts/build_cascade_policy.sh: the full stage reads the neural LM" \
   --out models/policy-thorough.json > $d/calibrate.json
 # 3. Held out: the test sample (and dev) under the default and the thorough profile, every document scored. The
-# policy was just refitted: the thorough outputs of an earlier policy are not resumed but redone.
-rm -rf $d/thorough-dev $d/thorough-test
+# policy was just refitted, and the default one may have been since the last run: the outputs of earlier
+# policies are not resumed but redone.
+rm -rf $d/thorough-dev $d/thorough-test $d/default-dev $d/default-test
 for split in dev test; do
   score $d/$split $d/default-$split
   score $d/$split $d/thorough-$split svalbard.thorough.toml

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The canonical view of a text, "svalbard-canonical-v1": what its author controls, with what a CMS, an
+"""The canonical view of a text, "svalbard-canonical-v2": what its author controls, with what a CMS, an
 extractor or a Markdown renderer decided taken out. Every detector reads this view; the quality rules keep
 reading the raw text.
 
@@ -20,18 +20,33 @@ Steps, in order:
    soft hyphens, byte-order marks, bidirectional marks and control characters removed; `*` (Markdown
    emphasis) removed.
 4. Per line: Markdown and list prefixes removed (`#` headings, `>` quotes, `-`/`+` bullets, `1.`/`1)` numbering),
-   fence lines (```` ``` ````, `~~~`, with at most a one-word info string such as a language) and rule lines (`---`, `===`, table separators) dropped, backticks
-   removed, `[text](url)`
-   links reduced to their text, `_` emphasis removed (an underscore run beside a non-word character), `|`
-   to a space, dash runs to one `-`, a dash standing alone between spaces removed, and so are the other list
-   and heading marks that stand alone (`1.`, `2)`, `##`, `>`, `+`: how a list reads once its lines are joined).
-5. Page furniture at either end dropped: the lines before the first and after the last line that is content.
-   Furniture is a line of at most `EDGE_MAX_WORDS` words that ends no sentence ("Share this article", "Posted
-   by admin", a title, a menu, a signature, and so the items of a list that closes a text, bulleted or not);
-   a text that is all furniture keeps it all.
-6. Lines joined with one space; every run of spaces is one space; no space at either end.
+   fence lines (```` ``` ````, `~~~`, with at most a one-word info string such as a language) and rule lines
+   (`---`, `===`, table separators) dropped, backticks removed, `[text](url)` links reduced to their text, `_`
+   emphasis removed (an underscore run beside a non-word character), `|` to a space, dash runs to one `-`.
+5. Per word (the words of every line, split at spaces): `>` quote marks at a word's start removed, and then the
+   word dropped if nothing is left, or if it is a list or heading mark standing alone (`1.`, `2)`, `##`, `>`,
+   `+`, `-`: how a list reads once its lines are joined), or a rule run (three or more of `-=_~#+:`). Step 4 does this only at a line's start; here it happens anywhere, so that a page whose
+   line breaks an extractor removed (an e-mail's `>From`, a `========` underline) reads the same.
+6. Site boilerplate at either end, known by what it says, not by where its line breaks fell: while the view
+   begins with one of these phrases and goes on after it, the phrase is dropped; then the same at the view's
+   end. Words match ASCII letters ignoring case, and nothing else. Neither case nor punctuation around a
+   phrase is asked about: an extracted page's text often begins in lower case ("how do ...") and its
+   boilerplate runs into it, and the few authored words lost when a text itself begins "Leave a comment ..."
+   only shorten what the detectors read.
+   - `share this` or `share on`, then any of `SHARE_OBJECTS` ("Share this article", "Share on Facebook
+     Twitter"), each of these words with or without a `:` after it;
+   - the phrases of `BOILERPLATE` ("continue reading", "related posts", "back to top", "advertisement",
+     "leave a reply", "first posted");
+   - a comment count: a number and `comment(s)`, or `comment(s)` and a number in brackets;
+   - a byline: `posted by`, `posted on` or `posted in` and one word at the start, or one to three words at the
+     end.
+   Where several phrases end the view, the longest is dropped.
+   Nothing is dropped by position or length alone: a letter's closing, a chat model's `[your name]`, a title
+   or the items of a final list are the author's, and a page keeps its menus and headlines (words a reader
+   reads, which no publishing choice adds to one variant of a text and not to another).
+7. Words joined with one space.
 
-A "word character" in steps 4 and 5 is an ASCII letter or digit or any non-ASCII character (so that the
+A "word character" in step 4 is an ASCII letter or digit or any non-ASCII character (so that the
 engine and Python agree without sharing a Unicode database).
 """
 from __future__ import annotations
@@ -40,8 +55,7 @@ import re
 import sys
 import unicodedata
 
-NAME = "svalbard-canonical-v1"
-EDGE_MAX_WORDS = 6
+NAME = "svalbard-canonical-v2"
 ENTITY_PASSES = 3
 
 _LATIN1_LETTERS = {
@@ -141,11 +155,8 @@ _RULE_CHARS = set("-_=#~|:+ ")
 _LINK = re.compile(r"!?\[([^\[\]\n]*)\]\(([^()\s]*)\)")
 _DASH_RUN = re.compile(r"-{2,}")
 _SPACES = re.compile(r" {2,}")
-_SENTENCE_END = ".!?"
-_CLOSERS = "\"')"
 
 
-_LONE_MARK = re.compile(r"(?<![^ ])(?:[0-9]{1,3}[.)]|#{1,6}|>+|\+)(?![^ ])")
 
 
 def _strip_prefixes(line: str) -> str:
@@ -162,8 +173,6 @@ def _is_rule(line: str) -> bool:
 
 
 _UNDERSCORES = re.compile(r"_+")
-# After _DASH_RUN: a dash with a space (or the line's end) on both sides separates, it is not a hyphen.
-_LONE_DASH = re.compile(r"(?<![^ ])-(?![^ ])")
 
 
 def _underscores(line: str) -> str:
@@ -192,18 +201,99 @@ def _line(line: str) -> str:
     line = _underscores(line)
     line = line.replace("|", " ")
     if "-" in line:
-        line = _LONE_DASH.sub(" ", _DASH_RUN.sub("-", line))
-    line = _LONE_MARK.sub(" ", line)
+        line = _DASH_RUN.sub("-", line)
     return _SPACES.sub(" ", line).strip(" ")
 
 
-def _ends_sentence(line: str) -> bool:
-    s = line.rstrip(_CLOSERS)
-    return bool(s) and s[-1] in _SENTENCE_END
+_LONE_MARK_WORD = re.compile(r"(?:[0-9]{1,3}[.)]|#{1,6}|>+|\+|-)")
+_RULE_RUN_CHARS = frozenset("-=_~#+:")
 
 
-def _furniture(line: str) -> bool:
-    return line.count(" ") + 1 <= EDGE_MAX_WORDS and not _ends_sentence(line)
+def _word(word: str) -> str:
+    """Step 5: the word without its quote marks, or "" when it is a mark or a rule run."""
+    word = word.lstrip(">")
+    if _LONE_MARK_WORD.fullmatch(word) or len(word) >= 3 and all(c in _RULE_RUN_CHARS for c in word):
+        return ""
+    return word
+
+
+_SOCIAL = ("facebook", "twitter", "linkedin", "pinterest", "reddit", "tumblr", "whatsapp", "pocket", "google",
+           "google+", "email", "print")
+SHARE_OBJECTS = frozenset(("article", "post", "page", "story", "via") + _SOCIAL)
+BOILERPLATE = (
+    ("continue", "reading"), ("related", "articles"), ("related", "posts"), ("related", "stories"),
+    ("back", "to", "top"), ("advertisement",), ("advertisements",), ("leave", "a", "comment"),
+    ("leave", "a", "reply"), ("first", "posted"),
+)
+_COMMENT = ("comment", "comments")
+_BYLINE = ("by", "on", "in")
+
+
+def _is_count(word: str) -> bool:
+    return word != "" and all("0" <= c <= "9" for c in word)
+
+
+def _is_comment_count(first: str, second: str) -> bool:
+    return (_is_count(first) and second in _COMMENT
+            or first in _COMMENT and len(second) > 2 and second[0] == "(" and second[-1] == ")"
+            and _is_count(second[1:-1]))
+
+
+def _share_word(word: str) -> str:
+    return word[:-1] if word.endswith(":") else word
+
+
+def _boilerplate_at_start(w: list[str]) -> int:
+    """How many of the (lower-cased) words `w` a step-6 phrase at their start covers; 0 for none."""
+    def at(i: int) -> str:
+        return w[i] if i < len(w) else ""
+
+    if at(0) == "share" and _share_word(at(1)) in ("this", "on"):
+        n = 2
+        while _share_word(at(n)) in SHARE_OBJECTS:
+            n += 1
+        return n
+    for phrase in BOILERPLATE:
+        if tuple(w[:len(phrase)]) == phrase:
+            return len(phrase)
+    if _is_comment_count(at(0), at(1)):
+        return 2
+    if at(0) == "posted" and at(1) in _BYLINE and len(w) > 2:
+        return 3
+    return 0
+
+
+def _boilerplate_at_end(w: list[str]) -> int:
+    """How many of the words `w` the longest step-6 phrase at their end covers; 0 for none."""
+    def back(i: int) -> str:  # the i-th word from the end
+        return w[len(w) - 1 - i] if i < len(w) else ""
+
+    n = 0
+    for phrase in BOILERPLATE:
+        if len(phrase) <= len(w) and tuple(w[len(w) - len(phrase):]) == phrase:
+            n = max(n, len(phrase))
+    if _is_comment_count(back(1), back(0)):
+        n = max(n, 2)
+    k = 0
+    while _share_word(back(k)) in SHARE_OBJECTS:
+        k += 1
+    if _share_word(back(k)) in ("this", "on") and back(k + 1) == "share":
+        n = max(n, k + 2)
+    for after in (3, 2, 1):
+        if back(after + 1) == "posted" and back(after) in _BYLINE:
+            n = max(n, after + 2)
+            break
+    return n
+
+
+def _strip_boilerplate(words: list[str]) -> list[str]:
+    low = [w.lower() if w.isascii() else "\x00" for w in words]  # a word no phrase has
+    start, end = 0, len(words)
+    while 0 < (n := _boilerplate_at_start(low[start:end])) < end - start:
+        start += n
+    while 0 < (n := _boilerplate_at_end(low[start:end])) < end - start:
+        end -= n
+    return words[start:end]
 
 
 def canonical(text: str) -> str:
@@ -211,11 +301,8 @@ def canonical(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").translate(CHAR_MAP)
-    lines = [l for l in (_line(x) for x in text.split("\n")) if l]
-    content = [i for i, l in enumerate(lines) if not _furniture(l)]
-    if content:
-        lines = lines[content[0]:content[-1] + 1]
-    return " ".join(lines)
+    words = [w for w in (_word(w) for x in text.split("\n") for w in _line(x).split(" ")) if w]
+    return " ".join(_strip_boilerplate(words))
 
 
 def main(argv: list[str]) -> int:

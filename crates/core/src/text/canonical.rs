@@ -1,4 +1,4 @@
-//! The canonical view of a text ("svalbard-canonical-v1"): what its author controls, with what a CMS, an
+//! The canonical view of a text ("svalbard-canonical-v2"): what its author controls, with what a CMS, an
 //! extractor or a Markdown renderer decided taken out. Every detector reads this view; the quality rules keep
 //! reading the raw text, since they judge the page as published.
 //!
@@ -13,8 +13,6 @@ use std::borrow::Cow;
 
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
-/// First and last lines dropped as page furniture when they are this short and end no sentence.
-const EDGE_MAX_WORDS: usize = 6;
 /// Entity decoding repeats while it changes something, this many passes at most (a page escaped twice reads
 /// as one escaped once).
 const ENTITY_PASSES: usize = 3;
@@ -479,20 +477,18 @@ fn replace_underscores_and_pipes(line: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A dash run becomes one dash, or a space when it stands alone between spaces (or a line end).
+/// A dash run becomes one dash (one standing alone is then dropped as a word, by step 5).
 fn replace_dashes(line: &str) -> Cow<'_, str> {
     let b = line.as_bytes();
-    if memchr::memchr(b'-', b).is_none() {
+    if memchr::memmem::find(b, b"--").is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len());
     let (mut copied, mut i) = (0, 0);
     while let Some(k) = memchr::memchr(b'-', &b[i..]) {
         let pos = i + k;
-        out.push_str(&line[copied..pos]);
         let run = b[pos..].iter().take_while(|&&x| x == b'-').count();
-        let alone = (pos == 0 || b[pos - 1] == b' ') && (pos + run == b.len() || b[pos + run] == b' ');
-        out.push(if alone { ' ' } else { '-' });
+        out.push_str(&line[copied..=pos]);
         i = pos + run;
         copied = i;
     }
@@ -521,16 +517,15 @@ fn canonical_line(line: &str, out: &mut String) {
     push_words(&dashed, out);
 }
 
-/// The words of `line` (split at spaces) appended to `out`, joined by one space, lone marks left out. Most lines
-/// are words with one space between them: consecutive kept words are copied as one span, so a line costs one
-/// copy rather than one per word.
+/// The words of `line` (split at spaces) appended to `out`, each one space from what `out` already holds, as
+/// steps 4 and 5 keep them (see [`kept_word`]). Most lines are words with one space between them: consecutive
+/// kept words are copied as one span, so a line costs one copy rather than one per word.
 fn push_words(line: &str, out: &mut String) {
     let b = line.as_bytes();
-    let first = out.len();
     // The pending span of kept words, `line[span.0..span.1]`, each word of it one space from the next.
     let mut span: Option<(usize, usize)> = None;
     let flush = |span: (usize, usize), out: &mut String| {
-        if out.len() > first {
+        if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(&line[span.0..span.1]);
@@ -541,16 +536,20 @@ fn push_words(line: &str, out: &mut String) {
             i += 1;
             continue;
         }
-        let start = i;
+        let mut start = i;
         i = word_end(b, i);
-        let word = &line[start..i];
-        // `is_lone_mark`'s first bytes, tested here first: most words start with none of them, and the test
+        // `kept_word`'s first bytes, tested here first: most words start with none of them, and the test
         // inline saves a call per word.
-        if matches!(b[start], b'0'..=b'9' | b'#' | b'>' | b'+') && is_lone_mark(word) {
-            if let Some(pending) = span.take() {
-                flush(pending, out);
+        if matches!(b[start], b'0'..=b'9' | b'#' | b'>' | b'+' | b'-' | b'=' | b'_' | b'~' | b':') {
+            match kept_word(&line[start..i]) {
+                0 => {
+                    if let Some(pending) = span.take() {
+                        flush(pending, out);
+                    }
+                    continue;
+                }
+                kept => start = i - kept,
             }
-            continue;
         }
         span = match span {
             Some((from, to)) if to + 1 == start => Some((from, i)),
@@ -563,6 +562,18 @@ fn push_words(line: &str, out: &mut String) {
     }
     if let Some(pending) = span {
         flush(pending, out);
+    }
+}
+
+/// Step 5 for one word: how many of its last bytes are kept. `>` quote marks at its start go; what is left goes
+/// too when it is a lone mark, a lone dash or a rule run.
+fn kept_word(word: &str) -> usize {
+    let rest = word.trim_start_matches('>');
+    let rule_run = rest.len() >= 3 && rest.bytes().all(|c| b"-=_~#+:".contains(&c));
+    if rest.is_empty() || rest == "-" || rule_run || is_lone_mark(rest) {
+        0
+    } else {
+        rest.len()
     }
 }
 
@@ -592,21 +603,151 @@ fn split_bytes(text: &str, sep: u8) -> impl Iterator<Item = &str> {
     })
 }
 
-fn ends_sentence(line: &str) -> bool {
-    line.trim_end_matches(['"', '\'', ')']).ends_with(['.', '!', '?'])
+/// The phrases of step 6 besides sharing, counts and bylines (`BOILERPLATE` in the reference).
+const BOILERPLATE: &[&[&str]] = &[
+    &["continue", "reading"],
+    &["related", "articles"],
+    &["related", "posts"],
+    &["related", "stories"],
+    &["back", "to", "top"],
+    &["advertisement"],
+    &["advertisements"],
+    &["leave", "a", "comment"],
+    &["leave", "a", "reply"],
+    &["first", "posted"],
+];
+/// What `share this` or `share on` may go on with (`SHARE_OBJECTS` in the reference).
+const SHARE_OBJECTS: &[&str] = &[
+    "article",
+    "post",
+    "page",
+    "story",
+    "via",
+    "facebook",
+    "twitter",
+    "linkedin",
+    "pinterest",
+    "reddit",
+    "tumblr",
+    "whatsapp",
+    "pocket",
+    "google",
+    "google+",
+    "email",
+    "print",
+];
+const COMMENT: &[&str] = &["comment", "comments"];
+const BYLINE: &[&str] = &["by", "on", "in"];
+/// The most words any step-6 phrase but sharing covers, and so the words each end is read by.
+const EDGE_WORDS: usize = 5;
+
+/// `word` is one of `words`, ignoring the case of ASCII letters (a non-ASCII word is none of them).
+fn is_one_of(word: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
-fn is_furniture(line: &str) -> bool {
-    line.bytes().filter(|&c| c == b' ').count() < EDGE_MAX_WORDS && !ends_sentence(line)
+/// [`is_one_of`], with or without a `:` after the word, as share buttons are labelled ("Share this:").
+fn is_share_word(word: &str, words: &[&str]) -> bool {
+    is_one_of(word.strip_suffix(':').unwrap_or(word), words)
+}
+
+fn is_count(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|c| c.is_ascii_digit())
+}
+
+fn is_comment_count(first: &str, second: &str) -> bool {
+    is_count(first) && is_one_of(second, COMMENT)
+        || is_one_of(first, COMMENT)
+            && second.len() > 2
+            && second.starts_with('(')
+            && second.ends_with(')')
+            && is_count(&second[1..second.len() - 1])
+}
+
+/// The words of `view` from its start (`from_end` false) or its end (`from_end` true), then empty words.
+fn edge_words(view: &str, from_end: bool) -> impl Iterator<Item = &str> {
+    let words: Box<dyn Iterator<Item = &str>> =
+        if from_end { Box::new(view.rsplit(' ')) } else { Box::new(view.split(' ')) };
+    words.chain(std::iter::repeat(""))
+}
+
+/// How many words a step-6 phrase at the start of `view` covers; 0 for none.
+fn boilerplate_at_start(view: &str) -> usize {
+    let mut w = [""; EDGE_WORDS];
+    for (slot, word) in w.iter_mut().zip(edge_words(view, false)) {
+        *slot = word;
+    }
+    if w[0].eq_ignore_ascii_case("share") && is_share_word(w[1], &["this", "on"]) {
+        return 2 + edge_words(view, false).skip(2).take_while(|x| is_share_word(x, SHARE_OBJECTS)).count();
+    }
+    if let Some(phrase) =
+        BOILERPLATE.iter().find(|p| p.iter().zip(&w).all(|(want, got)| got.eq_ignore_ascii_case(want)))
+    {
+        return phrase.len();
+    }
+    if is_comment_count(w[0], w[1]) {
+        return 2;
+    }
+    if w[0].eq_ignore_ascii_case("posted") && is_one_of(w[1], BYLINE) && !w[2].is_empty() {
+        return 3;
+    }
+    0
+}
+
+/// How many words the longest step-6 phrase at the end of `view` covers; 0 for none.
+fn boilerplate_at_end(view: &str) -> usize {
+    // `back[i]`: the i-th word from the end.
+    let mut back = [""; EDGE_WORDS];
+    for (slot, word) in back.iter_mut().zip(edge_words(view, true)) {
+        *slot = word;
+    }
+    let mut n = BOILERPLATE
+        .iter()
+        .filter(|p| p.iter().rev().zip(&back).all(|(want, got)| got.eq_ignore_ascii_case(want)))
+        .map(|p| p.len())
+        .max()
+        .unwrap_or(0);
+    if is_comment_count(back[1], back[0]) {
+        n = n.max(2);
+    }
+    let objects = edge_words(view, true).take_while(|x| is_share_word(x, SHARE_OBJECTS)).count();
+    let mut before = edge_words(view, true).skip(objects);
+    if before.next().is_some_and(|x| is_share_word(x, &["this", "on"]))
+        && before.next().is_some_and(|x| x.eq_ignore_ascii_case("share"))
+    {
+        n = n.max(objects + 2);
+    }
+    if let Some(after) =
+        (1..=3).rev().find(|&a| back[a + 1].eq_ignore_ascii_case("posted") && is_one_of(back[a], BYLINE))
+    {
+        n = n.max(after + 2);
+    }
+    n
+}
+
+/// Step 6 on the joined view: phrases dropped from its start while one leaves words after it, then from its end.
+fn strip_boilerplate(view: &mut String) {
+    loop {
+        let n = boilerplate_at_start(view);
+        // The space after the phrase's last word: none when the phrase is the whole view.
+        match (n > 0).then(|| memchr::memchr_iter(b' ', view.as_bytes()).nth(n - 1)).flatten() {
+            Some(space) => drop(view.drain(..=space)),
+            None => break,
+        }
+    }
+    loop {
+        let n = boilerplate_at_end(view);
+        match (n > 0).then(|| memchr::memrchr_iter(b' ', view.as_bytes()).nth(n - 1)).flatten() {
+            Some(space) => view.truncate(space),
+            None => break,
+        }
+    }
 }
 
 /// Reused buffers for [`Canonicalizer::run`].
 #[derive(Default)]
 pub struct Canonicalizer {
     mapped: String,
-    lines: String,
-    /// The byte range in `lines` of each kept line.
-    bounds: Vec<(usize, usize)>,
 }
 
 impl Canonicalizer {
@@ -614,26 +755,11 @@ impl Canonicalizer {
     pub fn run(&mut self, text: &str, out: &mut String) {
         out.clear();
         self.mapped.clear();
-        self.lines.clear();
-        self.bounds.clear();
         normalize_chars(text, &mut self.mapped);
         for line in split_bytes(&self.mapped, b'\n') {
-            let start = self.lines.len();
-            canonical_line(line, &mut self.lines);
-            if self.lines.len() > start {
-                self.bounds.push((start, self.lines.len()));
-            }
+            canonical_line(line, out);
         }
-        let lines = &self.lines;
-        let content = |&(a, b): &(usize, usize)| !is_furniture(&lines[a..b]);
-        let first = self.bounds.iter().position(content).unwrap_or(0);
-        let last = self.bounds.iter().rposition(content).map_or(self.bounds.len(), |i| i + 1);
-        for (k, &(a, b)) in self.bounds[first..last].iter().enumerate() {
-            if k > 0 {
-                out.push(' ');
-            }
-            out.push_str(&lines[a..b]);
-        }
+        strip_boilerplate(out);
         if self.mapped.capacity() > 1 << 24 {
             *self = Canonicalizer::default();
         }
@@ -735,7 +861,7 @@ mod tests {
                   1. First point is this.\n2) Second point is that.\n* Third, snake_case stays.\n\n---\n```rust\n> Quoted line here.";
         assert_eq!(
             canonical(md),
-            "Sure, this is it: see the docs and code. First point is this. Second point is that. \
+            "A title here Sure, this is it: see the docs and code. First point is this. Second point is that. \
              Third, snake_case stays. Quoted line here."
         );
     }
@@ -746,8 +872,9 @@ mod tests {
         // A fence line holds the mark and at most a language; its code is text a reader sees.
         assert_eq!(canonical(&format!("```python\n{poem}\n```")), poem);
         assert_eq!(canonical(&format!("~~~\n{poem}\n~~~~")), poem);
-        // A document joined onto one line after a decoration, or text put after a fence on purpose, stays.
-        assert_eq!(canonical(&format!("~~~~~~ Unclean ~~~~~~ {poem}")), format!("~~~~~~ Unclean ~~~~~~ {poem}"));
+        // A document joined onto one line after a decoration, or text put after a fence on purpose, stays; the
+        // decoration's rule runs go, as they would on lines of their own.
+        assert_eq!(canonical(&format!("~~~~~~ Unclean ~~~~~~ {poem}")), format!("Unclean {poem}"));
         assert_eq!(canonical(&format!("```{poem}")), poem);
         assert_eq!(canonical(&format!("``` {poem}")), poem);
     }
@@ -771,20 +898,26 @@ mod tests {
         }
     }
 
-    /// `push_words` against the plain rule: split at spaces, empty words and lone marks left out, joined by one
-    /// space; on random lines of words, marks, digits, non-ASCII characters and runs of spaces.
+    /// `push_words` against the plain rule: split at spaces, empty words left out, each word as `kept_word`
+    /// keeps it, words left empty left out, joined by one space; on random lines of words, marks, rule runs,
+    /// digits, non-ASCII characters and runs of spaces.
     #[test]
     fn words_join_like_split_filter_and_join() {
         let pieces = [
             "a", "word", " ", "  ", "1.", "12)", "1234.", "#", "##", "#######", ">", ">>", "+", "++", "-", "é", "日本",
-            "x1", "9",
+            "x1", "9", ">a", "===", "=", "~", "::", ":", "_", "-x", "=-=",
         ];
         for (case, line) in random_texts(&pieces, 0x2545_f491_4f6c_dd1d, 20_000, 30).enumerate() {
-            let want: Vec<&str> = line.split(' ').filter(|t| !t.is_empty() && !super::is_lone_mark(t)).collect();
+            let want: Vec<&str> = line
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(|t| &t[t.len() - super::kept_word(t)..])
+                .filter(|t| !t.is_empty())
+                .collect();
             let mut got = String::from("kept");
             super::push_words(&line, &mut got);
-            // Appended as `canonical_line` appends a line: after what `out` holds, with no space before it.
-            let want = format!("kept{}", want.join(" "));
+            // Appended as `canonical_line` appends a line: one space after what `out` holds.
+            let want = if want.is_empty() { "kept".to_string() } else { format!("kept {}", want.join(" ")) };
             assert_eq!(got, want, "case {case}: {line:?}");
         }
     }
@@ -800,13 +933,41 @@ mod tests {
     }
 
     #[test]
-    fn furniture_at_the_edges_is_dropped() {
+    fn boilerplate_at_the_edges_is_dropped_by_what_it_says() {
         let body = "I went to the market today and bought apples.";
-        assert_eq!(canonical(&format!("Share this article\nMy day\n{body}\nPosted by admin")), body);
-        assert_eq!(canonical(&format!("{body}\n- pears\n- plums\n- figs")), body);
-        assert_eq!(canonical(&format!("Menu\nHome\nAbout\n{body}\nThanks\n-- \nBob")), body);
-        assert_eq!(canonical("Home\nAbout"), "Home About");
-        assert_eq!(canonical("Just one line"), "Just one line");
+        let page = format!("Share this article\n{body}\nPosted by admin\n3 Comments");
+        assert_eq!(canonical(&page), body);
+        // The same page with its line breaks removed, or with the share buttons spelled out, reads the same.
+        assert_eq!(canonical(&page.replace('\n', " ")), body);
+        assert_eq!(canonical(&format!("SHARE ON: Facebook Twitter Email\n{body}\nContinue reading")), body);
+        // What the author wrote stays, however short its lines: a title, a list that closes the text, a letter's
+        // closing, a chat model's placeholder, and a page's menu.
+        for kept in [
+            format!("My day\n{body}"),
+            format!("{body}\n- pears\n- plums"),
+            format!("{body}\nBest regards,\n[Your Name]"),
+            format!("Menu Home About\n{body}"),
+        ] {
+            assert_eq!(canonical(&kept), canonical(&kept.replace('\n', " ")), "{kept:?}");
+            assert!(canonical(&kept).len() > body.len(), "{kept:?}");
+        }
+        // A phrase is dropped where it is not the whole text, however the text goes on: extracted pages often begin
+        // in lower case. Inside the text, nothing is.
+        assert_eq!(canonical("Share this article"), "Share this article");
+        assert_eq!(canonical("Share this article\nhow do bands work?"), "how do bands work?");
+        assert_eq!(canonical("Leave a comment if you share this view."), "if you share this view.");
+        let inside = "We share this view, leave a comment and go back to top speed.";
+        assert_eq!(canonical(inside), inside);
+    }
+
+    #[test]
+    fn quote_marks_and_rule_runs_go_wherever_a_line_break_fell() {
+        let mail = "> I disagree.\n>> You said so.\n========\nMy answer is no.\n-- \n=-=-=-=-=";
+        let view = canonical(mail);
+        assert_eq!(view, "I disagree. You said so. My answer is no.");
+        assert_eq!(canonical(&mail.replace('\n', " ")), view);
+        // Marks that are not a word's start, and short runs, are text: `a>b`, `x == y`.
+        assert_eq!(canonical("if a>b then x == y"), "if a>b then x == y");
     }
 
     #[test]

@@ -268,7 +268,7 @@ def write_card(res, path):
     web_n = sum(v["n"] for v in web.values())
     lines = [
         'name = "fast"',
-        'version = "2"',
+        'version = "3"',
         'description = "Default detector: logistic regression (liblinear, C=%g, sources weighted by the square root of '
         'their size) over hashed word 1-2-grams and byte 4-grams (svalbard-hash-v1) of the first 3000 bytes of the '
         'canonical view. Trained on %d texts of %d sources (svalbard_train.data.authorship); judged on sources kept '
@@ -294,8 +294,8 @@ def write_card(res, path):
         " saw it (out of fold by source), has more than 1%% flagged" % res["threshold"],
         "",
         "[training]",
-        'data = ["svalbard_train.data.authorship: split = train (whole sources); canonical view '
-        '(svalbard_train.canonical)"]',
+        'data = ["svalbard_train.data.authorship: split = train (whole sources); canonical view %s '
+        '(svalbard_train.canonical)"]' % cn.NAME,
         'command = "nice -n 10 .venv/bin/python -m svalbard_train.fast.train"',
         "",
         "[metrics]",
