@@ -24,9 +24,10 @@ Steps, in order:
    (`---`, `===`, table separators) dropped, backticks removed, `[text](url)` links reduced to their text, `_`
    emphasis removed (an underscore run beside a non-word character), `|` to a space, dash runs to one `-`.
 5. Per word (the words of every line, split at spaces): `>` quote marks at a word's start removed, and then the
-   word dropped if nothing is left, or if it is a list or heading mark standing alone (`1.`, `2)`, `##`, `>`,
-   `+`, `-`: how a list reads once its lines are joined), or a rule run (three or more of `-=_~#+:`). Step 4 does this only at a line's start; here it happens anywhere, so that a page whose
-   line breaks an extractor removed (an e-mail's `>From`, a `========` underline) reads the same.
+   word dropped if nothing is left, or if it is a list or heading mark standing alone (`1.`, `2)`, `##`, `+`,
+   `-`: how a list reads once its lines are joined), or a rule run (three or more of `-=_~#+:`). Step 4 does
+   this only at a line's start; here it happens anywhere, so that a page whose line breaks an extractor
+   removed (an e-mail's `>From`, a `========` underline) reads the same.
 6. Site boilerplate at either end, known by what it says, not by where its line breaks fell: while the view
    begins with one of these phrases and goes on after it, the phrase is dropped; then the same at the view's
    end. Words match ASCII letters ignoring case, and nothing else. Neither case nor punctuation around a
@@ -205,7 +206,7 @@ def _line(line: str) -> str:
     return _SPACES.sub(" ", line).strip(" ")
 
 
-_LONE_MARK_WORD = re.compile(r"(?:[0-9]{1,3}[.)]|#{1,6}|>+|\+|-)")
+_LONE_MARK_WORD = re.compile(r"(?:[0-9]{1,3}[.)]|#{1,6}|\+|-)")
 _RULE_RUN_CHARS = frozenset("-=_~#+:")
 
 

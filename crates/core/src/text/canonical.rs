@@ -374,8 +374,8 @@ fn strip_prefixes(mut line: &str) -> &str {
     line
 }
 
-/// A list or heading mark standing alone as a word (`1.`, `2)`, `##`, `>`, `+`), as a list reads once its
-/// lines are joined.
+/// A list or heading mark standing alone as a word (`1.`, `2)`, `##`, `+`, `-`), as a list reads once its
+/// lines are joined. `>` quote marks are not asked about: `kept_word` removes them from a word's start first.
 fn is_lone_mark(token: &str) -> bool {
     let b = token.as_bytes();
     match b.first() {
@@ -384,8 +384,7 @@ fn is_lone_mark(token: &str) -> bool {
             n <= 3 && b.len() == n + 1 && matches!(b[n], b'.' | b')')
         }
         Some(b'#') => b.len() <= 6 && b.iter().all(|&c| c == b'#'),
-        Some(b'>') => b.iter().all(|&c| c == b'>'),
-        Some(b'+') => b.len() == 1,
+        Some(b'+' | b'-') => b.len() == 1,
         _ => false,
     }
 }
@@ -566,11 +565,11 @@ fn push_words(line: &str, out: &mut String) {
 }
 
 /// Step 5 for one word: how many of its last bytes are kept. `>` quote marks at its start go; what is left goes
-/// too when it is a lone mark, a lone dash or a rule run.
+/// too when it is a lone mark or a rule run.
 fn kept_word(word: &str) -> usize {
     let rest = word.trim_start_matches('>');
     let rule_run = rest.len() >= 3 && rest.bytes().all(|c| b"-=_~#+:".contains(&c));
-    if rest.is_empty() || rest == "-" || rule_run || is_lone_mark(rest) {
+    if rest.is_empty() || rule_run || is_lone_mark(rest) {
         0
     } else {
         rest.len()
