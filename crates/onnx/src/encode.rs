@@ -30,9 +30,10 @@ fn fnv(state: u64, bytes: &[u8]) -> u64 {
 /// eight lanes at a time.
 const FNV32_PRIME: u32 = FNV_PRIME as u32;
 
-#[inline]
-fn fnv32(state: u32, bytes: &[u8]) -> u32 {
-    bytes.iter().fold(state, |h, &b| (h ^ b as u32).wrapping_mul(FNV32_PRIME))
+/// One byte of FNV-1a in the low 32 bits.
+#[inline(always)]
+fn fnv32_step(h: u32, b: u8) -> u32 {
+    (h ^ b as u32).wrapping_mul(FNV32_PRIME)
 }
 
 /// Reusable buffers for [`hash_v1`].
@@ -40,8 +41,6 @@ fn fnv32(state: u32, bytes: &[u8]) -> u32 {
 pub struct HashScratch {
     /// The lowercased tokens joined by single spaces (the spec's `S`).
     joined: Vec<u8>,
-    /// Each token's byte range in `joined`.
-    tokens: Vec<(u32, u32)>,
     buckets: Vec<u32>,
     /// [`count_dense`]'s table and bitmaps, all zero between documents.
     dense: DenseCounts,
@@ -218,33 +217,61 @@ fn is_word_byte(c: u8) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c >= 0x80
 }
 
-/// Steps 2 and 3 of the spec in one scan: the lowercased tokens of `p` into `joined`, separated by single
-/// spaces, and their ranges into `tokens`.
-fn tokenize(p: &[u8], joined: &mut Vec<u8>, tokens: &mut Vec<(u32, u32)>) {
+/// Steps 2 to 4 of the spec for the word features, in one scan of `p`: the lowercased tokens into `joined`,
+/// separated by single spaces (the spec's `S`), and each token's unigram bucket and each adjacent pair's bigram
+/// bucket into `buckets`. A pair's feature is `t_i + " " + t_{i+1}`, so its hash is the state of a chain that
+/// read `t_i` and the space, carried on over `t_{i+1}`: the unigram chain, a pair's second half and the next
+/// pair's first half advance together over each token's bytes, three independent multiplies per byte where
+/// separate passes waited on one. The buckets come out interleaved; counting does not ask their order.
+fn tokenize_and_hash_words(p: &[u8], mask: u32, joined: &mut Vec<u8>, buckets: &mut Vec<u32>) {
     joined.clear();
-    tokens.clear();
     joined.reserve(2 * p.len());
+    let mut words =
+        WordChains { unigram: fnv(FNV_OFFSET, b"u|") as u32, bigram: fnv(FNV_OFFSET, b"b|") as u32, pair: None };
     let mut i = 0;
     while i < p.len() {
         let c = p[i].to_ascii_lowercase();
-        let word = is_word_byte(c);
-        if !word && !(0x21..=0x7E).contains(&c) {
+        if is_word_byte(c) {
+            let run = p[i..].iter().position(|b| !is_word_byte(b.to_ascii_lowercase())).unwrap_or(p.len() - i);
+            words.token(p[i..i + run].iter().map(u8::to_ascii_lowercase), mask, joined, buckets);
+            i += run;
+        } else {
+            if (0x21..=0x7E).contains(&c) {
+                words.token(std::iter::once(c), mask, joined, buckets);
+            }
             i += 1;
-            continue;
         }
+    }
+}
+
+/// The hash chains of [`tokenize_and_hash_words`].
+struct WordChains {
+    /// FNV states after `u|` and after `b|`.
+    unigram: u32,
+    bigram: u32,
+    /// The bigram chain after the previous token and its space; None before the first token.
+    pair: Option<u32>,
+}
+
+impl WordChains {
+    #[inline(always)]
+    fn token(&mut self, bytes: impl Iterator<Item = u8>, mask: u32, joined: &mut Vec<u8>, buckets: &mut Vec<u32>) {
         if !joined.is_empty() {
             joined.push(b' ');
         }
+        let (mut unigram, mut first, mut second) = (self.unigram, self.bigram, self.pair.unwrap_or(0));
         let start = joined.len();
-        if word {
-            let run = p[i..].iter().position(|b| !is_word_byte(b.to_ascii_lowercase())).unwrap_or(p.len() - i);
-            joined.extend(p[i..i + run].iter().map(u8::to_ascii_lowercase));
-            i += run;
-        } else {
-            joined.push(c);
-            i += 1;
+        joined.extend(bytes);
+        for &c in &joined[start..] {
+            unigram = fnv32_step(unigram, c);
+            first = fnv32_step(first, c);
+            second = fnv32_step(second, c);
         }
-        tokens.push((start as u32, joined.len() as u32));
+        buckets.push(unigram & mask);
+        if self.pair.is_some() {
+            buckets.push(second & mask);
+        }
+        self.pair = Some(fnv32_step(first, b' '));
     }
 }
 
@@ -260,30 +287,21 @@ pub fn hash_v1(
     ids.clear();
     values.clear();
     let mask = buckets - 1;
-    tokenize(prefix(text, max_bytes).as_bytes(), &mut s.joined, &mut s.tokens);
-    let j = &s.joined;
-    let span = |from: (u32, u32), to: (u32, u32)| &j[from.0 as usize..to.1 as usize];
-    // `extend` over exact-size iterators: no capacity check per pushed id.
     s.buckets.clear();
-    s.buckets.reserve(2 * s.tokens.len() + j.len());
-    let u_state = fnv(FNV_OFFSET, b"u|") as u32;
-    s.buckets.extend(s.tokens.iter().map(|&t| fnv32(u_state, span(t, t)) & mask));
-    // A pair's feature `t_i + " " + t_{i+1}` is the span of `joined` from one token's start to the other's end.
-    let b_state = fnv(FNV_OFFSET, b"b|") as u32;
-    s.buckets.extend(s.tokens.windows(2).map(|w| fnv32(b_state, span(w[0], w[1])) & mask));
+    tokenize_and_hash_words(prefix(text, max_bytes).as_bytes(), mask, &mut s.joined, &mut s.buckets);
+    let j = &s.joined;
     // The 4-byte windows of `joined`, each read as four slices of the same length so that the loop has no
     // bounds checks and runs in vector lanes.
     let c_state = fnv(FNV_OFFSET, b"c|") as u32;
     if j.len() >= 4 {
         let n = j.len() - 3;
         let (b0, b1, b2, b3) = (&j[..n], &j[1..n + 1], &j[2..n + 2], &j[3..]);
-        let step = |h: u32, b: u8| (h ^ b as u32).wrapping_mul(FNV32_PRIME);
         s.buckets.extend(
             b0.iter()
                 .zip(b1)
                 .zip(b2)
                 .zip(b3)
-                .map(|(((&a, &b), &c), &d)| step(step(step(step(c_state, a), b), c), d) & mask),
+                .map(|(((&a, &b), &c), &d)| fnv32_step(fnv32_step(fnv32_step(fnv32_step(c_state, a), b), c), d) & mask),
         );
     }
     if s.run_ids.len() < s.buckets.len() {
