@@ -663,21 +663,24 @@ fn is_comment_count(first: &str, second: &str) -> bool {
             && is_count(&second[1..second.len() - 1])
 }
 
-/// The words of `view` from its start (`from_end` false) or its end (`from_end` true), then empty words.
-fn edge_words(view: &str, from_end: bool) -> impl Iterator<Item = &str> {
-    let words: Box<dyn Iterator<Item = &str>> =
-        if from_end { Box::new(view.rsplit(' ')) } else { Box::new(view.split(' ')) };
-    words.chain(std::iter::repeat(""))
+/// The words of `view` from its start, then empty words.
+fn words_from_start(view: &str) -> impl Iterator<Item = &str> {
+    view.split(' ').chain(std::iter::repeat(""))
+}
+
+/// The words of `view` from its end, last word first, then empty words.
+fn words_from_end(view: &str) -> impl Iterator<Item = &str> {
+    view.rsplit(' ').chain(std::iter::repeat(""))
 }
 
 /// How many words a step-6 phrase at the start of `view` covers; 0 for none.
 fn boilerplate_at_start(view: &str) -> usize {
     let mut w = [""; EDGE_WORDS];
-    for (slot, word) in w.iter_mut().zip(edge_words(view, false)) {
+    for (slot, word) in w.iter_mut().zip(words_from_start(view)) {
         *slot = word;
     }
     if w[0].eq_ignore_ascii_case("share") && is_share_word(w[1], &["this", "on"]) {
-        return 2 + edge_words(view, false).skip(2).take_while(|x| is_share_word(x, SHARE_OBJECTS)).count();
+        return 2 + words_from_start(view).skip(2).take_while(|x| is_share_word(x, SHARE_OBJECTS)).count();
     }
     if let Some(phrase) =
         BOILERPLATE.iter().find(|p| p.iter().zip(&w).all(|(want, got)| got.eq_ignore_ascii_case(want)))
@@ -697,7 +700,7 @@ fn boilerplate_at_start(view: &str) -> usize {
 fn boilerplate_at_end(view: &str) -> usize {
     // `back[i]`: the i-th word from the end.
     let mut back = [""; EDGE_WORDS];
-    for (slot, word) in back.iter_mut().zip(edge_words(view, true)) {
+    for (slot, word) in back.iter_mut().zip(words_from_end(view)) {
         *slot = word;
     }
     let mut n = BOILERPLATE
@@ -709,8 +712,8 @@ fn boilerplate_at_end(view: &str) -> usize {
     if is_comment_count(back[1], back[0]) {
         n = n.max(2);
     }
-    let objects = edge_words(view, true).take_while(|x| is_share_word(x, SHARE_OBJECTS)).count();
-    let mut before = edge_words(view, true).skip(objects);
+    let objects = words_from_end(view).take_while(|x| is_share_word(x, SHARE_OBJECTS)).count();
+    let mut before = words_from_end(view).skip(objects);
     if before.next().is_some_and(|x| is_share_word(x, &["this", "on"]))
         && before.next().is_some_and(|x| x.eq_ignore_ascii_case("share"))
     {
