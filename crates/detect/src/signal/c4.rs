@@ -223,11 +223,15 @@ impl DocSignal for C4 {
             }
             let mut javascript = false;
             let mut policy = false;
-            for m in self.patterns.find_overlapping_iter(line) {
-                match m.pattern().as_usize() {
-                    0 => lorem = true,
-                    1 => javascript = true,
-                    _ => policy = true,
+            // Most lines hold no pattern: one search that stops at the first match (and can use the searcher's
+            // prefilter) clears them; only a line that holds one is searched for all of them.
+            if self.patterns.is_match(line) {
+                for m in self.patterns.find_overlapping_iter(line) {
+                    match m.pattern().as_usize() {
+                        0 => lorem = true,
+                        1 => javascript = true,
+                        _ => policy = true,
+                    }
                 }
             }
             if lorem {
