@@ -113,31 +113,20 @@ fn lower8(v: u64) -> u64 {
     v | (upper >> 2)
 }
 
-/// The exact and the ASCII-case-folded hash of `bytes` in one pass: `(hash_bytes(b), hash_folded(b))`.
+/// [`hash_bytes`] of the ASCII-lowercased bytes, for case-insensitive word lists, without a lowercased copy.
 #[inline]
-pub fn hash_pair(bytes: &[u8]) -> (u64, u64) {
+pub fn hash_folded(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h: u64 = bytes.len() as u64;
-    let mut f: u64 = h;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
-        let v = u64::from_le_bytes(c.try_into().unwrap());
-        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
-        f = (f.rotate_left(5) ^ lower8(v)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ lower8(u64::from_le_bytes(c.try_into().unwrap()))).wrapping_mul(K);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let v = load_le_padded(rest);
-        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
-        f = (f.rotate_left(5) ^ lower8(v)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ lower8(load_le_padded(rest))).wrapping_mul(K);
     }
-    (mix64(h), mix64(f))
-}
-
-/// Hash of the ASCII-lowercased bytes, for case-insensitive word lists.
-#[inline]
-pub fn hash_folded(bytes: &[u8]) -> u64 {
-    hash_pair(bytes).1
+    mix64(h)
 }
 
 /// Combine a running n-gram hash with the next word's hash (order-sensitive).
@@ -153,7 +142,9 @@ fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A word: a whitespace token with leading and trailing punctuation stripped, non-empty.
+/// A word: a whitespace token with leading and trailing punctuation stripped, non-empty. Its hashes are left to
+/// the signals that read them ([`hash_bytes`], [`hash_folded`] of [`Word::bytes`]): most documents of a crawl are
+/// rejected before the one signal that hashes every word runs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Word {
     /// Byte range of the stripped word in the text.
@@ -161,10 +152,14 @@ pub struct Word {
     pub end: u32,
     /// Length in chars of the stripped word.
     pub chars: u32,
-    /// Hash of the word's exact bytes.
-    pub hash: u64,
-    /// Hash of the ASCII-lowercased bytes.
-    pub folded: u64,
+}
+
+impl Word {
+    /// The word's bytes in `text`, the text it was found in.
+    #[inline]
+    pub fn bytes<'t>(&self, text: &'t str) -> &'t [u8] {
+        &text.as_bytes()[self.start as usize..self.end as usize]
+    }
 }
 
 /// Everything the cheap heuristics read, computed by [`Analysis::run`].
@@ -203,10 +198,8 @@ impl Analysis {
             self.n_tokens += 1;
             self.n_alpha_tokens += has_alpha as usize;
             if let Some((ws, we)) = strip_punct(text, start, end) {
-                let wb = &b[ws..we];
-                let (hash, folded) = hash_pair(wb);
-                let chars = if ascii { wb.len() } else { text[ws..we].chars().count() };
-                self.words.push(Word { start: ws as u32, end: we as u32, chars: chars as u32, hash, folded });
+                let chars = if ascii { we - ws } else { text[ws..we].chars().count() };
+                self.words.push(Word { start: ws as u32, end: we as u32, chars: chars as u32 });
             }
         });
     }
@@ -698,7 +691,6 @@ mod tests {
     fn folded_hash_is_case_insensitive() {
         assert_eq!(hash_folded(b"Delve"), hash_folded(b"delve"));
         assert_ne!(hash_bytes(b"Delve"), hash_bytes(b"delve"));
-        assert_eq!(hash_pair(b"Delve").0, hash_bytes(b"Delve"));
         // Every ASCII byte folds like to_ascii_lowercase, and non-ASCII bytes stay as they are.
         let all: Vec<u8> = (0u8..=255).collect();
         for w in all.chunks(13) {

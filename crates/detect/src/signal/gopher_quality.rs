@@ -89,6 +89,8 @@ pub struct GopherQuality {
     /// Bit `n` set when a stop word is `n` bytes long ([`length_bit`]): a word of another length is none of
     /// them, and most words are passed over without the search.
     stop_lengths: u64,
+    /// The bits of `seen` (in `score`) once every stop word has been seen.
+    every_stop_word: u64,
     spec: SignalSpec,
 }
 
@@ -96,6 +98,7 @@ impl GopherQuality {
     pub fn new(config: GopherQualityConfig) -> Self {
         let stop_hashes = config.stop_words.iter().map(|w| hash_folded(w.as_bytes())).collect();
         let stop_lengths = config.stop_words.iter().fold(0, |bits, w| bits | length_bit(w.len()));
+        let every_stop_word = (0..config.stop_words.len()).fold(0u64, |bits, k| bits | 1 << (k % 64));
         let spec = SignalSpec::new(
             "gopher_quality",
             config.action,
@@ -122,7 +125,7 @@ impl GopherQuality {
             ],
         )
         .cost_rank(0);
-        GopherQuality { config, stop_hashes, stop_lengths, spec }
+        GopherQuality { config, stop_hashes, stop_lengths, every_stop_word, spec }
     }
 }
 
@@ -153,11 +156,16 @@ impl DocSignal for GopherQuality {
         let bullet_frac = ratio(bullets, n_lines);
         let ellipsis_line_frac = ratio(ellipsis_lines, n_lines);
         let alpha_frac = ratio(a.n_alpha_tokens, a.n_tokens);
-        // "At least two of the following words": distinct stop words, not occurrences.
+        // "At least two of the following words": distinct stop words, not occurrences. Once every one has been
+        // seen the count is final, which in most prose is a few sentences in.
         let mut seen = 0u64;
         for w in a.words.iter().filter(|w| self.stop_lengths & length_bit((w.end - w.start) as usize) != 0) {
-            if let Some(k) = self.stop_hashes.iter().position(|&h| h == w.folded) {
+            let folded = hash_folded(w.bytes(doc.text));
+            if let Some(k) = self.stop_hashes.iter().position(|&h| h == folded) {
                 seen |= 1 << (k % 64);
+                if seen == self.every_stop_word {
+                    break;
+                }
             }
         }
         let stop_words = seen.count_ones() as usize;

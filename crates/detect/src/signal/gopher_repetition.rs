@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
-use crate::text::{combine, count_duplicates, py_strip};
+use crate::text::{combine, count_duplicates, hash_bytes, py_strip};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -173,27 +173,29 @@ fn newline_runs_split(text: &str) -> impl Iterator<Item = &str> {
 ///
 /// Level n only visits the positions whose (n-1)-gram repeats somewhere ("candidates"): every other n-gram
 /// occurs once, which is all the measures need to know about it.
-fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9] {
+fn ngram_chars(text: &str, words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9] {
     let mut result = [0usize; 9];
     let w = words.len();
     if w < 2 {
         return result;
     }
-    // Reused buffer: prefix char sums (w+1), n-gram hash by position (w), candidate positions (w), next (w),
-    // and each candidate's slot in the counts (w). Every cell is written before it is read, so the buffer is
-    // only grown, never zeroed.
+    // Reused buffer: prefix char sums (w+1), each word's hash (w), n-gram hash by position (w), candidate
+    // positions (w), next (w), and each candidate's slot in the counts (w). Every cell is written before it is
+    // read, so the buffer is only grown, never zeroed.
     let buf = &mut *sets.hashes;
-    if buf.len() < 5 * w + 1 {
-        buf.resize(5 * w + 1, 0);
+    if buf.len() < 6 * w + 1 {
+        buf.resize(6 * w + 1, 0);
     }
-    let (prefix, rest) = buf[..5 * w + 1].split_at_mut(w + 1);
+    let (prefix, rest) = buf[..6 * w + 1].split_at_mut(w + 1);
     prefix[0] = 0;
+    let (word_hash, rest) = rest.split_at_mut(w);
     let (hash, rest) = rest.split_at_mut(w);
     let (cands, rest) = rest.split_at_mut(w);
     let (next, slots) = rest.split_at_mut(w);
     for (i, word) in words.iter().enumerate() {
         prefix[i + 1] = prefix[i] + word.chars as u64;
-        hash[i] = word.hash;
+        word_hash[i] = hash_bytes(word.bytes(text));
+        hash[i] = word_hash[i];
         cands[i] = i as u64;
     }
     let mut n_cands = w;
@@ -214,7 +216,7 @@ fn ngram_chars(words: &[crate::text::Word], sets: &mut ScratchSets) -> [usize; 9
         counts.reserve_for(n_cands);
         for (&p, slot) in cands[..n_cands].iter().zip(slots.iter_mut()) {
             let p = p as usize;
-            hash[p] = combine(hash[p], words[p + n - 1].hash);
+            hash[p] = combine(hash[p], word_hash[p + n - 1]);
             *slot = counts.increment(hash[p]) as u64;
         }
         let mut n_next = 0;
@@ -266,7 +268,7 @@ impl DocSignal for GopherRepetition {
         let n_chars = doc.analysis.n_chars;
         let (n_para, dup_para, dup_para_chars) = count_duplicates(paragraphs(doc.text), sets.set_a);
         let (n_lines, dup_lines, dup_line_chars) = count_duplicates(newline_runs_split(doc.text), sets.set_a);
-        let grams = ngram_chars(&doc.analysis.words, sets);
+        let grams = ngram_chars(doc.text, &doc.analysis.words, sets);
         out[0] = ratio(dup_lines, n_lines);
         out[1] = ratio(dup_para, n_para);
         out[2] = ratio(dup_line_chars, n_chars);

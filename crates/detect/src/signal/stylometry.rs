@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio};
 use crate::check;
 use crate::error::Result;
+use crate::text::hash_folded;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -93,7 +94,7 @@ impl DocSignal for Stylometry {
         let window = &words[..words.len().min(self.config.ttr_words)];
         scratch.set_a.clear();
         for w in window {
-            scratch.set_a.insert(w.folded);
+            scratch.set_a.insert(hash_folded(w.bytes(doc.text)));
         }
         out[2] = ratio(scratch.set_a.len(), window.len());
         0
