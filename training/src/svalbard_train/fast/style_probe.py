@@ -14,6 +14,10 @@ under OUT, so a killed run resumes.
     .venv/bin/python -m svalbard_train.fast.style_probe prep
     .venv/bin/python -m svalbard_train.fast.style_probe eval A|B|AB [C] [HARD_NEGATIVES_FROM_TAG]
 e.g. `eval A 4 A-C4` refits A with the top 5% of each human source (by A-C4's out-of-fold scores) weighted 3x.
+Prefix length: `A<N>` (e.g. A6000, A12000) is svalbard-hash-v1 of the first N bytes of the canonical view
+(A itself is N = 3000). `prep A A6000 A12000` builds only the sets named (default A and B);
+`lengths` prints the share of canonical views longer than 3000 / 6000 / 12000 bytes by split and label;
+`bins TAG` prints a finished run's test AUROC within canonical-length bins.
 Results: docs/results/2026-12-05-style-features.md. Output folder: SVALBARD_PROBE_OUT (bench-data/style).
 """
 import json
@@ -95,7 +99,14 @@ def style_features(texts, nbits=19):
     return X.astype(np.float32).tocsr()
 
 
-def prep():
+def prefix_len(cfg):
+    """A -> svalbard-hash-v1's own 3000; A6000 -> 6000; anything else -> None."""
+    if cfg == "A":
+        return ff.MAX_BYTES
+    return int(cfg[1:]) if re.fullmatch(r"A\d+", cfg) else None
+
+
+def prep(cfgs=("B", "A")):
     os.makedirs(OUT, exist_ok=True)
     t0 = time.time()
     recs = ad.load_all()
@@ -103,13 +114,66 @@ def prep():
     print(len(recs), "canonical", time.time() - t0, flush=True)
     meta = {k: [r[k] if r[k] is not None else "" for r in recs] for k in ("y", "split", "source", "family", "genre")}
     meta["native"] = [("" if r["genre"] != "essay" else str(ad.is_native(r))) for r in recs]
+    meta["nbytes"] = [len(t.encode("utf-8")) for t in texts]  # canonical view, UTF-8 bytes
     json.dump(meta, open(os.path.join(OUT, "meta.json"), "w"))
-    if not os.path.exists(os.path.join(OUT, "B.npz")):
-        sp.save_npz(os.path.join(OUT, "B.npz"), style_features(texts))
-        print("B", time.time() - t0, flush=True)
-    if not os.path.exists(os.path.join(OUT, "A.npz")):
-        sp.save_npz(os.path.join(OUT, "A.npz"), ff.hash_texts(texts))
-        print("A", time.time() - t0, flush=True)
+    for cfg in cfgs:
+        if os.path.exists(os.path.join(OUT, cfg + ".npz")):
+            continue
+        X = style_features(texts) if cfg == "B" else ff.hash_texts(texts, max_bytes=prefix_len(cfg))
+        sp.save_npz(os.path.join(OUT, cfg + ".npz"), X)
+        print(cfg, X.nnz, time.time() - t0, flush=True)
+
+
+def source_thresholds(scores, hum, source):
+    """Each human source's threshold: its score ranked at 1% from the top (the per-source rule; the run's
+    threshold is their maximum)."""
+    return {src: np.sort(scores[hum & (source == src)])[::-1][int(0.01 * (hum & (source == src)).sum())]
+            for src in sorted(set(source[hum]))}
+
+
+def lengths():
+    """Share of canonical views longer than 3000 / 6000 / 12000 bytes, by split and label."""
+    m = json.load(open(os.path.join(OUT, "meta.json")))
+    y, split, nb = np.array(m["y"]), np.array(m["split"]), np.array(m["nbytes"])
+    print("| split | label | n | median bytes | > 3000 | > 6000 | > 12000 |\n|---|---|---:|---:|---:|---:|---:|")
+    for part in ("train", "dev", "test"):
+        for lab, name in ((0, "human"), (1, "machine")):
+            mm = (split == part) & (y == lab)
+            print(f"| {part} | {name} | {mm.sum()} | {int(np.median(nb[mm]))} | "
+                  + " | ".join(f"{(nb[mm] > k).mean():.1%}" for k in (3000, 6000, 12000)) + " |")
+
+
+def length_bins(tag, edges=(0, 500, 1000, 2000, 3000, 6000, 12000, 10 ** 12)):
+    """A finished run's test figures within bins of canonical length, from its cached scores: AUROC of the
+    bin's held-out humans against the bin's held-out machines (where it has both), against all held-out
+    machines, and the share of the bin's humans above the per-source threshold (as evaluate picks it)."""
+    m = json.load(open(os.path.join(OUT, "meta.json")))
+    y, split, nb = np.array(m["y"]), np.array(m["split"]), np.array(m["nbytes"])
+    source = np.array(m["source"])
+    tr, test = split == "train", split == "test"
+    s = np.full(len(y), np.nan)
+    s[~tr] = json.load(open(os.path.join(OUT, f"{tag}-full.json")))
+    fold = np.full(len(y), -1)
+    fold[tr] = tf.source_folds(source[tr].tolist())
+    oof = oof_scores(tag, y, tr, fold)
+    hum = tr & (y == 0)
+    thr = max(source_thresholds(oof, hum, source).values())
+    tm = test & (y == 1)
+    out = {"threshold": round(float(thr), 4), "all": round(float(auroc(y[test], s[test])), 4)}
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inb = (nb > lo) & (nb <= hi)
+        hm, mm = test & (y == 0) & inb, tm & inb
+        r = {"humans": int(hm.sum()), "machines": int(mm.sum())}
+        if hm.sum() and mm.sum():
+            r["auroc_in_bin"] = round(float(auroc(y[hm | mm], s[hm | mm])), 4)
+        if hm.sum():
+            r["auroc_vs_all_machines"] = round(float(auroc(y[hm | tm], s[hm | tm])), 4)
+            r["humans_flagged"] = round(float((s[hm] > thr).mean()), 4)
+        if mm.sum():
+            r["machines_caught"] = round(float((s[mm] > thr).mean()), 4)
+        out[f"({lo},{hi}]"] = r
+    json.dump(out, open(os.path.join(OUT, f"{tag}-lenbins.json"), "w"), indent=1)
+    print(tag, json.dumps(out, indent=1))
 
 
 def load_X(cfg):
@@ -147,7 +211,8 @@ def evaluate(cfg, C=tf.C, hn_from=None, hn_factor=3.0, hn_top=0.05):
     th, tm = test & (y == 0), test & (y == 1)
     tag = f"{cfg}-C{C:g}" + (f"-hn{hn_factor:g}x{hn_top:g}-from-{hn_from}" if hn_from else "")
     mult = np.ones(len(y))
-    fold = np.full(len(y), -1); fold[tr] = tf.source_folds(source[tr].tolist())
+    fold = np.full(len(y), -1)
+    fold[tr] = tf.source_folds(source[tr].tolist())
     if hn_from:
         prev = oof_scores(hn_from, y, tr, fold)
         for src in sorted(set(source[tr & (y == 0)])):
@@ -178,8 +243,7 @@ def evaluate(cfg, C=tf.C, hn_from=None, hn_factor=3.0, hn_top=0.05):
     # per-source-threshold: lowest with every OOF train human source <= 1%
     hum = tr & (y == 0)
     # each source's own 1% point; the threshold is the highest of them
-    src_thr = {src: np.sort(s[hum & (source == src)])[::-1][int(0.01 * (hum & (source == src)).sum())]
-               for src in sorted(set(source[hum]))}
+    src_thr = source_thresholds(s, hum, source)
     thr = max(src_thr.values())
     res["test_human_fpr_at_thr"] = {src: round(float((s[th & (source == src)] > thr).mean()), 4) for src in sorted(set(source[th]))}
     res["test_machine_tpr_at_thr"] = {src: round(float((s[tm & (source == src)] > thr).mean()), 4) for src in sorted(set(source[tm]))}
@@ -205,7 +269,11 @@ def evaluate(cfg, C=tf.C, hn_from=None, hn_factor=3.0, hn_top=0.05):
 
 def main():
     if sys.argv[1] == "prep":
-        prep()
+        prep(tuple(sys.argv[2:]) or ("B", "A"))
+    elif sys.argv[1] == "lengths":
+        lengths()
+    elif sys.argv[1] == "bins":
+        length_bins(sys.argv[2])
     else:
         evaluate(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else tf.C,
                  sys.argv[4] if len(sys.argv) > 4 else None)
