@@ -68,16 +68,27 @@ pub fn is_punct_char(c: char) -> bool {
 /// A fast 64-bit hash for deduplication inside one document (not a stable on-disk format).
 #[inline]
 pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    hash_chunks(bytes, |v| v)
+}
+
+/// [`hash_bytes`] of the ASCII-lowercased bytes, for case-insensitive word lists, without a lowercased copy.
+#[inline]
+pub fn hash_folded(bytes: &[u8]) -> u64 {
+    hash_chunks(bytes, lower8)
+}
+
+/// The hash of [`hash_bytes`] over `bytes` read 8 at a time, each 8-byte chunk passed through `map` first.
+#[inline(always)]
+fn hash_chunks(bytes: &[u8], map: impl Fn(u64) -> u64) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h: u64 = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
-        let v = u64::from_le_bytes(c.try_into().unwrap());
-        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ map(u64::from_le_bytes(c.try_into().unwrap()))).wrapping_mul(K);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        h = (h.rotate_left(5) ^ load_le_padded(rest)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ map(load_le_padded(rest))).wrapping_mul(K);
     }
     mix64(h)
 }
@@ -111,22 +122,6 @@ fn lower8(v: u64) -> u64 {
     let gt_z = low7.wrapping_add(0x2525_2525_2525_2525); // high bit set where byte > 'Z'
     let upper = !v & (ge_a ^ gt_z) & HI;
     v | (upper >> 2)
-}
-
-/// [`hash_bytes`] of the ASCII-lowercased bytes, for case-insensitive word lists, without a lowercased copy.
-#[inline]
-pub fn hash_folded(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        h = (h.rotate_left(5) ^ lower8(u64::from_le_bytes(c.try_into().unwrap()))).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        h = (h.rotate_left(5) ^ lower8(load_le_padded(rest))).wrapping_mul(K);
-    }
-    mix64(h)
 }
 
 /// Combine a running n-gram hash with the next word's hash (order-sensitive).
