@@ -278,11 +278,44 @@ pub fn for_each_word(text: &str, mut word: impl FnMut(&[u8])) {
     });
 }
 
-/// A word's byte length as one bit of a `u64` set of lengths, lengths of 63 bytes or more sharing the last:
-/// a word whose length is not in a word list's set is none of its words, and is passed over unhashed.
-#[inline]
-pub fn length_bit(bytes: usize) -> u64 {
-    1 << bytes.min(63)
+/// The shapes of a word list's words: a word's shape is its byte length (lengths of 31 bytes or more share one)
+/// and the low five bits of its first and last bytes. ASCII case changes only a byte's sixth bit, so a word that
+/// equals a listed word up to ASCII case has a listed word's shape; a word whose shape is not in the set is none
+/// of the list's words and is passed over unhashed. Most words of a text are: with a list of a few hundred words
+/// the length alone let most through.
+#[derive(Clone, Debug)]
+pub struct WordShapes {
+    bits: Box<[u64; 512]>,
+}
+
+impl Default for WordShapes {
+    fn default() -> Self {
+        WordShapes { bits: Box::new([0; 512]) }
+    }
+}
+
+impl WordShapes {
+    #[inline]
+    fn index(word: &[u8]) -> usize {
+        match (word.first(), word.last()) {
+            (Some(&first), Some(&last)) => {
+                word.len().min(31) << 10 | usize::from(first & 31) << 5 | usize::from(last & 31)
+            }
+            _ => 0,
+        }
+    }
+
+    pub fn insert(&mut self, word: &[u8]) {
+        let i = Self::index(word);
+        self.bits[i / 64] |= 1 << (i % 64);
+    }
+
+    /// False when no listed word equals `word` up to ASCII case.
+    #[inline]
+    pub fn may_contain(&self, word: &[u8]) -> bool {
+        let i = Self::index(word);
+        self.bits[i / 64] & 1 << (i % 64) != 0
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -691,6 +724,29 @@ mod tests {
         for w in all.chunks(13) {
             assert_eq!(hash_folded(w), hash_bytes(&w.to_ascii_lowercase()), "{w:?}");
         }
+    }
+
+    /// A word equal to a listed word up to ASCII case always passes the shape test (else it would be missed),
+    /// and words of other lengths or ends are turned away.
+    #[test]
+    fn word_shapes_pass_every_case_variant_of_a_listed_word() {
+        let listed: [&[u8]; 5] = [b"delve", b"tapestry", b"a", b"na\xc3\xafve", b"x-ray-123_"];
+        let mut shapes = WordShapes::default();
+        listed.iter().for_each(|w| shapes.insert(w));
+        let mut rng = crate::eval::rng::Rng::new(0x5ba9_e500_0000_0001);
+        for w in listed {
+            for _ in 0..64 {
+                let variant: Vec<u8> =
+                    w.iter().map(|&c| if rng.below(2) == 0 { c.to_ascii_uppercase() } else { c }).collect();
+                assert!(shapes.may_contain(&variant), "{variant:?}");
+            }
+        }
+        for other in [&b"delves"[..], b"delta", b"Tapestrz", b"b", b"", b"the", b"naive"] {
+            assert!(!shapes.may_contain(other), "{other:?}");
+        }
+        // Lengths of 31 bytes or more share one shape.
+        shapes.insert(&[b'q'; 40]);
+        assert!(shapes.may_contain(&[b'Q'; 31]));
     }
 
     #[test]

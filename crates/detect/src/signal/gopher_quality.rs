@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::Result;
-use crate::text::{hash_folded, length_bit, split_lines};
+use crate::text::{hash_folded, split_lines, WordShapes};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -86,9 +86,9 @@ impl SignalConfig for GopherQualityConfig {
 pub struct GopherQuality {
     config: GopherQualityConfig,
     stop_hashes: Vec<u64>,
-    /// Bit `n` set when a stop word is `n` bytes long ([`length_bit`]): a word of another length is none of
-    /// them, and most words are passed over without the search.
-    stop_lengths: u64,
+    /// The stop words' shapes: a word of another shape is none of them, and most words are passed over
+    /// without the search.
+    stop_shapes: WordShapes,
     /// The bits of `seen` (in `score`) once every stop word has been seen.
     every_stop_word: u64,
     spec: SignalSpec,
@@ -97,7 +97,8 @@ pub struct GopherQuality {
 impl GopherQuality {
     pub fn new(config: GopherQualityConfig) -> Self {
         let stop_hashes = config.stop_words.iter().map(|w| hash_folded(w.as_bytes())).collect();
-        let stop_lengths = config.stop_words.iter().fold(0, |bits, w| bits | length_bit(w.len()));
+        let mut stop_shapes = WordShapes::default();
+        config.stop_words.iter().for_each(|w| stop_shapes.insert(w.as_bytes()));
         let every_stop_word = (0..config.stop_words.len()).fold(0u64, |bits, k| bits | 1 << (k % 64));
         let spec = SignalSpec::new(
             "gopher_quality",
@@ -125,7 +126,7 @@ impl GopherQuality {
             ],
         )
         .cost_rank(0);
-        GopherQuality { config, stop_hashes, stop_lengths, every_stop_word, spec }
+        GopherQuality { config, stop_hashes, stop_shapes, every_stop_word, spec }
     }
 }
 
@@ -159,8 +160,8 @@ impl DocSignal for GopherQuality {
         // "At least two of the following words": distinct stop words, not occurrences. Once every one has been
         // seen the count is final, which in most prose is a few sentences in.
         let mut seen = 0u64;
-        for w in a.words.iter().filter(|w| self.stop_lengths & length_bit((w.end - w.start) as usize) != 0) {
-            let folded = hash_folded(w.bytes(doc.text));
+        for w in a.words.iter().map(|w| w.bytes(doc.text)).filter(|w| self.stop_shapes.may_contain(w)) {
+            let folded = hash_folded(w);
             if let Some(k) = self.stop_hashes.iter().position(|&h| h == folded) {
                 seen |= 1 << (k % 64);
                 if seen == self.every_stop_word {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Built, Doc, DocSignal, ResolvedSettings, ScratchSets, SignalConfig, SignalSpec, ratio, rule_bits};
 use crate::check;
 use crate::error::{Error, Result};
-use crate::text::{for_each_word, hash_folded, length_bit, HashSet64};
+use crate::text::{for_each_word, hash_folded, HashSet64, WordShapes};
 
 pub const DEFAULT_WORDLIST: &str = include_str!("../../../../models/vocab/excess_words.txt");
 
@@ -38,9 +38,8 @@ impl Default for VocabConfig {
 pub struct Vocab {
     config: VocabConfig,
     words: HashSet64,
-    /// The listed words' byte lengths ([`length_bit`]): most words of a text have none of them and are never
-    /// hashed.
-    lengths: u64,
+    /// The listed words' shapes: most words of a text have none of them and are never hashed.
+    shapes: WordShapes,
     spec: SignalSpec,
 }
 
@@ -76,10 +75,10 @@ impl Vocab {
             }
             None => DEFAULT_WORDLIST,
         };
-        let (mut words, mut lengths) = (HashSet64::default(), 0);
+        let (mut words, mut shapes) = (HashSet64::default(), WordShapes::default());
         for w in parse_wordlist(text) {
             words.insert(hash_folded(w.as_bytes()));
-            lengths |= length_bit(w.len());
+            shapes.insert(w.as_bytes());
         }
         if words.is_empty() {
             return Err(Error::Config("signals.vocab: the word list is empty".into()));
@@ -93,7 +92,7 @@ impl Vocab {
         .detector()
         .without_analysis()
         .not_ensemble_inputs(&["excess_count"]);
-        Ok(Vocab { config, words, lengths, spec })
+        Ok(Vocab { config, words, shapes, spec })
     }
 }
 
@@ -108,7 +107,7 @@ impl DocSignal for Vocab {
         let (mut words, mut hits) = (0usize, 0usize);
         for_each_word(doc.text, |w| {
             words += 1;
-            hits += usize::from(self.lengths & length_bit(w.len()) != 0 && self.words.contains(hash_folded(w)));
+            hits += usize::from(self.shapes.may_contain(w) && self.words.contains(hash_folded(w)));
         });
         out[0] = hits as f32;
         out[1] = ratio(hits, words);
